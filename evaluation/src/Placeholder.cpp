@@ -1,0 +1,2 @@
+// replaced by the metrics as they land
+namespace mr2ct {}

@@ -1,0 +1,40 @@
+#pragma once
+// A subcommand of `mr2ct`: its options (Boost.Program_options) and a run function that turns the
+// parsed values into an Options struct and calls a library function. Registered in Commands.cpp.
+#include <boost/program_options.hpp>
+#include <functional>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace mr2ct {
+
+namespace po = boost::program_options;
+
+struct CommandIO {
+  std::ostream& out;  ///< results (tables, --json)
+  std::ostream& err;  ///< diagnostics
+};
+
+struct Command {
+  std::string name;
+  std::string summary;   ///< one line for `mr2ct --help`
+  std::string usage;     ///< e.g. "mr2ct info FILE... [--json]"
+  std::string example;   ///< a runnable example for `mr2ct <name> --help`
+  /// Declares the options (and positional arguments) of this command.
+  std::function<void(po::options_description&, po::positional_options_description&)> declare;
+  /// Runs the command; returns the exit code (0 ok, 1 failure, 3 batch with failed cases).
+  std::function<int(const po::variables_map&, CommandIO&)> run;
+};
+
+/// Every subcommand, in the order `mr2ct --help` lists them.
+const std::vector<Command>& allCommands();
+
+/// The whole command line: parses, dispatches, maps errors to exit codes
+/// (0 ok, 1 failure, 2 usage error, 3 batch finished with some cases failed).
+int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& err);
+
+/// Exit codes.
+enum ExitCode : int { kExitOk = 0, kExitFailure = 1, kExitUsage = 2, kExitPartial = 3 };
+
+}  // namespace mr2ct

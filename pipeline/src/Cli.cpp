@@ -1,0 +1,113 @@
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "mr2ct/core/Error.h"
+#include "mr2ct/core/Log.h"
+#include "mr2ct/pipeline/Command.h"
+#include "mr2ct/pipeline/Runtime.h"
+
+namespace mr2ct {
+
+namespace {
+
+void printTopHelp(std::ostream& out) {
+  out << "mr2ct " << MR2CT_VERSION << " - synthetic CT from MR with flow matching\n\n"
+      << "Usage: mr2ct <command> [options]    (mr2ct <command> --help for its options)\n\nCommands:\n";
+  for (const auto& c : allCommands()) {
+    out << "  " << c.name << std::string(c.name.size() < 12 ? 12 - c.name.size() : 1, ' ') << c.summary << "\n";
+  }
+  out << "\nGlobal options: --help, --version\n"
+      << "Exit codes: 0 success, 1 failure, 2 usage error, 3 batch finished with some cases failed.\n";
+}
+
+void addCommonOptions(po::options_description& desc) {
+  desc.add_options()
+      ("help,h", "show this command's options")
+      ("config", po::value<std::string>(), "read options from an INI file (same names; the command line wins)")
+      ("threads", po::value<int>()->default_value(0), "worker threads for torch and ITK (0 = all cores)")
+      ("quiet,q", po::bool_switch(), "only warnings and errors; no progress bars")
+      ("verbose,v", po::bool_switch(), "debug logging");
+}
+
+const Command* findCommand(const std::string& name) {
+  for (const auto& c : allCommands())
+    if (c.name == name) return &c;
+  return nullptr;
+}
+
+int dispatch(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+  if (argc < 2) {
+    printTopHelp(err);
+    return kExitUsage;
+  }
+  const std::string first = argv[1];
+  if (first == "--help" || first == "-h" || first == "help") {
+    printTopHelp(out);
+    return kExitOk;
+  }
+  if (first == "--version" || first == "-V") {
+    out << "mr2ct " << MR2CT_VERSION << "\n";
+    return kExitOk;
+  }
+  const Command* cmd = findCommand(first);
+  if (!cmd) throw UsageError("unknown command '" + first + "' (see mr2ct --help)");
+
+  po::options_description desc(cmd->name + " options");
+  po::positional_options_description positional;
+  addCommonOptions(desc);
+  cmd->declare(desc, positional);
+
+  po::variables_map vm;
+  try {
+    auto parsed = po::command_line_parser(argc - 1, argv + 1).options(desc).positional(positional).run();
+    po::store(parsed, vm);
+    if (vm.count("help")) {
+      out << "Usage: " << cmd->usage << "\n\n" << cmd->summary << "\n\n" << desc << "\nExample:\n  " << cmd->example
+          << "\n";
+      return kExitOk;
+    }
+    if (vm.count("config")) {
+      const std::string path = vm["config"].as<std::string>();
+      std::ifstream in(path);
+      if (!in) throw UsageError("--config " + path + ": file not found or unreadable");
+      try {
+        po::store(po::parse_config_file(in, desc, false), vm);
+      } catch (const po::error& e) {
+        throw UsageError(path + ": " + e.what());
+      }
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(cmd->name + ": " + e.what() + " (see mr2ct " + cmd->name + " --help)");
+  }
+  configureLogging(vm["quiet"].as<bool>(), vm["verbose"].as<bool>());
+  configureRuntime(vm["threads"].as<int>());
+  CommandIO io{out, err};
+  return cmd->run(vm, io);
+}
+
+}  // namespace
+
+int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+  try {
+    return dispatch(argc, argv, out, err);
+  } catch (const UsageError& e) {
+    err << "mr2ct: error: " << e.what() << "\n";
+    return kExitUsage;
+  } catch (const Error& e) {
+    err << "mr2ct: error: " << e.what() << "\n";
+    return kExitFailure;
+  } catch (const std::bad_alloc&) {
+    err << "mr2ct: error: out of memory\n";
+    return kExitFailure;
+  } catch (const std::exception& e) {
+    std::string msg = e.what();
+    const auto nl = msg.find('\n');
+    if (nl != std::string::npos) msg = msg.substr(0, nl);
+    err << "mr2ct: error: " << msg << "\n";
+    return kExitFailure;
+  }
+}
+
+}  // namespace mr2ct

@@ -1,0 +1,13 @@
+// The one place where subcommands are registered.
+#include "Commands.h"
+
+namespace mr2ct {
+
+const std::vector<Command>& allCommands() {
+  static const std::vector<Command> commands{
+      infoCommand(),
+  };
+  return commands;
+}
+
+}  // namespace mr2ct

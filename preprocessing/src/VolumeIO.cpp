@@ -1,0 +1,294 @@
+#include "mr2ct/preprocessing/VolumeIO.h"
+
+#include <itkCastImageFilter.h>
+#include <itkGDCMImageIO.h>
+#include <itkGDCMSeriesFileNames.h>
+#include <itkImageFileReader.h>
+#include <itkImageFileWriter.h>
+#include <itkImageIOFactory.h>
+#include <itkImageSeriesReader.h>
+
+#include <cmath>
+#include <limits>
+
+#include "mr2ct/core/AtomicFile.h"
+#include "mr2ct/core/Error.h"
+#include "mr2ct/preprocessing/ItkInterop.h"
+
+namespace fs = std::filesystem;
+
+namespace mr2ct {
+
+namespace {
+
+std::string componentName(itk::IOComponentEnum c) {
+  using C = itk::IOComponentEnum;
+  switch (c) {
+    case C::UCHAR: return "uint8";
+    case C::CHAR: return "int8";
+    case C::USHORT: return "uint16";
+    case C::SHORT: return "int16";
+    case C::UINT: return "uint32";
+    case C::INT: return "int32";
+    case C::ULONG: return "uint64";
+    case C::LONG: return "int64";
+    case C::ULONGLONG: return "uint64";
+    case C::LONGLONG: return "int64";
+    case C::FLOAT: return "float32";
+    case C::DOUBLE: return "float64";
+    default: return "unknown";
+  }
+}
+
+std::string formatName(const itk::ImageIOBase* io) {
+  const std::string n = io->GetNameOfClass();
+  if (n == "NiftiImageIO") return "NIfTI";
+  if (n == "MetaImageIO") return "MetaImage";
+  if (n == "NrrdImageIO") return "NRRD";
+  if (n == "GDCMImageIO") return "DICOM";
+  if (n.size() > 7 && n.compare(n.size() - 7, 7, "ImageIO") == 0) return n.substr(0, n.size() - 7);
+  return n;
+}
+
+std::string itkMessage(const itk::ExceptionObject& e) {
+  std::string d = e.GetDescription();
+  while (!d.empty() && (d.back() == '\n' || d.back() == ' ')) d.pop_back();
+  const auto nl = d.find('\n');
+  return nl == std::string::npos ? d : d.substr(0, nl);
+}
+
+void checkReadableFile(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw IoError(path.string(), "file not found");
+  if (fs::is_regular_file(path, ec) && fs::file_size(path, ec) == 0) throw IoError(path.string(), "file is empty");
+}
+
+struct DicomSeries {
+  std::vector<std::string> files;
+};
+
+DicomSeries findDicomSeries(const fs::path& dir, const ReadOptions& options) {
+  auto names = itk::GDCMSeriesFileNames::New();
+  names->SetUseSeriesDetails(true);
+  names->SetDirectory(dir.string());
+  const auto uids = names->GetSeriesUIDs();
+  if (uids.empty()) throw IoError(dir.string(), "is a folder without a DICOM series");
+  std::string uid = options.dicomSeries;
+  if (uid.empty()) {
+    if (uids.size() > 1) {
+      std::string list;
+      for (const auto& u : uids) list += (list.empty() ? "" : ", ") + u;
+      throw DataError(dir.string(), "folder holds " + std::to_string(uids.size()) +
+                                        " DICOM series, choose one with --dicom-series (" + list + ")");
+    }
+    uid = uids.front();
+  } else if (std::find(uids.begin(), uids.end(), uid) == uids.end()) {
+    throw DataError(dir.string(), "no DICOM series with uid " + uid);
+  }
+  return {names->GetFileNames(uid)};
+}
+
+// Validates the header of a single-file image and returns its ImageIO, ready for reading.
+itk::ImageIOBase::Pointer openImageIO(const fs::path& path, VolumeInfo& info, const ReadOptions& options) {
+  checkReadableFile(path);
+  auto io = itk::ImageIOFactory::CreateImageIO(path.string().c_str(), itk::IOFileModeEnum::ReadMode);
+  if (!io) throw IoError(path.string(), "not a readable image (unknown format, wrong magic number or corrupt header)");
+  io->SetFileName(path.string());
+  try {
+    io->ReadImageInformation();
+  } catch (const itk::ExceptionObject& e) {
+    throw IoError(path.string(), "cannot read image header: " + itkMessage(e));
+  }
+  info.format = formatName(io);
+  info.pixelType = componentName(io->GetComponentType());
+  info.components = io->GetNumberOfComponents();
+  info.dimensions = io->GetNumberOfDimensions();
+  const auto bo = io->GetByteOrder();
+  info.byteOrder = bo == itk::IOByteOrderEnum::BigEndian ? "big" : bo == itk::IOByteOrderEnum::LittleEndian ? "little" : "";
+  return io;
+}
+
+void checkHeader(const VolumeInfo& info, const itk::ImageIOBase* io, const ReadOptions& options) {
+  const std::string& p = info.path;
+  if (info.pixelType == "unknown") throw DataError(p, "unsupported pixel type");
+  if (info.components != 1)
+    throw DataError(p, "has " + std::to_string(info.components) + " components per voxel; a scalar image is needed");
+  if (info.dimensions < 2 || info.dimensions > 4)
+    throw DataError(p, std::to_string(info.dimensions) + "D image where a 3D volume is needed");
+  std::size_t total = 1;
+  for (unsigned d = 0; d < info.dimensions; ++d) {
+    const auto n = io->GetDimensions(d);
+    if (n == 0) throw DataError(p, "header claims a zero size along axis " + std::to_string(d));
+    if (d == 3 && n != 1)
+      throw DataError(p, "4D image (" + std::to_string(n) + " volumes) where a 3D volume is needed");
+    if (total > std::numeric_limits<std::size_t>::max() / n) throw DataError(p, "header claims a size that overflows");
+    total *= n;
+  }
+  if (info.dimensions == 2 && info.format != "DICOM" && info.format != "PNG")
+    throw DataError(p, "2D image where a 3D volume is needed");
+  if (total > options.maxVoxels)
+    throw DataError(p, "header claims " + std::to_string(total) + " voxels, more than the limit of " +
+                           std::to_string(options.maxVoxels));
+}
+
+Geometry geometryFromIO(const itk::ImageIOBase* io) {
+  Geometry g;
+  const unsigned nd = std::min(3u, io->GetNumberOfDimensions());
+  for (unsigned i = 0; i < 3; ++i) g.size[i] = i < nd ? io->GetDimensions(i) : 1;
+  for (unsigned i = 0; i < nd; ++i) {
+    g.spacing[i] = io->GetSpacing(i);
+    g.origin[i] = io->GetOrigin(i);
+    const auto dir = io->GetDirection(i);
+    for (unsigned r = 0; r < 3; ++r) g.direction[r * 3 + i] = r < dir.size() ? dir[r] : (r == i ? 1.0 : 0.0);
+  }
+  return g;
+}
+
+void checkFinite(const Volume& v, const std::string& path) {
+  const long long bad = v.firstNonFinite();
+  if (bad < 0) return;
+  const auto& g = v.geometry();
+  const std::size_t i = std::size_t(bad);
+  const std::size_t x = i % g.size[0], y = (i / g.size[0]) % g.size[1], z = i / (g.size[0] * g.size[1]);
+  throw DataError(path, "contains NaN or Inf voxels (first at voxel " + std::to_string(x) + "," + std::to_string(y) +
+                            "," + std::to_string(z) + ")");
+}
+
+}  // namespace
+
+VolumeInfo readVolumeInfo(const fs::path& path, const ReadOptions& options) {
+  VolumeInfo info;
+  info.path = path.string();
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    const auto series = findDicomSeries(path, options);
+    auto io = itk::GDCMImageIO::New();
+    io->SetFileName(series.files.front());
+    try {
+      io->ReadImageInformation();
+    } catch (const itk::ExceptionObject& e) {
+      throw IoError(series.files.front(), "cannot read DICOM header: " + itkMessage(e));
+    }
+    info.format = "DICOM series";
+    info.pixelType = componentName(io->GetComponentType());
+    info.dicomFiles = series.files.size();
+    info.dimensions = 3;
+    info.geometry = geometryFromIO(io);
+    info.geometry.size[2] = series.files.size();
+    return info;
+  }
+  auto io = openImageIO(path, info, options);
+  checkHeader(info, io, options);
+  info.geometry = geometryFromIO(io);
+  return info;
+}
+
+Volume readVolume(const fs::path& path, const ReadOptions& options) {
+  std::error_code ec;
+  ItkFloatImage::Pointer image;
+  if (fs::is_directory(path, ec)) {
+    const auto series = findDicomSeries(path, options);
+    using SeriesReader = itk::ImageSeriesReader<ItkFloatImage>;
+    auto reader = SeriesReader::New();
+    reader->SetImageIO(itk::GDCMImageIO::New());
+    reader->SetFileNames(series.files);
+    try {
+      reader->Update();
+    } catch (const itk::ExceptionObject& e) {
+      throw IoError(path.string(), "cannot read DICOM series: " + itkMessage(e));
+    }
+    image = reader->GetOutput();
+  } else {
+    VolumeInfo info;
+    info.path = path.string();
+    auto io = openImageIO(path, info, options);
+    checkHeader(info, io, options);
+    auto reader = itk::ImageFileReader<ItkFloatImage>::New();
+    reader->SetFileName(path.string());
+    reader->SetImageIO(io);
+    try {
+      reader->Update();
+    } catch (const itk::ExceptionObject& e) {
+      throw IoError(path.string(), "cannot read voxel data (truncated or corrupt file?): " + itkMessage(e));
+    } catch (const std::bad_alloc&) {
+      throw IoError(path.string(), "not enough memory to read the voxel data");
+    }
+    image = reader->GetOutput();
+  }
+  Volume v = volumeFromItk(image);
+  v.geometry().validate(path.string());
+  if (!options.allowNonFinite) checkFinite(v, path.string());
+  return v;
+}
+
+Mask readMask(const fs::path& path, const ReadOptions& options) {
+  const Volume v = readVolume(path, options);
+  Mask m(v.geometry());
+  const float* src = v.data();
+  std::uint8_t* dst = m.data();
+  for (std::size_t i = 0; i < v.voxelCount(); ++i) dst[i] = src[i] != 0.0f ? 1 : 0;
+  return m;
+}
+
+const std::vector<std::string>& writableExtensions() {
+  static const std::vector<std::string> ext{".nii.gz", ".nii", ".mha", ".nrrd"};
+  return ext;
+}
+
+namespace {
+
+void checkWritable(const fs::path& path) {
+  const std::string ext = fullExtension(path);
+  const auto& ok = writableExtensions();
+  if (std::find(ok.begin(), ok.end(), ext) == ok.end())
+    throw IoError(path.string(), "unsupported output extension '" + ext + "' (use .nii.gz, .nii, .mha or .nrrd)");
+}
+
+template <class TImage>
+void writeItk(const TImage* image, const fs::path& path, bool compress) {
+  writeAtomically(path, [&](const fs::path& tmp) {
+    auto writer = itk::ImageFileWriter<TImage>::New();
+    writer->SetFileName(tmp.string());
+    writer->SetInput(image);
+    writer->SetUseCompression(compress);
+    try {
+      writer->Update();
+    } catch (const itk::ExceptionObject& e) {
+      throw IoError(path.string(), "cannot write: " + itkMessage(e));
+    }
+  });
+}
+
+template <class TPixel>
+typename itk::Image<TPixel, 3>::Pointer roundedCopy(const Volume& v) {
+  auto image = itk::Image<TPixel, 3>::New();
+  applyGeometry(image.GetPointer(), v.geometry());
+  image->Allocate();
+  TPixel* dst = image->GetBufferPointer();
+  const float* src = v.data();
+  constexpr double lo = std::numeric_limits<TPixel>::lowest(), hi = std::numeric_limits<TPixel>::max();
+  for (std::size_t i = 0; i < v.voxelCount(); ++i) {
+    const double r = std::nearbyint(double(src[i]));
+    dst[i] = static_cast<TPixel>(std::isfinite(r) ? std::clamp(r, lo, hi) : 0.0);
+  }
+  return image;
+}
+
+}  // namespace
+
+void writeVolume(const Volume& volume, const fs::path& path, const WriteOptions& options) {
+  checkWritable(path);
+  const bool compress = options.compress || fullExtension(path) == ".nii.gz";
+  switch (options.pixelType) {
+    case PixelType::Float32: writeItk(itkView(volume).GetPointer(), path, compress); break;
+    case PixelType::Int16: writeItk(roundedCopy<short>(volume).GetPointer(), path, compress); break;
+    case PixelType::UInt8: writeItk(roundedCopy<unsigned char>(volume).GetPointer(), path, compress); break;
+  }
+}
+
+void writeMask(const Mask& mask, const fs::path& path) {
+  checkWritable(path);
+  writeItk(itkView(mask).GetPointer(), path, true);
+}
+
+}  // namespace mr2ct

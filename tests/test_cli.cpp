@@ -1,0 +1,96 @@
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "mr2ct/pipeline/Command.h"
+#include "mr2ct/preprocessing/VolumeIO.h"
+#include "support/TestSupport.h"
+
+namespace mr2ct {
+namespace {
+
+struct Run {
+  int code;
+  std::string out, err;
+};
+
+Run cli(std::vector<std::string> args) {
+  args.insert(args.begin(), "mr2ct");
+  std::vector<const char*> argv;
+  for (auto& a : args) argv.push_back(a.c_str());
+  std::ostringstream out, err;
+  const int code = runCli(int(argv.size()), argv.data(), out, err);
+  return {code, out.str(), err.str()};
+}
+
+/// Runs the real executable (exit status as the shell sees it).
+Run exe(const std::string& args) {
+  const std::string cmd = std::string(MR2CT_EXE) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf;
+  while (auto n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+  const int status = pclose(p);
+  return {WEXITSTATUS(status), out, ""};
+}
+
+TEST(Cli, HelpAndVersionExitZero) {
+  auto r = exe("--help");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find("info"), std::string::npos);
+  r = exe("--version");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find(MR2CT_VERSION), std::string::npos);
+  for (const auto& c : allCommands()) {
+    auto h = cli({c.name, "--help"});
+    EXPECT_EQ(h.code, 0) << c.name;
+    EXPECT_NE(h.out.find("Example"), std::string::npos) << c.name;
+  }
+}
+
+TEST(Cli, UsageErrorsExitTwoWithOneLine) {
+  auto r = exe("frobnicate");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  EXPECT_NE(r.out.find("unknown command 'frobnicate'"), std::string::npos);
+  r = exe("info --no-such-option x");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  EXPECT_EQ(exe("").code, 2);
+}
+
+TEST(Cli, MissingInputExitsOneNamingTheFile) {
+  auto r = exe("info /no/such/volume.nii.gz");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("/no/such/volume.nii.gz: file not found"), std::string::npos) << r.out;
+}
+
+TEST(Cli, InfoJsonDescribesGeometry) {
+  test::TempDir dir;
+  const Volume v = test::makeIdentifiableVolume();
+  writeVolume(v, dir / "v.mha");
+  auto r = cli({"info", (dir / "v.mha").string(), "--json", "--quiet"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"format\": \"MetaImage\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"size\""), std::string::npos);
+  EXPECT_NE(r.out.find("\"max\": 20406.0"), std::string::npos) << r.out;
+}
+
+TEST(Cli, ConfigFileSuppliesOptions) {
+  test::TempDir dir;
+  writeVolume(test::makeIdentifiableVolume(), dir / "v.mha");
+  const auto ini = dir / "c.ini";
+  std::ofstream(ini) << "json = true\n";
+  auto r = cli({"info", (dir / "v.mha").string(), "--config", ini.string()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.front(), '{');
+  std::ofstream(ini) << "no_such_key = 3\n";
+  EXPECT_EQ(cli({"info", (dir / "v.mha").string(), "--config", ini.string()}).code, 2);
+}
+
+}  // namespace
+}  // namespace mr2ct
