@@ -92,5 +92,31 @@ TEST(Cli, ConfigFileSuppliesOptions) {
   EXPECT_EQ(cli({"info", (dir / "v.mha").string(), "--config", ini.string()}).code, 2);
 }
 
+TEST(Cli, PhantomWritesCasesAndManifest) {
+  test::TempDir dir;
+  const auto out = dir / "ph";
+  auto r = cli({"phantom", "--out", out.string(), "--cases", "3", "--seed", "4", "--size", "48,56,40", "--spacing",
+                "3.5", "--mr-spacing", "3.8,4.2", "--quiet"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("wrote 3 phantom case(s)"), std::string::npos) << r.out;
+  EXPECT_TRUE(std::filesystem::exists(out / "manifest.csv"));
+  EXPECT_TRUE(std::filesystem::exists(out / "case002" / "true_transform.tfm"));
+  // Bad values are usage errors naming the option.
+  r = cli({"phantom", "--out", out.string(), "--size", "48,56"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--size"), std::string::npos) << r.err;
+  EXPECT_EQ(cli({"phantom", "--cases", "2"}).code, 2);  // no --out
+}
+
+TEST(Cli, DemoGeneratesPhantomsAndShowsInfo) {
+  test::TempDir dir;
+  auto r = cli({"demo", "--out", (dir / "demo").string(), "--cases", "1", "--size", "48,48,40", "--spacing", "3.5",
+                "--mr-spacing", "3.8,4.2", "--quiet"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("case000"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ct.nii.gz"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("int16"), std::string::npos) << r.out;
+}
+
 }  // namespace
 }  // namespace mr2ct

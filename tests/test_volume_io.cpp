@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <cmath>
 #include <fstream>
+#include <iterator>
 #include <limits>
 
 #include "mr2ct/core/Error.h"
@@ -108,6 +110,62 @@ TEST(VolumeIO, TruncatedFilesAreRefused) {
     std::filesystem::resize_file(path, size / 2);
     EXPECT_THROW(readVolume(path), Error) << ext;
   }
+}
+
+TEST(VolumeIO, TruncationIsNamedWithByteCounts) {
+  test::TempDir dir;
+  const Volume v = test::makeIdentifiableVolume({40, 30, 20});
+  const std::uint64_t payload = 40 * 30 * 20 * 4;
+  for (const std::string ext : {".nii.gz", ".nii", ".mha"}) {
+    const auto path = dir / ("t" + ext);
+    writeVolume(v, path, {PixelType::Float32, false});
+    std::filesystem::resize_file(path, std::filesystem::file_size(path) - 100);
+    try {
+      readVolume(path);
+      FAIL() << ext;
+    } catch (const IoError& e) {
+      const std::string m = e.what();
+      EXPECT_EQ(m.rfind(path.string() + ": truncated: expected " + std::to_string(payload) + " bytes", 0), 0u) << m;
+    }
+  }
+}
+
+TEST(VolumeIO, TruncatedCompressedMetaImageAndNrrdRefused) {
+  test::TempDir dir;
+  const Volume v = test::makeIdentifiableVolume({40, 30, 20});
+  for (const std::string ext : {".mha", ".nrrd"}) {
+    for (const bool compress : {false, true}) {
+      const auto path = dir / ("c" + std::to_string(compress) + ext);
+      writeVolume(v, path, {PixelType::Float32, compress});
+      std::filesystem::resize_file(path, std::filesystem::file_size(path) * 2 / 3);
+      EXPECT_THROW(readVolume(path), Error) << ext << " compress=" << compress;
+    }
+  }
+}
+
+TEST(VolumeIO, MultiMemberGzipNiftiIsComplete) {
+  // Concatenated gzip members are one valid stream (gzip -c a >> b); the trailer then holds only
+  // the last member's size, so the integrity check must count the bytes instead of refusing.
+  test::TempDir dir;
+  const Volume v = test::makeIdentifiableVolume({40, 30, 20});
+  writeVolume(v, dir / "whole.nii", {PixelType::Float32, false});
+  std::ifstream in(dir / "whole.nii", std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto multi = dir / "multi.nii.gz";
+  for (const auto& [from, to] : {std::pair<std::size_t, std::size_t>{0, 1000}, {1000, bytes.size()}}) {
+    gzFile f = gzopen(multi.string().c_str(), "ab");
+    ASSERT_NE(f, nullptr);
+    gzwrite(f, bytes.data() + from, unsigned(to - from));
+    gzclose(f);
+  }
+  const Volume r = readVolume(multi);
+  EXPECT_EQ(r.voxels(), v.voxels());
+}
+
+TEST(VolumeIO, NiftiByteOrderReported) {
+  test::TempDir dir;
+  writeVolume(test::makeIdentifiableVolume(), dir / "le.nii.gz");
+  EXPECT_EQ(readVolumeInfo(dir / "le.nii.gz").byteOrder, "little");
 }
 
 TEST(VolumeIO, NonFiniteVoxelsRefusedUnlessAllowed) {

@@ -14,6 +14,8 @@
 #include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
 #include "mr2ct/preprocessing/ItkInterop.h"
+#include "FileIntegrity.h"
+#include "NiftiHeaderCheck.h"
 
 namespace fs = std::filesystem;
 
@@ -93,6 +95,8 @@ itk::ImageIOBase::Pointer openImageIO(const fs::path& path, VolumeInfo& info, co
   checkReadableFile(path);
   auto io = itk::ImageIOFactory::CreateImageIO(path.string().c_str(), itk::IOFileModeEnum::ReadMode);
   if (!io) throw IoError(path.string(), "not a readable image (unknown format, wrong magic number or corrupt header)");
+  // ITK's NIfTI reader abort()s on a NaN/Inf orientation: refuse such headers first (NiftiHeaderCheck.h).
+  if (std::string(io->GetNameOfClass()) == "NiftiImageIO") detail::checkNiftiHeaderValues(path);
   io->SetFileName(path.string());
   try {
     io->ReadImageInformation();
@@ -105,6 +109,8 @@ itk::ImageIOBase::Pointer openImageIO(const fs::path& path, VolumeInfo& info, co
   info.dimensions = io->GetNumberOfDimensions();
   const auto bo = io->GetByteOrder();
   info.byteOrder = bo == itk::IOByteOrderEnum::BigEndian ? "big" : bo == itk::IOByteOrderEnum::LittleEndian ? "little" : "";
+  // ITK's NiftiImageIO swaps bytes silently and does not report the order: read it from sizeof_hdr.
+  if (info.format == "NIfTI") info.byteOrder = detail::niftiByteOrder(path);
   return io;
 }
 
@@ -203,6 +209,10 @@ Volume readVolume(const fs::path& path, const ReadOptions& options) {
     info.path = path.string();
     auto io = openImageIO(path, info, options);
     checkHeader(info, io, options);
+    // ITK only warns about a short file and returns a partly filled image: refuse it here.
+    detail::checkVoxelDataComplete(path, info.format, std::uint64_t(io->GetImageSizeInBytes()));
+    // niftilib zeroes NaN/Inf floats while reading: look at the stored values instead.
+    if (!options.allowNonFinite && info.format == "NIfTI") detail::checkNiftiVoxelsFinite(path);
     auto reader = itk::ImageFileReader<ItkFloatImage>::New();
     reader->SetFileName(path.string());
     reader->SetImageIO(io);

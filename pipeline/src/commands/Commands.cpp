@@ -6,6 +6,15 @@ namespace mr2ct {
 const std::vector<Command>& allCommands() {
   static const std::vector<Command> commands{
       infoCommand(),
+      runCommand(),
+      phantomCommand(),
+      demoCommand(),
+      manifestCommand(),
+      preprocessCommand(),
+      trainCommand(),
+      convertCommand(),
+      evaluateCommand(),
+      baselineCommand(),
   };
   return commands;
 }

@@ -5,5 +5,14 @@
 namespace mr2ct {
 
 Command infoCommand();
+Command runCommand();
+Command phantomCommand();
+Command demoCommand();
+Command manifestCommand();
+Command preprocessCommand();
+Command trainCommand();
+Command convertCommand();
+Command evaluateCommand();
+Command baselineCommand();
 
 }  // namespace mr2ct

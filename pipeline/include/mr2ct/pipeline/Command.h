@@ -21,6 +21,9 @@ struct Command {
   std::string summary;   ///< one line for `mr2ct --help`
   std::string usage;     ///< e.g. "mr2ct info FILE... [--json]"
   std::string example;   ///< a runnable example for `mr2ct <name> --help`
+  /// --config files may also hold "[stage]" sections for other commands (used by `run`); their
+  /// keys are left to the command, unknown keys outside sections are still errors.
+  bool configHasStageSections = false;
   /// Declares the options (and positional arguments) of this command.
   std::function<void(po::options_description&, po::positional_options_description&)> declare;
   /// Runs the command; returns the exit code (0 ok, 1 failure, 3 batch with failed cases).

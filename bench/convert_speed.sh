@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Conversion speed and memory, side by side with the peer in one run (../shared/peers/README.md).
+#   bench/convert_speed.sh [BUILD_DIR]          (default build)
+# Environment: SLICES (8), NFES ("1 4"), THREADS ("1 2"), PEER (fm_reference.py path),
+#   RSS=1 also converts a 512x512x300 MR with `mr2ct convert` under /usr/bin/time -v (RSS_NFE,
+#   RSS_SOLVER, RSS_PRESET, RSS_THREADS choose the run; unet2d-bench Euler NFE 1 by default).
+# Speed: ours integrates SLICES slices (batches of 4, channels-last, Euler) of a 256x256 volume;
+# the peer samples one batch of 4 slices; both report slices/s = slices / median run time.
+# Seconds per 256x256x150 volume = 150 / slices/s. Prints one JSON line per figure and a summary.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+BUILD=${1:-$HERE/../build}
+BENCH=$BUILD/bench/convert_bench
+MR2CT=$BUILD/bin/mr2ct
+PEER=${PEER:-$HERE/../../shared/peers/fm_reference.py}
+SLICES=${SLICES:-8}
+NFES=${NFES:-"1 4"}
+THREADS=${THREADS:-"1 2"}
+NFE_LIST=$(echo $NFES | tr ' ' ',')
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+echo "# load: $(cat /proc/loadavg)"
+for T in $THREADS; do
+  "$BENCH" speed --preset unet2d-bench --size 256 --slices "$SLICES" --batch 4 --nfe "$NFE_LIST" --threads "$T" \
+    --malloc tuned | tail -1 > "$TMP/ours_$T.json"
+  cat "$TMP/ours_$T.json"
+  for N in $NFES; do
+    /usr/bin/python3 "$PEER" sample --solver euler --nfe "$N" --batch 4 --threads "$T" --malloc tuned \
+      | tail -1 > "$TMP/peer_${T}_$N.json"
+    cat "$TMP/peer_${T}_$N.json"
+  done
+done
+
+/usr/bin/python3 - "$TMP" "$THREADS" "$NFES" <<'PY'
+import json, sys, os
+tmp, threads, nfes = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
+print("| threads | NFE | ours slices/s | peer slices/s | ratio | ours s/volume (150 sl) | ours s/volume/NFE |")
+print("|---|---|---|---|---|---|---|")
+for t in threads:
+    ours = json.load(open(os.path.join(tmp, f"ours_{t}.json")))
+    for n in nfes:
+        peer = json.load(open(os.path.join(tmp, f"peer_{t}_{n}.json")))
+        row = next(r for r in ours["runs"] if r["nfe"] == int(n))
+        ps = next(peer[k] for k in ("slices_per_s", "slices_per_sec", "slices/s") if k in peer)
+        print(f"| {t} | {n} | {row['slices_per_s']:.3f} | {ps:.3f} | {row['slices_per_s']/ps:.2f}x | "
+              f"{row['s_per_volume']:.1f} | {row['s_per_volume_per_nfe']:.1f} |")
+PY
+
+if [[ "${RSS:-0}" == "1" ]]; then
+  "$BENCH" make-model "$TMP/model" --preset "${RSS_PRESET:-unet2d-bench}"
+  /usr/bin/python3 - "$TMP/mr512.nii.gz" <<'PY'
+import sys, numpy as np, nibabel as nib
+nx, ny, nz = 512, 512, 300
+x, y, z = np.meshgrid(np.arange(nx), np.arange(ny), np.arange(nz), indexing="ij")
+r = ((x - nx / 2) / (0.4 * nx)) ** 2 + ((y - ny / 2) / (0.45 * ny)) ** 2 + ((z - nz / 2) / (0.6 * nz)) ** 2
+v = np.where(r < 1, 300 + 100 * np.sin(0.05 * x) * np.cos(0.07 * y), (x + 3 * y + z) % 7).astype(np.float32)
+nib.save(nib.Nifti1Image(v, np.diag([0.8, 0.8, 1.0, 1.0])), sys.argv[1])
+PY
+  /usr/bin/time -v "$MR2CT" convert --model "$TMP/model" --input "$TMP/mr512.nii.gz" --output "$TMP/sct512.nii.gz" \
+    --solver "${RSS_SOLVER:-euler}" --steps "${RSS_NFE:-1}" --threads "${RSS_THREADS:-2}" --quiet \
+    > "$TMP/rss.out" 2> "$TMP/rss.time"
+  cat "$TMP/rss.out"
+  KB=$(grep "Maximum resident set size" "$TMP/rss.time" | awk '{print $NF}')
+  WALL=$(grep "Elapsed (wall clock)" "$TMP/rss.time" | awk '{print $NF}')
+  echo "{\"bench\":\"convert_rss\",\"volume\":\"512x512x300\",\"preset\":\"${RSS_PRESET:-unet2d-bench}\",\"solver\":\"${RSS_SOLVER:-euler}\",\"steps\":${RSS_NFE:-1},\"max_rss_mib\":$((KB / 1024)),\"wall\":\"$WALL\"}"
+fi

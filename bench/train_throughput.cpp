@@ -1,0 +1,135 @@
+// Training throughput of the velocity network (default unet2d-bench at 256×256, batch 4, CPU),
+// measured like ../shared/peers/fm_reference.py train: `--warmup` untimed steps, then `--steps`
+// timed steps; a step = path sample + forward + loss + zero_grad + backward + AdamW step + loss.item()
+// (batch assembly excluded). Prints one JSON line. bench/train_throughput.sh runs it next to the peer.
+#include <ATen/autocast_mode.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "mr2ct/models/FlowMatching.h"
+#include "mr2ct/models/Runtime.h"
+#include "mr2ct/models/VelocityUNet.h"
+
+using namespace mr2ct;
+
+namespace {
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+void usage() {
+  std::cerr << "train_throughput [--preset unet2d-bench] [--size 256] [--batch 4] [--steps 5] [--warmup 3]\n"
+               "                 [--threads 1] [--malloc tuned|default] [--channels-last 0|1] [--bf16 0|1]\n"
+               "                 [--device cpu|cuda] [--seed 0]\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string preset = "unet2d-bench", malloc = "tuned", deviceName = "cpu";
+  int64_t size = 256, batch = 4, steps = 5, warmup = 3, seed = 0;
+  int threads = 1;
+  bool channelsLast = true, bf16 = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      usage();
+      return 0;
+    }
+    if (i + 1 >= argc) {
+      usage();
+      return 2;
+    }
+    const std::string v = argv[++i];
+    if (a == "--preset") preset = v;
+    else if (a == "--size") size = std::stoll(v);
+    else if (a == "--batch") batch = std::stoll(v);
+    else if (a == "--steps") steps = std::stoll(v);
+    else if (a == "--warmup") warmup = std::stoll(v);
+    else if (a == "--threads") threads = std::stoi(v);
+    else if (a == "--malloc") malloc = v;
+    else if (a == "--channels-last") channelsLast = v == "1";
+    else if (a == "--bf16") bf16 = v == "1";
+    else if (a == "--device") deviceName = v;
+    else if (a == "--seed") seed = std::stoll(v);
+    else {
+      usage();
+      return 2;
+    }
+  }
+  if (malloc == "tuned") tuneMallocForTensors();  // before any large allocation
+  setTorchThreads(threads);
+  const torch::Device device = parseDevice(deviceName);
+  torch::manual_seed(uint64_t(seed));
+
+  VelocityUNet net(velocityUNetPreset(preset));
+  net->to(device);
+  if (channelsLast && device.is_cpu()) net->useChannelsLast();
+  net->train();
+  torch::optim::AdamW opt(net->parameters(), torch::optim::AdamWOptions(1e-4));  // wd 0.01 like the peer
+  const LinearProbabilityPath path(0.0);
+
+  // A pool of random slices like the peer's (timing only): MR in [0,1), CT in [-1,1).
+  const int64_t pool = std::max<int64_t>(16, 2 * batch);
+  const auto mr = torch::rand({pool, 1, size, size}), ct = torch::rand({pool, 1, size, size}) * 2 - 1;
+  const auto weight = torch::ones({batch, 1, size, size}, torch::TensorOptions().device(device));
+
+  if (bf16) {
+    at::autocast::set_cpu_enabled(true);
+    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+  }
+  std::vector<double> times;
+  double lastLoss = 0;
+  for (int64_t i = 0; i < warmup + steps; ++i) {
+    const auto idx = torch::randint(pool, {batch}, torch::kLong);
+    const auto x0 = mr.index_select(0, idx).to(device), x1 = ct.index_select(0, idx).to(device);
+    const auto start = std::chrono::steady_clock::now();
+    const auto t = torch::rand({batch}, torch::TensorOptions().device(device));
+    const PathSample s = path.sample(x0, x1, t);
+    const auto loss = flowMatchingLoss(net->forward(s.x_t, t, x0).to(torch::kFloat), s.dx_t, weight);
+    opt.zero_grad();
+    loss.backward();
+    opt.step();
+    lastLoss = loss.item<double>();
+    if (bf16) at::autocast::clear_cache();
+    const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::cerr << (i < warmup ? "warmup " : "step ") << i << "  loss " << lastLoss << "  " << dt * 1000 << " ms\n";
+    if (i >= warmup) times.push_back(dt);
+  }
+  const double med = median(times);
+  // Forward FLOPs of unet2d-bench per sample, scaled by area (peer README: 67.32 GFLOP at 256²).
+  const double fwdFlops = preset == "unet2d-bench" ? 67323437056.0 * double(size * size) / (256.0 * 256.0) : 0.0;
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  const nlohmann::json res{{"program", "train_throughput"},
+                           {"net", preset},
+                           {"params", net->parameterCount()},
+                           {"size", size},
+                           {"batch", batch},
+                           {"threads", torch::get_num_threads()},
+                           {"malloc", malloc},
+                           {"channels_last", channelsLast},
+                           {"bf16", bf16},
+                           {"device", deviceName},
+                           {"steps", steps},
+                           {"warmup", warmup},
+                           {"median_step_s", med},
+                           {"min_step_s", *std::min_element(times.begin(), times.end())},
+                           {"samples_per_s", double(batch) / med},
+                           {"train_gflops_per_s_est", fwdFlops > 0 ? 3 * fwdFlops * double(batch) / med / 1e9 : 0.0},
+                           {"last_loss", lastLoss},
+                           {"peak_rss_mib", double(ru.ru_maxrss) / 1024.0}};
+  std::cout << res.dump() << std::endl;
+  return 0;
+}

@@ -1,0 +1,262 @@
+#include "mr2ct/evaluation/BatchReport.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+#include "mr2ct/core/AtomicFile.h"
+#include "mr2ct/core/Error.h"
+#include "mr2ct/core/Progress.h"
+#include "mr2ct/core/SafePath.h"
+#include "mr2ct/preprocessing/VolumeIO.h"
+
+namespace mr2ct {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+struct CaseRow {
+  std::string id;
+  bool ok = false;
+  std::vector<double> values;
+  std::size_t maskVoxels = 0;
+  std::string maskSource, resampling, warnings, error, montage;
+};
+
+std::string csvField(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) q += (c == '"') ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
+std::string number(double v, int precision = 10) {
+  if (!std::isfinite(v)) return "";
+  std::ostringstream s;
+  s.precision(precision);
+  s << v;
+  return s.str();
+}
+
+std::string html(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    switch (c) {
+      case '<': o += "&lt;"; break;
+      case '>': o += "&gt;"; break;
+      case '&': o += "&amp;"; break;
+      case '"': o += "&quot;"; break;
+      default: o += c;
+    }
+  }
+  return o;
+}
+
+nlohmann::json jsonNumber(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+
+double quantile(const std::vector<double>& sorted, double q) {
+  const double pos = q * double(sorted.size() - 1);
+  const std::size_t i = std::size_t(std::floor(pos));
+  const double f = pos - double(i);
+  return i + 1 < sorted.size() ? sorted[i] + f * (sorted[i + 1] - sorted[i]) : sorted[i];
+}
+
+std::string metricsCaption1(const MetricsResult& m) {
+  std::ostringstream s;
+  s.setf(std::ios::fixed);
+  s.precision(1);
+  s << "MAE " << m.mae << " HU  ME " << m.me << " HU  PSNR ";
+  s.precision(2);
+  s << m.psnr << " DB";
+  return s.str();
+}
+
+std::string metricsCaption2(const MetricsResult& m) {
+  std::ostringstream s;
+  s.setf(std::ios::fixed);
+  s.precision(4);
+  s << "SSIM " << m.ssim << "  MS-SSIM " << m.msSsim << "  (" << m.profile << ")";
+  return s.str();
+}
+
+void writeCsv(const std::filesystem::path& path, const std::vector<CaseRow>& rows) {
+  std::ostringstream s;
+  s << "id,status";
+  for (const auto& n : MetricsResult::names()) s << "," << n;
+  s << ",mask_voxels,mask_source,resampling,warnings,error\n";
+  for (const auto& r : rows) {
+    s << csvField(r.id) << "," << (r.ok ? "ok" : "failed");
+    for (std::size_t i = 0; i < MetricsResult::names().size(); ++i)
+      s << "," << (r.ok ? number(r.values[i]) : std::string());
+    s << "," << (r.ok ? std::to_string(r.maskVoxels) : std::string()) << "," << csvField(r.maskSource) << ","
+      << csvField(r.resampling) << "," << csvField(r.warnings) << "," << csvField(r.error) << "\n";
+  }
+  writeTextAtomically(path, s.str());
+}
+
+void writeSummary(const std::filesystem::path& path, const std::vector<CaseRow>& rows, const BatchOptions& o) {
+  nlohmann::json j;
+  j["cases"] = rows.size();
+  j["succeeded"] = std::count_if(rows.begin(), rows.end(), [](const CaseRow& r) { return r.ok; });
+  j["failed"] = nlohmann::json::array();
+  for (const auto& r : rows)
+    if (!r.ok) j["failed"].push_back({{"id", r.id}, {"error", r.error}});
+  j["options"] = o.evaluate.toJson();
+  j["prediction_dir"] = o.predDir.string();
+  nlohmann::json metrics;
+  const auto& names = MetricsResult::names();
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    std::vector<double> v;
+    for (const auto& r : rows)
+      if (r.ok) v.push_back(r.values[i]);
+    const MetricSummary s = summarize(v);
+    metrics[names[i]] = {{"n", s.n}, {"mean", jsonNumber(s.mean)}, {"std", jsonNumber(s.std)},
+                         {"median", jsonNumber(s.median)}, {"q1", jsonNumber(s.q1)}, {"q3", jsonNumber(s.q3)},
+                         {"min", jsonNumber(s.min)}, {"max", jsonNumber(s.max)}};
+  }
+  j["metrics"] = metrics;
+  writeTextAtomically(path, j.dump(2) + "\n");
+}
+
+void writeIndex(const std::filesystem::path& path, const std::vector<CaseRow>& rows, const BatchOptions& o) {
+  std::ostringstream s;
+  const auto& names = MetricsResult::names();
+  s << "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>mr2ct evaluation</title>\n"
+    << "<style>body{font-family:sans-serif}table{border-collapse:collapse}td,th{border:1px solid #999;"
+       "padding:3px 6px;text-align:right}td.l{text-align:left}.failed{background:#fdd}</style></head><body>\n"
+    << "<h1>mr2ct evaluation</h1>\n<p>Profile " << html(o.evaluate.metrics.profile)
+    << "; predictions from " << html(o.predDir.string()) << ". Summary: <a href=\"summary.json\">summary.json</a>, "
+    << "per case: <a href=\"metrics.csv\">metrics.csv</a>. CT window in pictures [" << o.montage.ctLowHu << ", "
+    << o.montage.ctHighHu << "] HU, |error| scale 0&ndash;" << o.montage.errorMaxHu << " HU.</p>\n<table><tr><th>case</th>";
+  for (const auto& n : names) s << "<th>" << html(n) << "</th>";
+  s << "<th>notes</th></tr>\n";
+  for (const auto& r : rows) {
+    s << "<tr" << (r.ok ? "" : " class=\"failed\"") << "><td class=\"l\">" << html(r.id) << "</td>";
+    if (r.ok) {
+      for (double v : r.values) s << "<td>" << (std::isfinite(v) ? number(v, 5) : "&ndash;") << "</td>";
+      s << "<td class=\"l\">" << html(r.warnings) << (r.resampling.empty() ? "" : " " + html(r.resampling)) << "</td>";
+    } else {
+      s << "<td class=\"l\" colspan=\"" << names.size() + 1 << "\">failed: " << html(r.error) << "</td>";
+    }
+    s << "</tr>\n";
+  }
+  s << "</table>\n";
+  for (const auto& r : rows)
+    if (r.ok && !r.montage.empty())
+      s << "<h2>" << html(r.id) << "</h2>\n<a href=\"" << html(r.montage) << "\"><img src=\"" << html(r.montage)
+        << "\" alt=\"" << html(r.id) << " montage\"></a>\n";
+  s << "</body></html>\n";
+  writeTextAtomically(path, s.str());
+}
+
+}  // namespace
+
+void BatchOptions::validate() const {
+  evaluate.validate();
+  montage.validate();
+  if (predDir.empty()) throw UsageError("--pred-dir is required for a batch evaluation");
+  if (!std::filesystem::is_directory(predDir)) throw UsageError("--pred-dir " + predDir.string() + ": not a folder");
+  if (outDir.empty()) throw UsageError("--out is required for a batch evaluation");
+}
+
+std::filesystem::path findPrediction(const std::filesystem::path& predDir, const std::string& id) {
+  for (const char* ext : {".nii.gz", ".nii", ".mha", ".nrrd"}) {
+    const auto p = predDir / (id + ext);
+    if (std::filesystem::is_regular_file(p)) return p;
+  }
+  for (const char* name : {"sct.nii.gz", "sct.nii", "sct.mha", "sct.nrrd"}) {
+    const auto p = predDir / id / name;
+    if (std::filesystem::is_regular_file(p)) return p;
+  }
+  return {};
+}
+
+MetricSummary summarize(std::vector<double> values) {
+  values.erase(std::remove_if(values.begin(), values.end(), [](double v) { return !std::isfinite(v); }), values.end());
+  MetricSummary s;
+  s.n = values.size();
+  if (values.empty()) {
+    s.mean = s.std = s.median = s.q1 = s.q3 = s.min = s.max = kNaN;
+    return s;
+  }
+  std::sort(values.begin(), values.end());
+  double sum = 0;
+  for (double v : values) sum += v;
+  s.mean = sum / double(s.n);
+  double ss = 0;
+  for (double v : values) ss += (v - s.mean) * (v - s.mean);
+  s.std = s.n > 1 ? std::sqrt(ss / double(s.n - 1)) : kNaN;
+  s.median = quantile(values, 0.5);
+  s.q1 = quantile(values, 0.25);
+  s.q3 = quantile(values, 0.75);
+  s.min = values.front();
+  s.max = values.back();
+  return s;
+}
+
+BatchResult evaluateBatch(const std::vector<BatchCase>& cases, const BatchOptions& options) {
+  options.validate();
+  std::error_code ec;
+  std::filesystem::create_directories(options.outDir, ec);
+  if (!std::filesystem::is_directory(options.outDir))
+    throw IoError(options.outDir.string(), "cannot create the report folder");
+  std::vector<CaseRow> rows;
+  BatchResult result;
+  result.cases = cases.size();
+  ProgressBar bar("evaluate", cases.size());
+  for (const auto& c : cases) {
+    CaseRow row;
+    row.id = c.id;
+    try {
+      if (!isSafeId(c.id)) throw DataError("case id '" + c.id + "' is not a safe file name");
+      if (c.ct.empty()) throw DataError(c.id + ": the manifest gives no reference CT");
+      const auto pred = findPrediction(options.predDir, c.id);
+      if (pred.empty())
+        throw IoError((options.predDir / (c.id + ".nii.gz")).string(),
+                      "no prediction (also looked for " + c.id + "/sct.nii.gz, .nii, .mha, .nrrd)");
+      CaseEvaluation e = evaluateFiles(pred, c.ct, c.mask, options.evaluate);
+      row.values = e.metrics.values();
+      row.maskVoxels = e.metrics.maskVoxels;
+      row.maskSource = e.maskSource;
+      row.resampling = e.resampling;
+      for (const auto& w : e.warnings) row.warnings += (row.warnings.empty() ? "" : "; ") + w;
+      if (options.montages) {
+        Volume mr;
+        if (!c.mr.empty()) {
+          try {
+            mr = readVolume(c.mr);
+          } catch (const Error& err) {
+            row.warnings += std::string(row.warnings.empty() ? "" : "; ") + "montage without MR: " + err.what();
+          }
+        }
+        MontageInput in;
+        in.mr = mr.empty() ? nullptr : &mr;
+        in.pred = &e.pred;
+        in.ref = &e.ref;
+        in.mask = &e.mask;
+        in.title = c.id;
+        in.lines = {metricsCaption1(e.metrics), metricsCaption2(e.metrics)};
+        row.montage = c.id + "_montage.png";
+        writeMontagePng(in, options.outDir / row.montage, options.montage);
+      }
+      row.ok = true;
+      ++result.succeeded;
+    } catch (const std::exception& e) {
+      row.error = e.what();
+      result.failures.push_back({c.id, row.error});
+      spdlog::error("case {}: {}", c.id, row.error);
+    }
+    rows.push_back(std::move(row));
+    bar.advance(1, c.id);
+  }
+  bar.finish();
+  writeCsv(options.outDir / "metrics.csv", rows);
+  writeSummary(options.outDir / "summary.json", rows, options);
+  writeIndex(options.outDir / "index.html", rows, options);
+  return result;
+}
+
+}  // namespace mr2ct

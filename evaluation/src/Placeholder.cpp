@@ -1,2 +1,0 @@
-// replaced by the metrics as they land
-namespace mr2ct {}

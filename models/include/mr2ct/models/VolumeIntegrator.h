@@ -1,0 +1,97 @@
+#pragma once
+// Whole-volume integration of dx/dt = v(x, t | MR) from x0 = MR, with memory bounded by slabs,
+// not by the volume. Knows nothing of files or networks: the velocity is any callable with a
+// network's forward signature.
+//
+//  2D / 2.5D (dims = 2): the volume [D,H,W] is cut into batches of `batchSize` slices along z; each
+//    batch is an independent ODE (its slices do not interact), so only one batch of states is
+//    alive at a time. Condition channels (as the trainer's SliceSampler): MR slices z−k … z+k,
+//    k = contextSlices, the slice itself at channel k; clamped at the volume's ends (slice −1
+//    repeats slice 0). H and W are padded (replicate) to sizeMultiple and cropped after.
+//
+//  3D (dims = 3): the volume is cut into slabs of `slabDepth` z slices; inside a slab, overlapping
+//    patches tile the slab and their VELOCITIES are blended with a Gaussian or Hann window at every
+//    evaluation, so the slab's state evolves as one field and no seam can build up over steps.
+//    Consecutive slabs overlap by patchOverlap[0] slices; their final states are blended along z
+//    with the same window (this is the one place where blending happens on results; with
+//    slabDepth ≥ D there is a single slab and the integration is whole-volume exact).
+//
+// Shapes: mr is [D,H,W] float (CPU); results are [D,H,W] float32 CPU.
+#include <array>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "mr2ct/models/OdeSolver.h"
+
+namespace mr2ct {
+
+/// v(x_t [B,1,...], t [B], cond [B,C,...]) → velocity, shape of x_t. Called under NoGradGuard.
+using ConditionalVelocityFn =
+    std::function<torch::Tensor(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& cond)>;
+
+enum class BlendWindow { Gaussian, Hann };
+BlendWindow parseBlendWindow(const std::string& name);  ///< "gaussian" | "hann"
+
+struct IntegratorOptions {
+  int dims = 2;                 ///< 2: slices (2D/2.5D), 3: overlapping patches
+  int contextSlices = 0;        ///< 2.5D: neighbouring MR slices on each side (cond channels 1 + 2k)
+  int batchSize = 4;            ///< slices (2D) or patches (3D) per velocity call
+  /// 2D: fewer slices per call when batchSize × H × W would exceed this (0 = no limit), so large
+  /// slices (512²) do not multiply the network's activation memory. At least one slice per call.
+  int64_t maxBatchVoxels = 0;
+  int64_t sizeMultiple = 1;     ///< network input sizes must be multiples of this (padding, then crop)
+  std::array<int64_t, 3> patchSize{32, 64, 64};    ///< 3D patch [D,H,W]
+  std::array<int64_t, 3> patchOverlap{8, 16, 16};  ///< 3D overlap [D,H,W], < patchSize
+  BlendWindow blend = BlendWindow::Gaussian;
+  int64_t slabDepth = 0;        ///< 3D: z slices per slab (0 = 2 × patch depth)
+  torch::Device device = torch::kCPU;
+  SolverOptions solver;
+
+  void validate() const;  ///< UsageError naming the option
+  nlohmann::json toJson() const;
+};
+
+/// Start offsets of windows of length `window` with `overlap` covering [0, length): first 0, last
+/// length − window, evenly stepped by at most window − overlap. {0} when window ≥ length.
+std::vector<int64_t> tileStarts(int64_t length, int64_t window, int64_t overlap);
+
+/// A 1-D blending window of `length` samples, strictly positive, maximum 1 in the middle.
+/// Gaussian: σ = length/8 (as nnU-Net); Hann: 0.5 − 0.5·cos(2π(i+1)/(length+1)). Floor 1e-3.
+torch::Tensor blendWindow1d(int64_t length, BlendWindow kind);
+
+struct IntegrationResult {
+  std::vector<torch::Tensor> x;  ///< [D,H,W] float32 CPU, one per requested NFE (one for a plain solve)
+  std::vector<int> nfe;          ///< NFE of each result (per trajectory; Dopri5: the largest over batches)
+  int totalEvaluations = 0;      ///< velocity evaluations of the whole run, over all batches/slabs
+  int batches = 0;               ///< independent solves (2D batches or 3D slabs)
+};
+
+class VolumeIntegrator {
+ public:
+  VolumeIntegrator(ConditionalVelocityFn velocity, IntegratorOptions options);
+
+  /// Integrates from x0 = mr with options.solver.
+  IntegrationResult integrate(const torch::Tensor& mr) const;
+  /// Euler on nested grids, one result per NFE in `nfes`, from one run (see eulerNfeSweep).
+  IntegrationResult integrateSweep(const torch::Tensor& mr, const std::vector<int>& nfes) const;
+
+  /// Called after each batch/slab with (done, total); e.g. a progress bar.
+  std::function<void(std::size_t, std::size_t)> progress;
+
+  const IntegratorOptions& options() const { return options_; }
+
+ private:
+  using UnitSolver = std::function<std::vector<SolveResult>(const VelocityFn&, const torch::Tensor& x0)>;
+  IntegrationResult run(const torch::Tensor& mr, const UnitSolver& unit, std::size_t outputs) const;
+  IntegrationResult runSlices(const torch::Tensor& mr, const UnitSolver& unit, std::size_t outputs) const;
+  IntegrationResult runPatches(const torch::Tensor& mr, const UnitSolver& unit, std::size_t outputs) const;
+
+  ConditionalVelocityFn velocity_;
+  IntegratorOptions options_;
+};
+
+}  // namespace mr2ct

@@ -1,0 +1,383 @@
+#include "mr2ct/models/ModelFolder.h"
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "mr2ct/core/AtomicFile.h"
+#include "mr2ct/core/Error.h"
+
+namespace mr2ct {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+/// Reads j[key] into value when present; DataError naming the key when its type is wrong.
+template <typename T>
+void readField(const nlohmann::json& j, const char* section, const char* key, T& value) {
+  if (!j.contains(key)) return;
+  try {
+    value = j.at(key).get<T>();
+  } catch (const nlohmann::json::exception& e) {
+    throw DataError(std::string(section) + "." + key + ": " + e.what());
+  }
+}
+
+const nlohmann::json& section(const nlohmann::json& j, const char* key) {
+  static const nlohmann::json empty = nlohmann::json::object();
+  if (!j.contains(key)) return empty;
+  if (!j.at(key).is_object()) throw DataError(std::string(key) + ": expected a JSON object");
+  return j.at(key);
+}
+
+}  // namespace
+
+// ---- NetworkConfig ------------------------------------------------------------------------------
+
+VelocityUNetOptions NetworkConfig::unetOptions() const {
+  return VelocityUNetOptions()
+      .dims(dims)
+      .condChannels(condChannels())
+      .channels(channels)
+      .blocksPerLevel(blocksPerLevel)
+      .attention(attention)
+      .groups(groups)
+      .timeFeatures(timeFeatures)
+      .timeDim(timeDim)
+      .maxFrequency(maxFrequency);
+}
+
+NetworkConfig NetworkConfig::fromPreset(const std::string& name) {
+  const VelocityUNetOptions o = velocityUNetPreset(name);
+  NetworkConfig c;
+  c.preset = name;
+  c.dims = o.dims();
+  c.channels = o.channels();
+  c.blocksPerLevel = o.blocksPerLevel();
+  c.attention = o.attention();
+  c.groups = o.groups();
+  c.timeFeatures = o.timeFeatures();
+  c.timeDim = o.timeDim();
+  c.maxFrequency = o.maxFrequency();
+  if (name == "unet2d-bench" || name == "unet2d") c.patchSize = {256, 256};
+  else if (c.dims == 3) c.patchSize = {32, 64, 64};
+  else c.patchSize = {128, 128};
+  return c;
+}
+
+void NetworkConfig::validate() const {
+  unetOptions().validate();
+  if (neighbours < 0) throw UsageError("network.neighbours must be >= 0");
+  if (dims == 3 && neighbours != 0) throw UsageError("network.neighbours (2.5D) applies to 2D networks only");
+  if (int(patchSize.size()) != dims)
+    throw UsageError("network.patch_size needs " + std::to_string(dims) + " values for a " + std::to_string(dims) +
+                     "D network");
+  const int64_t m = unetOptions().sizeMultiple();
+  for (auto s : patchSize)
+    if (s <= 0 || s % m != 0)
+      throw UsageError("network.patch_size: " + std::to_string(s) + " is not a positive multiple of " +
+                       std::to_string(m));
+}
+
+nlohmann::json NetworkConfig::toJson() const {
+  return {{"preset", preset},         {"dims", dims},
+          {"neighbours", neighbours}, {"channels", channels},
+          {"blocks_per_level", blocksPerLevel}, {"attention", attention},
+          {"groups", groups},         {"time_features", timeFeatures},
+          {"time_dim", timeDim},      {"max_frequency", maxFrequency},
+          {"patch_size", patchSize},  {"condition_channels", condChannels()}};
+}
+
+NetworkConfig NetworkConfig::fromJson(const nlohmann::json& j) {
+  NetworkConfig c;
+  readField(j, "network", "preset", c.preset);
+  readField(j, "network", "dims", c.dims);
+  readField(j, "network", "neighbours", c.neighbours);
+  readField(j, "network", "channels", c.channels);
+  readField(j, "network", "blocks_per_level", c.blocksPerLevel);
+  readField(j, "network", "attention", c.attention);
+  readField(j, "network", "groups", c.groups);
+  readField(j, "network", "time_features", c.timeFeatures);
+  readField(j, "network", "time_dim", c.timeDim);
+  readField(j, "network", "max_frequency", c.maxFrequency);
+  readField(j, "network", "patch_size", c.patchSize);
+  return c;
+}
+
+// ---- FlowConfig ---------------------------------------------------------------------------------
+
+void FlowConfig::validate() const {
+  if (source != "mr" && source != "noise") throw UsageError("flow.source must be mr or noise, got '" + source + "'");
+  if (!(sigma >= 0.0)) throw UsageError("flow.sigma must be >= 0");
+  if (timeSampling != "uniform" && timeSampling != "logit-normal")
+    throw UsageError("flow.time_sampling must be uniform or logit-normal, got '" + timeSampling + "'");
+  if (!(logitStd > 0.0)) throw UsageError("flow.logit_std must be > 0");
+  if (!(bodyWeight >= 0.0) || !(backgroundWeight >= 0.0) || bodyWeight + backgroundWeight <= 0.0)
+    throw UsageError("flow.body_weight and flow.background_weight must be >= 0, not both 0");
+}
+
+nlohmann::json FlowConfig::toJson() const {
+  return {{"source", source},          {"sigma", sigma},
+          {"time_sampling", timeSampling}, {"logit_mean", logitMean},
+          {"logit_std", logitStd},     {"body_weight", bodyWeight},
+          {"background_weight", backgroundWeight}};
+}
+
+FlowConfig FlowConfig::fromJson(const nlohmann::json& j) {
+  FlowConfig c;
+  readField(j, "flow", "source", c.source);
+  readField(j, "flow", "sigma", c.sigma);
+  readField(j, "flow", "time_sampling", c.timeSampling);
+  readField(j, "flow", "logit_mean", c.logitMean);
+  readField(j, "flow", "logit_std", c.logitStd);
+  readField(j, "flow", "body_weight", c.bodyWeight);
+  readField(j, "flow", "background_weight", c.backgroundWeight);
+  return c;
+}
+
+// ---- TrainingConfig -----------------------------------------------------------------------------
+
+void TrainingConfig::validate() const {
+  auto need = [](bool ok, const std::string& what) {
+    if (!ok) throw UsageError("training." + what);
+  };
+  need(steps >= 1, "steps must be >= 1");
+  need(batch >= 1, "batch must be >= 1");
+  need(lr > 0.0, "lr must be > 0");
+  need(weightDecay >= 0.0, "weight_decay must be >= 0");
+  need(beta1 >= 0.0 && beta1 < 1.0 && beta2 >= 0.0 && beta2 < 1.0, "betas must be in [0, 1)");
+  need(warmupSteps >= 0, "warmup_steps must be >= 0");
+  need(minLrFraction >= 0.0 && minLrFraction <= 1.0, "min_lr_fraction must be in [0, 1]");
+  need(gradClip >= 0.0, "grad_clip must be >= 0");
+  need(emaDecay >= 0.0 && emaDecay < 1.0, "ema_decay must be in [0, 1)");
+  need(bodyFraction >= 0.0 && bodyFraction <= 1.0, "body_fraction must be in [0, 1]");
+  need(intensityJitter >= 0.0 && intensityJitter < 0.5, "intensity_jitter must be in [0, 0.5)");
+  need(validateEvery >= 0, "validate_every must be >= 0");
+  need(validationSlices >= 1, "validation_slices must be >= 1");
+  need(validationNfe >= 1, "validation_nfe must be >= 1");
+  need(checkpointEvery >= 1, "checkpoint_every must be >= 1");
+  need(logEvery >= 1, "log_every must be >= 1");
+  need(prefetch >= 1, "prefetch must be >= 1");
+  need(huMax > huMin, "hu_max must be > hu_min");
+}
+
+nlohmann::json TrainingConfig::toJson() const {
+  return {{"steps", steps},
+          {"batch", batch},
+          {"lr", lr},
+          {"weight_decay", weightDecay},
+          {"beta1", beta1},
+          {"beta2", beta2},
+          {"warmup_steps", warmupSteps},
+          {"min_lr_fraction", minLrFraction},
+          {"grad_clip", gradClip},
+          {"ema_decay", emaDecay},
+          {"seed", seed},
+          {"body_fraction", bodyFraction},
+          {"flips", flips},
+          {"intensity_jitter", intensityJitter},
+          {"validate_every", validateEvery},
+          {"validation_slices", validationSlices},
+          {"validation_nfe", validationNfe},
+          {"checkpoint_every", checkpointEvery},
+          {"log_every", logEvery},
+          {"prefetch", prefetch},
+          {"device", device},
+          {"channels_last", channelsLast},
+          {"hu_min", huMin},
+          {"hu_max", huMax}};
+}
+
+TrainingConfig TrainingConfig::fromJson(const nlohmann::json& j) {
+  TrainingConfig c;
+  readField(j, "training", "steps", c.steps);
+  readField(j, "training", "batch", c.batch);
+  readField(j, "training", "lr", c.lr);
+  readField(j, "training", "weight_decay", c.weightDecay);
+  readField(j, "training", "beta1", c.beta1);
+  readField(j, "training", "beta2", c.beta2);
+  readField(j, "training", "warmup_steps", c.warmupSteps);
+  readField(j, "training", "min_lr_fraction", c.minLrFraction);
+  readField(j, "training", "grad_clip", c.gradClip);
+  readField(j, "training", "ema_decay", c.emaDecay);
+  readField(j, "training", "seed", c.seed);
+  readField(j, "training", "body_fraction", c.bodyFraction);
+  readField(j, "training", "flips", c.flips);
+  readField(j, "training", "intensity_jitter", c.intensityJitter);
+  readField(j, "training", "validate_every", c.validateEvery);
+  readField(j, "training", "validation_slices", c.validationSlices);
+  readField(j, "training", "validation_nfe", c.validationNfe);
+  readField(j, "training", "checkpoint_every", c.checkpointEvery);
+  readField(j, "training", "log_every", c.logEvery);
+  readField(j, "training", "prefetch", c.prefetch);
+  readField(j, "training", "device", c.device);
+  readField(j, "training", "channels_last", c.channelsLast);
+  readField(j, "training", "hu_min", c.huMin);
+  readField(j, "training", "hu_max", c.huMax);
+  return c;
+}
+
+// ---- ModelConfig --------------------------------------------------------------------------------
+
+void ModelConfig::validate() const {
+  network.validate();
+  flow.validate();
+  training.validate();
+}
+
+nlohmann::json ModelConfig::toJson() const {
+  return {{"format", "mr2ct-model"},
+          {"format_version", formatVersion},
+          {"network", network.toJson()},
+          {"flow", flow.toJson()},
+          {"training", training.toJson()},
+          {"preprocessing", preprocessing}};
+}
+
+ModelConfig ModelConfig::fromJson(const nlohmann::json& j) {
+  if (!j.is_object()) throw DataError("expected a JSON object");
+  if (!j.contains("format_version") || !j.at("format_version").is_number_integer())
+    throw DataError("format_version: missing or not an integer");
+  ModelConfig c;
+  c.formatVersion = j.at("format_version").get<int>();
+  if (c.formatVersion != kModelFormatVersion)
+    throw DataError("format_version " + std::to_string(c.formatVersion) + " is not supported (this build reads " +
+                    std::to_string(kModelFormatVersion) + ")");
+  c.network = NetworkConfig::fromJson(section(j, "network"));
+  c.flow = FlowConfig::fromJson(section(j, "flow"));
+  c.training = TrainingConfig::fromJson(section(j, "training"));
+  if (j.contains("preprocessing")) c.preprocessing = j.at("preprocessing");
+  return c;
+}
+
+fs::path modelConfigPath(const fs::path& dir) { return dir / "config.json"; }
+fs::path modelWeightsPath(const fs::path& dir) { return dir / "weights.pt"; }
+fs::path trainStatePath(const fs::path& dir) { return dir / "train_state.pt"; }
+fs::path trainLogPath(const fs::path& dir) { return dir / "log.csv"; }
+
+ModelConfig loadModelConfig(const fs::path& dir) {
+  if (!fs::is_directory(dir)) throw IoError(dir.string(), "model folder not found");
+  const fs::path file = modelConfigPath(dir);
+  if (!fs::exists(file)) throw IoError(file.string(), "missing (not a model folder?)");
+  const std::string text = readTextFile(file);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw DataError(file.string(), std::string("invalid JSON: ") + e.what());
+  }
+  try {
+    ModelConfig c = ModelConfig::fromJson(j);
+    c.validate();
+    return c;
+  } catch (const Error& e) {
+    throw DataError(file.string(), e.what());
+  }
+}
+
+void saveModelConfig(const ModelConfig& config, const fs::path& dir) {
+  fs::create_directories(dir);
+  writeTextAtomically(modelConfigPath(dir), config.toJson().dump(2) + "\n");
+}
+
+VelocityUNet makeNetwork(const ModelConfig& config) {
+  config.network.validate();
+  return VelocityUNet(config.network.unetOptions());
+}
+
+// ---- weights ------------------------------------------------------------------------------------
+
+namespace {
+
+// The archive layout mirrors torch::nn::Module::save (one sub-archive per child module), but
+// tensors are written from CPU contiguous copies so a CUDA or channels-last model loads anywhere.
+void writeModule(const torch::nn::Module& m, torch::serialize::OutputArchive& archive) {
+  for (const auto& p : m.named_parameters(/*recurse=*/false))
+    archive.write(p.key(), p.value().detach().to(torch::kCPU).contiguous(), /*is_buffer=*/false);
+  for (const auto& b : m.named_buffers(/*recurse=*/false))
+    archive.write(b.key(), b.value().detach().to(torch::kCPU).contiguous(), /*is_buffer=*/true);
+  for (const auto& c : m.named_children()) {
+    torch::serialize::OutputArchive child;
+    writeModule(*c.value(), child);
+    archive.write(c.key(), child);
+  }
+}
+
+void readModule(torch::nn::Module& m, torch::serialize::InputArchive& archive, const std::string& prefix,
+                const std::string& file) {
+  torch::NoGradGuard noGrad;
+  auto readInto = [&](const std::string& name, torch::Tensor& target, bool isBuffer) {
+    torch::Tensor loaded;
+    if (!archive.try_read(name, loaded, isBuffer))
+      throw DataError(file, "checkpoint has no '" + prefix + name + "' (it was saved from a different network)");
+    if (loaded.sizes() != target.sizes()) {
+      std::ostringstream s;
+      s << "'" << prefix << name << "' has shape " << loaded.sizes() << " in the checkpoint but " << target.sizes()
+        << " in the network of config.json";
+      throw DataError(file, s.str());
+    }
+    target.copy_(loaded);
+  };
+  for (auto& p : m.named_parameters(false)) readInto(p.key(), p.value(), false);
+  for (auto& b : m.named_buffers(false)) readInto(b.key(), b.value(), true);
+  for (auto& c : m.named_children()) {
+    torch::serialize::InputArchive child;
+    if (!archive.try_read(c.key(), child))
+      throw DataError(file, "checkpoint has no module '" + prefix + c.key() + "' (saved from a different network)");
+    readModule(*c.value(), child, prefix + c.key() + ".", file);
+  }
+}
+
+}  // namespace
+
+void writeModuleArchive(const torch::nn::Module& network, torch::serialize::OutputArchive& archive) {
+  writeModule(network, archive);
+}
+
+void readModuleArchive(torch::nn::Module& network, torch::serialize::InputArchive& archive, const std::string& file) {
+  try {
+    readModule(network, archive, "", file);
+  } catch (const c10::Error& e) {
+    std::string msg = e.what_without_backtrace();
+    if (auto nl = msg.find('\n'); nl != std::string::npos) msg = msg.substr(0, nl);
+    throw DataError(file, "checkpoint does not match the network (" + msg + ")");
+  }
+}
+
+void saveWeights(const torch::nn::Module& network, const fs::path& path) {
+  torch::serialize::OutputArchive archive;
+  writeModule(network, archive);
+  writeAtomically(path, [&](const fs::path& tmp) { archive.save_to(tmp.string()); });
+}
+
+void loadWeights(torch::nn::Module& network, const fs::path& path) {
+  if (!fs::exists(path)) throw IoError(path.string(), "missing");
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path.string());
+  } catch (const c10::Error& e) {
+    std::string msg = e.what_without_backtrace();
+    if (auto nl = msg.find('\n'); nl != std::string::npos) msg = msg.substr(0, nl);
+    throw DataError(path.string(), "not a readable torch checkpoint (" + msg + ")");
+  }
+  try {
+    readModule(network, archive, "", path.string());
+  } catch (const c10::Error& e) {
+    std::string msg = e.what_without_backtrace();
+    if (auto nl = msg.find('\n'); nl != std::string::npos) msg = msg.substr(0, nl);
+    throw DataError(path.string(), "checkpoint does not match the network (" + msg + ")");
+  }
+}
+
+LoadedModel loadModel(const fs::path& dir, const torch::Device& device) {
+  LoadedModel m;
+  m.config = loadModelConfig(dir);
+  m.network = makeNetwork(m.config);
+  loadWeights(m.network, modelWeightsPath(dir));
+  m.network->to(device);
+  m.network->eval();
+  return m;
+}
+
+}  // namespace mr2ct

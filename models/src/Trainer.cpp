@@ -1,0 +1,329 @@
+#include "mr2ct/models/Trainer.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include "mr2ct/core/AtomicFile.h"
+#include "mr2ct/core/Error.h"
+#include "mr2ct/core/Log.h"
+#include "mr2ct/core/Progress.h"
+#include "mr2ct/models/FlowMatching.h"
+#include "mr2ct/models/OdeSolver.h"
+#include "mr2ct/models/Runtime.h"
+
+namespace mr2ct {
+
+namespace fs = std::filesystem;
+
+double learningRateAt(const TrainingConfig& t, int64_t step) {
+  if (step < t.warmupSteps) return t.lr * double(step + 1) / double(t.warmupSteps);
+  const double span = double(std::max<int64_t>(1, t.steps - 1 - t.warmupSteps));
+  const double p = std::min(1.0, double(step - t.warmupSteps) / span);
+  return t.lr * (t.minLrFraction + (1.0 - t.minLrFraction) * 0.5 * (1.0 + std::cos(M_PI * p)));
+}
+
+nlohmann::json TrainSummary::toJson() const {
+  nlohmann::json j{{"first_step", firstStep},       {"last_step", lastStep},
+                   {"last_loss", lastLoss},         {"samples_per_s", samplesPerSecond},
+                   {"seconds", seconds},            {"data_wait_s", dataWaitSeconds}};
+  nlohmann::json mae = nlohmann::json::object();
+  for (const auto& [nfe, v] : finalValMaeHu) mae["nfe" + std::to_string(nfe)] = v;
+  j["val_mae_hu"] = mae;
+  return j;
+}
+
+std::vector<double> validationMaeHu(VelocityUNet& network, const BatchSampler& val, const ModelConfig& config,
+                                    const torch::Device& device, const std::vector<int>& nfes) {
+  torch::NoGradGuard noGrad;
+  network->eval();
+  const double huPerUnit = (config.training.huMax - config.training.huMin) / 2.0;
+  std::vector<double> sum(nfes.size(), 0.0);
+  double count = 0.0;
+  auto generator = at::detail::createCPUGenerator(config.training.seed + 12345);
+  const int64_t chunk = std::max<int64_t>(1, config.training.batch);
+  for (const auto& [allSpecs, size] : val.validationWindows(config.training.validationSlices,
+                                                            network->options().sizeMultiple())) {
+    for (size_t first = 0; first < allSpecs.size(); first += size_t(chunk)) {
+      const std::vector<WindowSpec> specs(allSpecs.begin() + long(first),
+                                          allSpecs.begin() + long(std::min(allSpecs.size(), first + size_t(chunk))));
+      TrainingBatch b = val.windows(specs, size);
+      if (config.flow.source == "noise") b.noise = torch::randn(b.ct.sizes(), generator);
+      const torch::Tensor cond = b.cond.to(device);
+      const torch::Tensor x0 = b.source(config.flow, config.network.neighbours).to(device);
+      const torch::Tensor weight = (b.body * b.valid).to(device);
+      VelocityFn v = [&](const torch::Tensor& x, double t) {
+        return network->forward(x, torch::full({x.size(0)}, t, x.options()), cond);
+      };
+      const auto results = eulerNfeSweep(v, x0, nfes);
+      const torch::Tensor ct = b.ct.to(device);
+      for (size_t i = 0; i < nfes.size(); ++i)
+        sum[i] += ((results[i].x - ct).abs() * weight).sum().item<double>() * huPerUnit;
+      count += weight.sum().item<double>();
+    }
+  }
+  std::vector<double> mae;
+  for (double s : sum) mae.push_back(count > 0 ? s / count : std::numeric_limits<double>::quiet_NaN());
+  network->train();
+  return mae;
+}
+
+namespace {
+
+struct LogRow {
+  int64_t step = 0;
+  double loss = 0, lr = 0, gradNorm = 0, samplesPerSecond = 0, dataWait = 0;
+  double valMae = std::numeric_limits<double>::quiet_NaN();
+};
+
+const char* kLogHeader = "step,loss,lr,grad_norm,samples_per_s,data_wait_s,val_mae_hu";
+
+std::string formatRow(const LogRow& r) {
+  std::ostringstream s;
+  s.precision(8);
+  s << r.step << "," << r.loss << "," << r.lr << "," << r.gradNorm << "," << r.samplesPerSecond << "," << r.dataWait
+    << ",";
+  if (!std::isnan(r.valMae)) s << r.valMae;
+  return s.str();
+}
+
+/// Rows of an existing log.csv up to `lastStep` (a resumed run drops rows written after its checkpoint).
+std::vector<std::string> readLogRows(const fs::path& path, int64_t lastStep) {
+  std::vector<std::string> rows;
+  std::ifstream in(path);
+  std::string line;
+  bool header = true;
+  while (std::getline(in, line)) {
+    if (header) {
+      header = false;
+      continue;
+    }
+    if (line.empty()) continue;
+    if (std::stoll(line.substr(0, line.find(','))) <= lastStep) rows.push_back(line);
+  }
+  return rows;
+}
+
+void writeLog(const fs::path& path, const std::vector<std::string>& rows) {
+  std::string text = std::string(kLogHeader) + "\n";
+  for (const auto& r : rows) text += r + "\n";
+  writeTextAtomically(path, text);
+}
+
+class TrainingState {
+ public:
+  TrainingState(const ModelConfig& config, const torch::Device& device)
+      : config_(config), device_(device), network(makeNetwork(config)), ema(makeNetwork(config)) {
+    copyInto(ema, network);
+    network->to(device);
+    ema->to(device);
+    if (config.training.channelsLast && config.network.dims == 2 && device.is_cpu()) {
+      network->useChannelsLast();
+      ema->useChannelsLast();
+    }
+    for (auto& p : ema->parameters()) p.set_requires_grad(false);
+    optimizer = std::make_unique<torch::optim::AdamW>(
+        network->parameters(), torch::optim::AdamWOptions(config.training.lr)
+                                   .betas({config.training.beta1, config.training.beta2})
+                                   .weight_decay(config.training.weightDecay));
+  }
+
+  static void copyInto(VelocityUNet& dst, VelocityUNet& src) {
+    torch::NoGradGuard g;
+    auto d = dst->parameters();
+    auto s = src->parameters();
+    for (size_t i = 0; i < d.size(); ++i) d[i].copy_(s[i]);
+  }
+
+  void updateEma(int64_t done) {
+    torch::NoGradGuard g;
+    const double decay = std::min(config_.training.emaDecay, double(1 + done) / double(10 + done));
+    auto e = ema->parameters();
+    auto p = network->parameters();
+    for (size_t i = 0; i < e.size(); ++i) e[i].mul_(decay).add_(p[i].detach(), 1.0 - decay);
+  }
+
+  void save(const fs::path& dir, int64_t step) const {
+    torch::serialize::OutputArchive archive, model, emaArchive, opt;
+    archive.write("format_version", torch::tensor(int64_t(kModelFormatVersion)));
+    archive.write("step", torch::tensor(step));
+    writeModuleArchive(*network, model);
+    writeModuleArchive(*ema, emaArchive);
+    optimizer->save(opt);
+    archive.write("model", model);
+    archive.write("ema", emaArchive);
+    archive.write("optimizer", opt);
+    writeAtomically(trainStatePath(dir), [&](const fs::path& tmp) { archive.save_to(tmp.string()); });
+    saveWeights(*ema, modelWeightsPath(dir));
+  }
+
+  int64_t load(const fs::path& dir) {
+    const fs::path file = trainStatePath(dir);
+    torch::serialize::InputArchive archive, model, emaArchive, opt;
+    try {
+      archive.load_from(file.string(), device_);
+    } catch (const c10::Error& e) {
+      throw DataError(file.string(), "not a readable training state (" + firstLine(e.what_without_backtrace()) + ")");
+    }
+    torch::Tensor step, version;
+    if (!archive.try_read("format_version", version) || version.item<int64_t>() != kModelFormatVersion ||
+        !archive.try_read("step", step) || !archive.try_read("model", model) ||
+        !archive.try_read("ema", emaArchive) || !archive.try_read("optimizer", opt))
+      throw DataError(file.string(), "not an mr2ct training state of format version " +
+                                         std::to_string(kModelFormatVersion));
+    readModuleArchive(*network, model, file.string());
+    readModuleArchive(*ema, emaArchive, file.string());
+    try {
+      optimizer->load(opt);
+    } catch (const c10::Error& e) {
+      throw DataError(file.string(), "optimizer state does not match (" + firstLine(e.what_without_backtrace()) + ")");
+    }
+    return step.item<int64_t>();
+  }
+
+  static std::string firstLine(std::string s) {
+    if (auto nl = s.find('\n'); nl != std::string::npos) s.resize(nl);
+    return s;
+  }
+
+  const ModelConfig& config_;
+  torch::Device device_;
+  VelocityUNet network, ema;
+  std::unique_ptr<torch::optim::AdamW> optimizer;
+};
+
+void checkResumable(const ModelConfig& config, const fs::path& outDir) {
+  const ModelConfig stored = loadModelConfig(outDir);
+  auto differs = [](const nlohmann::json& a, const nlohmann::json& b) { return a.dump() != b.dump(); };
+  if (differs(stored.network.toJson(), config.network.toJson()) || differs(stored.flow.toJson(), config.flow.toJson()))
+    throw UsageError("--resume: the network or flow options differ from " + modelConfigPath(outDir).string());
+  if (stored.training.seed != config.training.seed || stored.training.batch != config.training.batch)
+    throw UsageError("--resume: seed or batch differ from " + modelConfigPath(outDir).string() +
+                     " (a resumed run must replay the same batches)");
+}
+
+}  // namespace
+
+TrainSummary trainModel(const ModelConfig& config, const TrainingDataSource& data, const fs::path& outDir,
+                        const TrainRunOptions& run) {
+  config.validate();
+  const auto& tr = config.training;
+  const torch::Device device = parseDevice(tr.device);
+  if (run.resume) {
+    if (!fs::exists(trainStatePath(outDir)))
+      throw UsageError("--resume: nothing to resume, " + trainStatePath(outDir).string() + " is missing");
+    checkResumable(config, outDir);
+  } else if (fs::exists(trainStatePath(outDir))) {
+    throw UsageError(outDir.string() + " already holds a training state; use --resume or another --out");
+  }
+  fs::create_directories(outDir);
+
+  torch::manual_seed(tr.seed);  // network initialisation
+  TrainingState state(config, device);
+  int64_t step = 0;
+  std::vector<std::string> logRows;
+  if (run.resume) {
+    step = state.load(outDir);
+    logRows = readLogRows(trainLogPath(outDir), step);
+    spdlog::info("resuming {} at step {}", outDir.string(), step);
+  }
+  saveModelConfig(config, outDir);
+
+  const BatchSampler sampler(data, config, "train");
+  std::unique_ptr<BatchSampler> val;
+  if (!data.caseIds("val").empty()) val = std::make_unique<BatchSampler>(data, config, "val");
+  const int64_t last = run.stopAfterStep >= 0 ? std::min(tr.steps, run.stopAfterStep) : tr.steps;
+  spdlog::info("training {} ({} parameters) on {} train cases{}, seed {}, steps {}..{}, batch {}, device {}",
+            config.network.preset, state.network->parameterCount(), sampler.cases().size(),
+            val ? ", " + std::to_string(val->cases().size()) + " val cases" : "", tr.seed, step, last, tr.batch,
+            tr.device);
+
+  TrainSummary summary;
+  summary.firstStep = step;
+  const LinearProbabilityPath path(config.flow.sigma);
+  PrefetchLoader loader(sampler, step, last, tr.prefetch);
+  std::optional<ProgressBar> bar;
+  if (run.progress) {
+    bar.emplace("train", size_t(tr.steps));
+    bar->advance(size_t(step));
+  }
+  const auto start = std::chrono::steady_clock::now();
+  auto intervalStart = start;
+  double intervalLoss = 0.0, intervalWait = loader.waitSeconds();
+  int64_t intervalSteps = 0;
+  state.network->train();
+  while (step < last) {
+    TrainingBatch b = loader.next();
+    const double lr = learningRateAt(tr, step);
+    for (auto& group : state.optimizer->param_groups())
+      static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+
+    const torch::Tensor cond = b.cond.to(device), ct = b.ct.to(device), t = b.t.to(device);
+    const torch::Tensor x0 = b.source(config.flow, config.network.neighbours).to(device);
+    const PathSample ps = path.sample(x0, ct, t, b.eps.defined() ? b.eps.to(device) : torch::Tensor());
+    const torch::Tensor w = lossWeights(b.body.to(device), b.valid.to(device), config.flow.bodyWeight,
+                                        config.flow.backgroundWeight);
+    state.optimizer->zero_grad();
+    const torch::Tensor loss = flowMatchingLoss(state.network->forward(ps.x_t, t, cond), ps.dx_t, w);
+    loss.backward();
+    const double lossValue = loss.item<double>();
+    if (!std::isfinite(lossValue))
+      throw DataError(data.name(), "loss is " + std::to_string(lossValue) + " at step " + std::to_string(step) +
+                                       ", stopping training");
+    double gradNorm = 0.0;
+    if (tr.gradClip > 0.0) {
+      gradNorm = torch::nn::utils::clip_grad_norm_(state.network->parameters(), tr.gradClip);
+    }
+    state.optimizer->step();
+    ++step;
+    state.updateEma(step);
+
+    intervalLoss += lossValue;
+    ++intervalSteps;
+    const auto now = std::chrono::steady_clock::now();
+    const double sps = double(intervalSteps * tr.batch) / std::chrono::duration<double>(now - intervalStart).count();
+    std::ostringstream status;
+    status.precision(4);
+    status << "loss " << intervalLoss / double(intervalSteps) << " lr " << lr << " " << sps << " samples/s";
+    if (bar) bar->advance(1, status.str());
+
+    const bool validate = val && tr.validateEvery > 0 && step % tr.validateEvery == 0;
+    if (step % tr.logEvery == 0 || step == last || validate) {
+      LogRow row;
+      row.step = step;
+      row.loss = intervalLoss / double(intervalSteps);
+      row.lr = lr;
+      row.gradNorm = gradNorm;
+      row.samplesPerSecond = sps;
+      row.dataWait = loader.waitSeconds() - intervalWait;
+      if (validate) row.valMae = validationMaeHu(state.ema, *val, config, device, {tr.validationNfe})[0];
+      if (validate) spdlog::info("step {}: val MAE {:.1f} HU (EMA, Euler NFE {})", step, row.valMae, tr.validationNfe);
+      logRows.push_back(formatRow(row));
+      summary.lastLoss = row.loss;
+      intervalLoss = 0.0;
+      intervalSteps = 0;
+      intervalWait = loader.waitSeconds();
+      intervalStart = std::chrono::steady_clock::now();
+    }
+    if (step % tr.checkpointEvery == 0 || step == last) {
+      state.save(outDir, step);
+      writeLog(trainLogPath(outDir), logRows);
+    }
+  }
+  if (bar) bar->finish();
+  summary.lastStep = step;
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  summary.samplesPerSecond = summary.seconds > 0 ? double((step - summary.firstStep) * tr.batch) / summary.seconds : 0;
+  summary.dataWaitSeconds = loader.waitSeconds();
+  if (val && step == tr.steps && !run.finalNfes.empty()) {
+    const auto mae = validationMaeHu(state.ema, *val, config, device, run.finalNfes);
+    for (size_t i = 0; i < mae.size(); ++i) summary.finalValMaeHu.emplace_back(run.finalNfes[i], mae[i]);
+  }
+  return summary;
+}
+
+}  // namespace mr2ct

@@ -1,0 +1,217 @@
+#include "mr2ct/models/VelocityUNet.h"
+
+#include <cmath>
+#include <sstream>
+
+#include "mr2ct/core/Error.h"
+
+namespace mr2ct {
+
+// ---- blocks -------------------------------------------------------------------------------------
+
+namespace {
+/// GroupNorm in float32: under CPU bf16 autocast the convolutions return bf16, which LibTorch
+/// 1.13's group_norm cannot mix with float32 affine parameters.
+torch::Tensor normFloat(torch::nn::GroupNorm& norm, const torch::Tensor& x) {
+  return norm(x.scalar_type() == torch::kBFloat16 ? x.to(torch::kFloat) : x);
+}
+}  // namespace
+
+ConvNdImpl::ConvNdImpl(ConvNdOptions o) : options(o) {
+  if (o.dims() != 2 && o.dims() != 3) throw UsageError("ConvNd: dims must be 2 or 3");
+  std::vector<int64_t> shape{o.out(), o.in()};
+  for (int i = 0; i < o.dims(); ++i) shape.push_back(o.kernel());
+  weight = register_parameter("weight", torch::empty(shape));
+  bias = register_parameter("bias", torch::empty({o.out()}));
+  // PyTorch's default: kaiming_uniform_(a = √5) gives U(±1/√fan_in) for weight and bias alike.
+  const double fanIn = double(o.in()) * std::pow(double(o.kernel()), o.dims());
+  const double bound = 1.0 / std::sqrt(fanIn);
+  torch::NoGradGuard noGrad;
+  weight.uniform_(-bound, bound);
+  bias.uniform_(-bound, bound);
+}
+
+torch::Tensor ConvNdImpl::forward(const torch::Tensor& x) {
+  const int64_t pad = options.padding() >= 0 ? options.padding() : options.kernel() / 2;
+  if (options.dims() == 2) return torch::conv2d(x, weight, bias, {options.stride()}, {pad});
+  return torch::conv3d(x, weight, bias, {options.stride()}, {pad});
+}
+
+ResBlockImpl::ResBlockImpl(int dims, int64_t in, int64_t out, int64_t timeDim, int64_t groups)
+    : norm1(register_module("norm1", torch::nn::GroupNorm(torch::nn::GroupNormOptions(groups, in).eps(1e-5)))),
+      conv1(register_module("conv1", ConvNd(ConvNdOptions(dims, in, out, 3)))),
+      timeProjection(register_module("time", torch::nn::Linear(timeDim, out))) {
+  norm2 = register_module("norm2", torch::nn::GroupNorm(torch::nn::GroupNormOptions(groups, out).eps(1e-5)));
+  conv2 = register_module("conv2", ConvNd(ConvNdOptions(dims, out, out, 3)));
+  if (in != out) skip = register_module("skip", ConvNd(ConvNdOptions(dims, in, out, 1)));
+}
+
+torch::Tensor ResBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& tembActivated) {
+  torch::Tensor h = conv1(torch::silu(normFloat(norm1, x)));
+  // [B, out] → [B, out, 1, 1(, 1)], broadcast over space.
+  torch::Tensor tproj = timeProjection(tembActivated);
+  std::vector<int64_t> shape{tproj.size(0), tproj.size(1)};
+  for (int64_t i = 2; i < h.dim(); ++i) shape.push_back(1);
+  h = h + tproj.view(shape);
+  h = conv2(torch::silu(normFloat(norm2, h)));
+  return (skip ? skip(x) : x) + h;
+}
+
+SelfAttentionImpl::SelfAttentionImpl(int dims, int64_t channels, int64_t groups)
+    : norm(register_module("norm", torch::nn::GroupNorm(torch::nn::GroupNormOptions(groups, channels)))),
+      qkv(register_module("qkv", ConvNd(ConvNdOptions(dims, channels, 3 * channels, 1)))),
+      projection(register_module("projection", ConvNd(ConvNdOptions(dims, channels, channels, 1)))) {}
+
+torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x) {
+  const int64_t b = x.size(0), c = x.size(1);
+  auto q_k_v = qkv(normFloat(norm, x)).reshape({b, 3, c, -1}).unbind(1);  // each [B, C, N]
+  const torch::Tensor q = q_k_v[0].transpose(1, 2);           // [B, N, C]
+  const torch::Tensor attn = torch::softmax(torch::bmm(q, q_k_v[1]) / std::sqrt(double(c)), -1);  // [B, N, N]
+  const torch::Tensor out = torch::bmm(q_k_v[2], attn.transpose(1, 2));                         // [B, C, N]
+  return x + projection(out.reshape(x.sizes()));
+}
+
+torch::Tensor sinusoidalTimeFeatures(const torch::Tensor& t, int64_t n, double maxFrequency) {
+  const auto freqs = torch::exp(
+      torch::linspace(0.0, std::log(maxFrequency), n / 2, torch::TensorOptions().dtype(t.dtype()).device(t.device())));
+  const torch::Tensor arg = t.reshape({-1, 1}) * freqs.reshape({1, -1});  // [B, n/2]
+  return torch::cat({torch::sin(arg), torch::cos(arg)}, 1);
+}
+
+// ---- options and presets ------------------------------------------------------------------------
+
+int64_t VelocityUNetOptions::sizeMultiple() const { return int64_t(1) << (channels().size() - 1); }
+
+void VelocityUNetOptions::validate() const {
+  if (dims() != 2 && dims() != 3) throw UsageError("network.dims must be 2 or 3, got " + std::to_string(dims()));
+  if (channels().empty()) throw UsageError("network.channels must not be empty");
+  for (auto c : channels())
+    if (c <= 0 || c % groups() != 0)
+      throw UsageError("network.channels: " + std::to_string(c) + " is not a positive multiple of groups (" +
+                       std::to_string(groups()) + ")");
+  if (blocksPerLevel() < 1) throw UsageError("network.blocksPerLevel must be >= 1");
+  if (condChannels() < 1) throw UsageError("network condition channels must be >= 1");
+  if (timeFeatures() < 2 || timeFeatures() % 2) throw UsageError("network.timeFeatures must be even and >= 2");
+  if (timeDim() < 1) throw UsageError("network.timeDim must be >= 1");
+}
+
+VelocityUNetOptions velocityUNetPreset(const std::string& name) {
+  VelocityUNetOptions o;
+  if (name == "unet2d-bench") return o;  // defaults = the peer's network exactly
+  if (name == "unet2d") return o.attention(true);
+  if (name == "unet2d-small") return o.channels({16, 32, 64}).blocksPerLevel(1).attention(true);
+  if (name == "unet3d-small") return o.dims(3).channels({8, 16, 32}).blocksPerLevel(1).attention(false);
+  std::string known;
+  for (const auto& n : velocityUNetPresetNames()) known += (known.empty() ? "" : ", ") + n;
+  throw UsageError("unknown network preset '" + name + "' (known: " + known + ")");
+}
+
+std::vector<std::string> velocityUNetPresetNames() { return {"unet2d-bench", "unet2d", "unet2d-small", "unet3d-small"}; }
+
+// ---- the network --------------------------------------------------------------------------------
+
+VelocityUNetImpl::VelocityUNetImpl(VelocityUNetOptions options) : options_(std::move(options)) {
+  const auto& o = options_;
+  o.validate();
+  const int d = o.dims();
+  const auto& ch = o.channels();
+  const int64_t levels = int64_t(ch.size());
+  time1_ = register_module("time1", torch::nn::Linear(o.timeFeatures(), o.timeDim()));
+  time2_ = register_module("time2", torch::nn::Linear(o.timeDim(), o.timeDim()));
+  stem_ = register_module("stem", ConvNd(ConvNdOptions(d, 1 + o.condChannels(), ch[0], 3)));
+  int64_t c = ch[0];
+  for (int64_t l = 0; l < levels; ++l) {
+    encoder_.emplace_back();
+    for (int b = 0; b < o.blocksPerLevel(); ++b) {
+      encoder_.back().push_back(register_module("enc" + std::to_string(l) + "_" + std::to_string(b),
+                                                ResBlock(d, c, ch[l], o.timeDim(), o.groups())));
+      c = ch[l];
+    }
+    if (l + 1 < levels)
+      downsample_.push_back(
+          register_module("down" + std::to_string(l), ConvNd(ConvNdOptions(d, c, c, 3).stride(2).padding(1))));
+  }
+  middle1_ = register_module("mid1", ResBlock(d, c, c, o.timeDim(), o.groups()));
+  if (o.attention()) attention_ = register_module("attention", SelfAttention(d, c, o.groups()));
+  middle2_ = register_module("mid2", ResBlock(d, c, c, o.timeDim(), o.groups()));
+  decoder_.resize(levels);
+  upsample_.assign(size_t(levels), ConvNd(nullptr));
+  for (int64_t l = levels - 1; l >= 0; --l) {
+    for (int b = 0; b < o.blocksPerLevel(); ++b) {
+      const int64_t in = b == 0 ? c + ch[l] : ch[l];
+      decoder_[l].push_back(register_module("dec" + std::to_string(l) + "_" + std::to_string(b),
+                                            ResBlock(d, in, ch[l], o.timeDim(), o.groups())));
+      c = ch[l];
+    }
+    if (l > 0) upsample_[l] = register_module("up" + std::to_string(l), ConvNd(ConvNdOptions(d, c, c, 3)));
+  }
+  headNorm_ = register_module("head_norm", torch::nn::GroupNorm(torch::nn::GroupNormOptions(o.groups(), ch[0])));
+  head_ = register_module("head", ConvNd(ConvNdOptions(d, ch[0], 1, 3)));
+}
+
+torch::Tensor VelocityUNetImpl::forward(const torch::Tensor& x_t, const torch::Tensor& t, const torch::Tensor& cond) {
+  const auto& o = options_;
+  const int64_t spatialDims = o.dims();
+  TORCH_CHECK(x_t.dim() == 2 + spatialDims && x_t.size(1) == 1, "VelocityUNet: x_t must be [B,1,spatial...] with ",
+              spatialDims, " spatial dims, got ", x_t.sizes());
+  TORCH_CHECK(cond.dim() == x_t.dim() && cond.size(1) == o.condChannels() && cond.size(0) == x_t.size(0),
+              "VelocityUNet: cond must be [B,", o.condChannels(), ",spatial...] like x_t ", x_t.sizes(), ", got ",
+              cond.sizes());
+  TORCH_CHECK(t.dim() == 1 && t.size(0) == x_t.size(0), "VelocityUNet: t must be [B] with B = ", x_t.size(0),
+              ", got ", t.sizes());
+  for (int64_t i = 2; i < x_t.dim(); ++i)
+    TORCH_CHECK(x_t.size(i) % o.sizeMultiple() == 0 && x_t.size(i) == cond.size(i),
+                "VelocityUNet: spatial size ", x_t.sizes(), " must match cond and be a multiple of ",
+                o.sizeMultiple());
+
+  const torch::Tensor temb = torch::silu(
+      time2_(torch::silu(time1_(sinusoidalTimeFeatures(t.to(x_t.dtype()), o.timeFeatures(), o.maxFrequency())))));
+  torch::Tensor input = torch::cat({x_t, cond}, 1);
+  // After useChannelsLast() the 2D weights are NHWC; feed the activations the same way.
+  if (spatialDims == 2 && !stem_->weight.is_contiguous() &&
+      stem_->weight.is_contiguous(torch::MemoryFormat::ChannelsLast))
+    input = input.contiguous(torch::MemoryFormat::ChannelsLast);
+  torch::Tensor h = stem_(input);
+  const size_t levels = encoder_.size();
+  std::vector<torch::Tensor> skips;
+  for (size_t l = 0; l < levels; ++l) {
+    for (auto& block : encoder_[l]) h = block(h, temb);
+    skips.push_back(h);
+    if (l + 1 < levels) h = downsample_[l](h);
+  }
+  h = middle1_(h, temb);
+  if (attention_) h = attention_(h);
+  h = middle2_(h, temb);
+  for (size_t l = levels; l-- > 0;) {
+    h = torch::cat({h, skips[l]}, 1);
+    for (auto& block : decoder_[l]) h = block(h, temb);
+    if (l > 0) {
+      const std::vector<double> scale(size_t(spatialDims), 2.0);
+      h = torch::nn::functional::interpolate(
+          h, torch::nn::functional::InterpolateFuncOptions().scale_factor(scale).mode(torch::kNearest));
+      h = upsample_[l](h);
+    }
+  }
+  return head_(torch::silu(normFloat(headNorm_, h)));
+}
+
+void VelocityUNetImpl::useChannelsLast(bool on) {
+  torch::NoGradGuard noGrad;
+  const auto format = on ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
+  for (auto& p : parameters())
+    if (p.dim() == 4) p.set_data(p.data().contiguous(format));
+}
+
+int64_t VelocityUNetImpl::parameterCount() const {
+  int64_t n = 0;
+  for (const auto& p : parameters()) n += p.numel();
+  return n;
+}
+
+void VelocityUNetImpl::pretty_print(std::ostream& stream) const {
+  stream << "mr2ct::VelocityUNet(dims=" << options_.dims() << ", cond=" << options_.condChannels() << ", channels=[";
+  for (size_t i = 0; i < options_.channels().size(); ++i) stream << (i ? "," : "") << options_.channels()[i];
+  stream << "], blocks=" << options_.blocksPerLevel() << ", attention=" << options_.attention() << ")";
+}
+
+}  // namespace mr2ct

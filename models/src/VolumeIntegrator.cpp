@@ -1,0 +1,248 @@
+#include "mr2ct/models/VolumeIntegrator.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "mr2ct/core/Error.h"
+
+namespace mr2ct {
+
+namespace F = torch::nn::functional;
+using torch::indexing::Slice;
+
+BlendWindow parseBlendWindow(const std::string& name) {
+  if (name == "gaussian") return BlendWindow::Gaussian;
+  if (name == "hann") return BlendWindow::Hann;
+  throw UsageError("--blend: unknown window '" + name + "' (use gaussian or hann)");
+}
+
+void IntegratorOptions::validate() const {
+  if (dims != 2 && dims != 3) throw UsageError("integrator: dims must be 2 or 3 (got " + std::to_string(dims) + ")");
+  if (contextSlices < 0) throw UsageError("integrator: contextSlices must not be negative");
+  if (batchSize < 1) throw UsageError("--batch must be at least 1 (got " + std::to_string(batchSize) + ")");
+  if (sizeMultiple < 1) throw UsageError("integrator: sizeMultiple must be at least 1");
+  if (dims == 3) {
+    for (int i = 0; i < 3; ++i) {
+      if (patchSize[i] < 1 || patchSize[i] % sizeMultiple != 0)
+        throw UsageError("--patch: every patch size must be a positive multiple of " + std::to_string(sizeMultiple));
+      if (patchOverlap[i] < 0 || patchOverlap[i] >= patchSize[i])
+        throw UsageError("--overlap: each overlap must be in [0, patch size)");
+    }
+    if (slabDepth != 0 && slabDepth < patchSize[0])
+      throw UsageError("--slab: the slab depth must be at least the patch depth (" + std::to_string(patchSize[0]) + ")");
+  }
+  solver.validate();
+}
+
+nlohmann::json IntegratorOptions::toJson() const {
+  nlohmann::json j{{"dims", dims}, {"batchSize", batchSize}, {"solver", solver.toJson()}, {"device", device.str()}};
+  if (dims == 2) {
+    j["contextSlices"] = contextSlices;
+  } else {
+    j["patchSize"] = patchSize;
+    j["patchOverlap"] = patchOverlap;
+    j["blend"] = blend == BlendWindow::Gaussian ? "gaussian" : "hann";
+    j["slabDepth"] = slabDepth;
+  }
+  return j;
+}
+
+std::vector<int64_t> tileStarts(int64_t length, int64_t window, int64_t overlap) {
+  if (window >= length) return {0};
+  const int64_t stride = std::max<int64_t>(1, window - overlap);
+  const int64_t tiles = (length - window + stride - 1) / stride + 1;  // ceil((L − w)/stride) + 1
+  std::vector<int64_t> starts(std::size_t(tiles), 0);
+  // Spread the tiles evenly so the overlaps are about equal (none smaller than `overlap`).
+  for (int64_t i = 0; i < tiles; ++i)
+    starts[std::size_t(i)] = tiles == 1 ? 0 : int64_t(std::llround(double(i) * double(length - window) / double(tiles - 1)));
+  return starts;
+}
+
+torch::Tensor blendWindow1d(int64_t length, BlendWindow kind) {
+  const auto i = torch::arange(length, torch::kFloat64);
+  torch::Tensor w;
+  if (kind == BlendWindow::Gaussian) {
+    const double sigma = std::max(1e-6, double(length) / 8.0);
+    const double centre = double(length - 1) / 2.0;
+    w = torch::exp(-(i - centre).pow(2) / (2.0 * sigma * sigma));
+  } else {
+    w = 0.5 - 0.5 * torch::cos(2.0 * M_PI * (i + 1.0) / double(length + 1));
+  }
+  w = w / w.max();
+  return w.clamp_min(1e-3).to(torch::kFloat32);
+}
+
+namespace {
+
+int64_t roundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+/// [B,C,H,W] replicate-padded at the high end to (h, w).
+torch::Tensor padTo2d(const torch::Tensor& x, int64_t h, int64_t w) {
+  const int64_t ph = h - x.size(2), pw = w - x.size(3);
+  if (ph == 0 && pw == 0) return x;
+  return F::pad(x, F::PadFuncOptions({0, pw, 0, ph}).mode(torch::kReplicate));
+}
+
+/// [B,C,D,H,W] replicate-padded at the high end to (d, h, w).
+torch::Tensor padTo3d(const torch::Tensor& x, int64_t d, int64_t h, int64_t w) {
+  const int64_t pd = d - x.size(2), ph = h - x.size(3), pw = w - x.size(4);
+  if (pd == 0 && ph == 0 && pw == 0) return x;
+  return F::pad(x, F::PadFuncOptions({0, pw, 0, ph, 0, pd}).mode(torch::kReplicate));
+}
+
+void checkInput(const torch::Tensor& mr) {
+  if (mr.dim() != 3) throw DataError("integrator: the MR tensor must be [D,H,W], got " + std::to_string(mr.dim()) + " dims");
+  if (mr.numel() == 0) throw DataError("integrator: the MR tensor is empty");
+}
+
+}  // namespace
+
+VolumeIntegrator::VolumeIntegrator(ConditionalVelocityFn velocity, IntegratorOptions options)
+    : velocity_(std::move(velocity)), options_(std::move(options)) {
+  options_.validate();
+}
+
+IntegrationResult VolumeIntegrator::integrate(const torch::Tensor& mr) const {
+  const SolverOptions so = options_.solver;
+  return run(
+      mr, [so](const VelocityFn& v, const torch::Tensor& x0) { return std::vector<SolveResult>{solve(v, x0, so)}; }, 1);
+}
+
+IntegrationResult VolumeIntegrator::integrateSweep(const torch::Tensor& mr, const std::vector<int>& nfes) const {
+  const double t0 = options_.solver.t0, t1 = options_.solver.t1;
+  return run(
+      mr, [nfes, t0, t1](const VelocityFn& v, const torch::Tensor& x0) { return eulerNfeSweep(v, x0, nfes, t0, t1); },
+      nfes.size());
+}
+
+IntegrationResult VolumeIntegrator::run(const torch::Tensor& mr, const UnitSolver& unit, std::size_t outputs) const {
+  checkInput(mr);
+  torch::NoGradGuard noGrad;
+  return options_.dims == 2 ? runSlices(mr, unit, outputs) : runPatches(mr, unit, outputs);
+}
+
+// ---- 2D / 2.5D ---------------------------------------------------------------------------------
+
+IntegrationResult VolumeIntegrator::runSlices(const torch::Tensor& mrIn, const UnitSolver& unit,
+                                              std::size_t outputs) const {
+  const torch::Tensor mr = mrIn.to(torch::kCPU, torch::kFloat32).contiguous();
+  const int64_t D = mr.size(0), H = mr.size(1), W = mr.size(2);
+  const int64_t Hp = roundUp(H, options_.sizeMultiple), Wp = roundUp(W, options_.sizeMultiple);
+  const int k = options_.contextSlices;
+  IntegrationResult result;
+  for (std::size_t i = 0; i < outputs; ++i) result.x.push_back(torch::empty({D, H, W}, torch::kFloat32));
+  result.nfe.assign(outputs, 0);
+  int64_t B = options_.batchSize;
+  if (options_.maxBatchVoxels > 0) B = std::max<int64_t>(1, std::min(B, options_.maxBatchVoxels / (Hp * Wp)));
+  const std::size_t batches = std::size_t((D + B - 1) / B);
+  for (int64_t z0 = 0; z0 < D; z0 += B) {
+    const int64_t b = std::min(B, D - z0);
+    const auto zs = torch::arange(z0, z0 + b, torch::kLong);
+    // Condition channels: slices z−k … z+k (the trainer's order), clamped to [0, D); x0 = channel k.
+    std::vector<torch::Tensor> channels;
+    for (int o = -k; o <= k; ++o) channels.push_back(mr.index_select(0, (zs + o).clamp(0, D - 1)));
+    const torch::Tensor cond = padTo2d(torch::stack(channels, 1), Hp, Wp).to(options_.device);
+    const torch::Tensor x0 = cond.narrow(1, k, 1).clone();
+    int evaluations = 0;
+    const VelocityFn v = [&](const torch::Tensor& x, double t) {
+      ++evaluations;
+      return velocity_(x, torch::full({b}, t, x.options()), cond);
+    };
+    const auto solved = unit(v, x0);
+    for (std::size_t i = 0; i < outputs; ++i) {
+      const auto x = solved[i].x.index({Slice(), 0, Slice(0, H), Slice(0, W)}).to(torch::kCPU, torch::kFloat32);
+      result.x[i].narrow(0, z0, b).copy_(x);
+      result.nfe[i] = std::max(result.nfe[i], solved[i].nfe);
+    }
+    result.totalEvaluations += evaluations;
+    ++result.batches;
+    if (progress) progress(std::size_t(result.batches), batches);
+  }
+  return result;
+}
+
+// ---- 3D patches ----------------------------------------------------------------------------------
+
+IntegrationResult VolumeIntegrator::runPatches(const torch::Tensor& mrIn, const UnitSolver& unit,
+                                               std::size_t outputs) const {
+  const torch::Tensor mr = mrIn.to(torch::kCPU, torch::kFloat32).contiguous();
+  const int64_t D = mr.size(0), H = mr.size(1), W = mr.size(2);
+  const int64_t m = options_.sizeMultiple;
+  // A patch never larger than the (padded) volume.
+  const int64_t pd = std::min(options_.patchSize[0], roundUp(D, m));
+  const int64_t ph = std::min(options_.patchSize[1], roundUp(H, m));
+  const int64_t pw = std::min(options_.patchSize[2], roundUp(W, m));
+  const int64_t slab = std::max(pd, options_.slabDepth > 0 ? options_.slabDepth : 2 * options_.patchSize[0]);
+  const int64_t slabOverlap = std::min(options_.patchOverlap[0], pd - 1);
+  const auto slabStarts = tileStarts(D, slab, slabOverlap);
+
+  IntegrationResult result;
+  std::vector<torch::Tensor> acc;
+  for (std::size_t i = 0; i < outputs; ++i) acc.push_back(torch::zeros({D, H, W}, torch::kFloat32));
+  torch::Tensor zWeightSum = torch::zeros({D}, torch::kFloat32);
+  result.nfe.assign(outputs, 0);
+
+  const torch::Tensor wd = blendWindow1d(pd, options_.blend), wh = blendWindow1d(ph, options_.blend),
+                      ww = blendWindow1d(pw, options_.blend);
+  const torch::Tensor patchWeight =
+      (wd.view({pd, 1, 1}) * wh.view({1, ph, 1}) * ww.view({1, 1, pw})).to(options_.device);
+
+  for (const int64_t zs : slabStarts) {
+    const int64_t sd = std::min(slab, D - zs);  // real slices in this slab
+    const int64_t Sd = std::max(sd, pd), Sh = std::max(H, ph), Sw = std::max(W, pw);  // padded slab
+    const torch::Tensor cond =
+        padTo3d(mr.narrow(0, zs, sd).unsqueeze(0).unsqueeze(0), Sd, Sh, Sw).to(options_.device);  // [1,1,Sd,Sh,Sw]
+    struct Tile {
+      int64_t z, y, x;
+    };
+    std::vector<Tile> tiles;
+    for (int64_t z : tileStarts(Sd, pd, options_.patchOverlap[0]))
+      for (int64_t y : tileStarts(Sh, ph, options_.patchOverlap[1]))
+        for (int64_t x : tileStarts(Sw, pw, options_.patchOverlap[2])) tiles.push_back({z, y, x});
+    // Σ window over the tiles, constant over the whole solve.
+    torch::Tensor weightSum = torch::zeros({Sd, Sh, Sw}, cond.options());
+    for (const auto& t : tiles)
+      weightSum.narrow(0, t.z, pd).narrow(1, t.y, ph).narrow(2, t.x, pw).add_(patchWeight);
+    const int64_t B = options_.batchSize;
+    int evaluations = 0;
+    // The slab's velocity: every tile's velocity, window-weighted, normalised by Σ window.
+    const VelocityFn v = [&](const torch::Tensor& x, double t) {
+      ++evaluations;
+      torch::Tensor out = torch::zeros({Sd, Sh, Sw}, x.options());
+      for (std::size_t i0 = 0; i0 < tiles.size(); i0 += std::size_t(B)) {
+        const std::size_t n = std::min(tiles.size() - i0, std::size_t(B));
+        std::vector<torch::Tensor> xs, cs;
+        for (std::size_t i = i0; i < i0 + n; ++i) {
+          const auto& tl = tiles[i];
+          xs.push_back(x.narrow(2, tl.z, pd).narrow(3, tl.y, ph).narrow(4, tl.x, pw));
+          cs.push_back(cond.narrow(2, tl.z, pd).narrow(3, tl.y, ph).narrow(4, tl.x, pw));
+        }
+        const torch::Tensor vel =
+            velocity_(torch::cat(xs, 0), torch::full({int64_t(n)}, t, x.options()), torch::cat(cs, 0));
+        for (std::size_t i = 0; i < n; ++i) {
+          const auto& tl = tiles[i0 + i];
+          out.narrow(0, tl.z, pd).narrow(1, tl.y, ph).narrow(2, tl.x, pw).add_(vel[int64_t(i)][0] * patchWeight);
+        }
+      }
+      return (out / weightSum).view({1, 1, Sd, Sh, Sw});
+    };
+    const auto solved = unit(v, cond.clone());
+    // Blend slabs along z (a single slab covering D gets weight 1 everywhere after normalisation).
+    const torch::Tensor zw = blendWindow1d(sd, options_.blend);
+    for (std::size_t i = 0; i < outputs; ++i) {
+      const auto x = solved[i].x.reshape({Sd, Sh, Sw}).narrow(0, 0, sd).narrow(1, 0, H).narrow(2, 0, W).to(torch::kCPU,
+                                                                                                       torch::kFloat32);
+      acc[i].narrow(0, zs, sd).add_(x * zw.view({sd, 1, 1}));
+      result.nfe[i] = std::max(result.nfe[i], solved[i].nfe);
+    }
+    zWeightSum.narrow(0, zs, sd).add_(zw);
+    result.totalEvaluations += evaluations;
+    ++result.batches;
+    if (progress) progress(std::size_t(result.batches), slabStarts.size());
+  }
+  for (auto& a : acc) a.div_(zWeightSum.view({D, 1, 1}));
+  result.x = std::move(acc);
+  return result;
+}
+
+}  // namespace mr2ct

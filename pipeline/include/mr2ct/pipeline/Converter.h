@@ -1,0 +1,140 @@
+#pragma once
+// `mr2ct convert`: one MR volume → synthetic CT on the MR's own grid, and the batch form over a
+// manifest. The whole path for one volume:
+//   read (any format VolumeIO reads, DICOM series folders included; NaN voxels refused)
+//   → the model folder's preprocessing rules (ModelConfig.preprocessing = the training store's
+//     PreprocessOptions::toJson(): reorient to LPS, optional target spacing, optional N4, body mask
+//     from the MR, MR normalization rule)
+//   → tensor [D,H,W] (TensorBridge) → VolumeIntegrator from x0 = MR (slices or 3D patches)
+//   → CtNormalization::toHu → outside the body mask −1000 HU (optional)
+//   → resampled back onto the input MR's grid (linear; exact when only reoriented)
+//   → written atomically with the input's origin, spacing and direction (int16 or float32).
+#include <array>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "mr2ct/models/ModelFolder.h"
+#include "mr2ct/models/OdeSolver.h"
+#include "mr2ct/models/VolumeIntegrator.h"
+#include "mr2ct/preprocessing/BodyMask.h"
+#include "mr2ct/preprocessing/Normalization.h"
+#include "mr2ct/preprocessing/VolumeIO.h"
+
+namespace mr2ct {
+
+/// The preprocessing a model was trained with, read from ModelConfig.preprocessing. Missing keys
+/// take the preprocess command's defaults; a key of the wrong type is a DataError naming `context`.
+struct ConversionRules {
+  bool reorientToLps = true;           ///< "orientation": "LPS" (the only one the store writes)
+  std::optional<Vec3> spacing;         ///< "spacing": [x,y,z] mm or null (the MR's own grid)
+  bool n4 = false;                     ///< "n4": false or the BiasFieldOptions record
+  MrNormalizationRule mrNormalization; ///< "mr_normalization"
+  CtNormalization ctNormalization;     ///< "ct_normalization"
+  BodyMaskOptions bodyMask;            ///< "body_mask"
+  static ConversionRules fromJson(const nlohmann::json& j, const std::string& context);
+  nlohmann::json toJson() const;
+};
+
+struct ConvertOptions {
+  std::filesystem::path model;          ///< model folder (config.json + weights.pt)
+  SolverOptions solver;                 ///< default Heun, 4 steps (8 NFE)
+  std::vector<int> nfeSweep;            ///< non-empty: Euler on nested grids, one output per NFE
+  std::string device = "cpu";
+  int batch = 4;                        ///< slices (2D) or patches (3D) per network call
+  /// 2D: at most this many voxels per network call (batch shrinks for large slices; 0 = no limit).
+  /// 4 × 256²: a 512² volume runs one slice per call, bounding activation memory.
+  int64_t maxBatchVoxels = 4 * 256 * 256;
+  double overlap = 0.25;                ///< 3D: patch overlap as a fraction of the patch size
+  BlendWindow blend = BlendWindow::Gaussian;
+  int64_t slabDepth = 0;                ///< 3D: slices per slab (0 = 2 × patch depth)
+  bool maskOutside = true;              ///< set voxels outside the body mask to outsideHu
+  float outsideHu = -1000.0f;
+  PixelType pixelType = PixelType::Int16;
+  std::string dicomSeries;              ///< for DICOM folders with several series
+  bool channelsLast = true;             ///< 2D on CPU: channels-last inputs (faster oneDNN convolutions)
+  void validate() const;                ///< UsageError naming the option
+  nlohmann::json toJson() const;
+};
+
+/// Output path for one NFE of a sweep: "sct.nii.gz" → "sct_nfe4.nii.gz".
+std::filesystem::path sweepOutputPath(const std::filesystem::path& output, int nfe);
+
+struct ConvertReport {
+  std::filesystem::path input;
+  std::vector<std::filesystem::path> outputs;  ///< one, or one per sweep NFE
+  std::vector<int> nfe;                        ///< per output
+  int evaluations = 0;                         ///< network evaluations per trajectory (sweep: shared total)
+  double secondsTotal = 0, secondsRead = 0, secondsPreprocess = 0, secondsIntegrate = 0, secondsWrite = 0;
+  std::size_t slices = 0;                      ///< slices of the integrated (preprocessed) grid
+  /// Integration seconds per network evaluation (over the whole volume).
+  double secondsPerEvaluation() const { return evaluations > 0 ? secondsIntegrate / evaluations : 0; }
+  nlohmann::json toJson() const;
+};
+
+/// A loaded model ready to convert many volumes (the batch loads it once).
+class Converter {
+ public:
+  /// Loads and checks the model folder (IoError / DataError naming the file).
+  explicit Converter(ConvertOptions options);
+  ~Converter();
+
+  /// Converts one volume. Outputs: options.nfeSweep empty → {output}; else sweepOutputPath per NFE.
+  /// Checks the output folder and extension before any work; nothing partial is left on failure.
+  ConvertReport convert(const std::filesystem::path& input, const std::filesystem::path& output) const;
+
+  const ModelConfig& config() const;
+  const ConversionRules& rules() const;
+  const ConvertOptions& options() const { return options_; }
+
+ private:
+  struct Impl;
+  ConvertOptions options_;
+  std::unique_ptr<Impl> impl_;
+};
+
+// ---- batch ---------------------------------------------------------------------------------------
+
+struct BatchConvertOptions {
+  ConvertOptions convert;
+  std::filesystem::path manifest;
+  std::filesystem::path outDir;     ///< must exist
+  std::string extension = ".nii.gz";
+  bool resume = false;              ///< skip cases whose outputs all exist
+  int shardIndex = 0, shardCount = 1;  ///< --shard i/N: cases with position % N == i
+  int jobs = 1;                     ///< cases converted concurrently
+  std::filesystem::path dataRoot;   ///< manifest data root (else $MR2CT_DATA_DIR)
+  bool allowOutside = false;
+  void validate() const;
+};
+
+/// "i/N" → (i, N), 0 ≤ i < N; UsageError otherwise.
+std::pair<int, int> parseShard(const std::string& text);
+/// Positions of the cases of shard i of N among `count` cases (deterministic, round robin).
+std::vector<std::size_t> shardPositions(std::size_t count, int index, int shards);
+
+struct BatchCaseStatus {
+  std::string id;
+  std::string status;   ///< "ok" | "skipped" (resume) | "failed"
+  std::string reason;   ///< the error, for failed cases
+  double seconds = 0;
+  int nfe = 0;
+  std::string output;
+};
+
+struct BatchConvertSummary {
+  std::vector<BatchCaseStatus> cases;  ///< this shard's cases, manifest order
+  std::size_t count(const std::string& status) const;
+  int exitCode() const;  ///< 0, or 3 when some case failed
+};
+
+/// Converts this shard's cases; writes <outDir>/status.csv and status.json (for a shard i/N > 1:
+/// status.shard<i>of<N>.csv/json) atomically after every case, so an interrupted batch leaves a
+/// true record. One failing case never stops the others.
+BatchConvertSummary runBatchConvert(const BatchConvertOptions& options, std::ostream& log);
+
+}  // namespace mr2ct

@@ -1,0 +1,161 @@
+// `mr2ct convert --manifest`: this shard's cases, J at a time, one status record per case.
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <ostream>
+#include <sstream>
+#include <thread>
+
+#include "mr2ct/core/AtomicFile.h"
+#include "mr2ct/core/Error.h"
+#include "mr2ct/core/Log.h"
+#include "mr2ct/core/SafePath.h"
+#include "mr2ct/pipeline/Converter.h"
+#include "mr2ct/pipeline/Manifest.h"
+
+namespace mr2ct {
+
+namespace fs = std::filesystem;
+
+void BatchConvertOptions::validate() const {
+  convert.validate();
+  if (manifest.empty()) throw UsageError("--manifest is required for a batch");
+  if (outDir.empty()) throw UsageError("--out-dir is required with --manifest");
+  if (!fs::is_directory(outDir)) throw IoError(outDir.string(), "output folder does not exist");
+  if (shardCount < 1 || shardIndex < 0 || shardIndex >= shardCount)
+    throw UsageError("--shard must be i/N with 0 <= i < N");
+  if (jobs < 1) throw UsageError("--jobs must be at least 1");
+}
+
+std::pair<int, int> parseShard(const std::string& text) {
+  const auto slash = text.find('/');
+  try {
+    if (slash == std::string::npos) throw std::invalid_argument("no slash");
+    std::size_t a = 0, b = 0;
+    const int i = std::stoi(text.substr(0, slash), &a);
+    const int n = std::stoi(text.substr(slash + 1), &b);
+    if (a != slash || b != text.size() - slash - 1 || n < 1 || i < 0 || i >= n) throw std::invalid_argument("range");
+    return {i, n};
+  } catch (const std::exception&) {
+    throw UsageError("--shard '" + text + "': expected i/N with 0 <= i < N (e.g. 0/4)");
+  }
+}
+
+std::vector<std::size_t> shardPositions(std::size_t count, int index, int shards) {
+  std::vector<std::size_t> out;
+  for (std::size_t p = std::size_t(index); p < count; p += std::size_t(shards)) out.push_back(p);
+  return out;
+}
+
+std::size_t BatchConvertSummary::count(const std::string& status) const {
+  std::size_t n = 0;
+  for (const auto& c : cases) n += c.status == status;
+  return n;
+}
+
+int BatchConvertSummary::exitCode() const { return count("failed") > 0 ? 3 : 0; }
+
+namespace {
+
+std::string csvField(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c == '\n' ? ' ' : c);
+  return q + "\"";
+}
+
+void writeStatus(const fs::path& outDir, const std::string& suffix, const std::vector<BatchCaseStatus>& cases) {
+  std::ostringstream csv;
+  csv << "id,status,seconds,nfe,output,reason\n";
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& c : cases) {
+    if (c.status.empty()) continue;  // not reached yet
+    csv << csvField(c.id) << "," << c.status << "," << c.seconds << "," << c.nfe << "," << csvField(c.output) << ","
+        << csvField(c.reason) << "\n";
+    j.push_back({{"id", c.id}, {"status", c.status}, {"seconds", c.seconds}, {"nfe", c.nfe}, {"output", c.output},
+                 {"reason", c.reason}});
+  }
+  writeTextAtomically(outDir / ("status" + suffix + ".csv"), csv.str());
+  writeTextAtomically(outDir / ("status" + suffix + ".json"), j.dump(2) + "\n");
+}
+
+}  // namespace
+
+BatchConvertSummary runBatchConvert(const BatchConvertOptions& o, std::ostream& log) {
+  o.validate();
+  ManifestOptions mo;
+  mo.dataRoot = o.dataRoot;
+  mo.allowOutside = o.allowOutside;
+  const Manifest manifest = readManifest(o.manifest, mo);
+  const auto positions = shardPositions(manifest.cases.size(), o.shardIndex, o.shardCount);
+  const std::string suffix =
+      o.shardCount > 1 ? ".shard" + std::to_string(o.shardIndex) + "of" + std::to_string(o.shardCount) : "";
+
+  BatchConvertSummary summary;
+  summary.cases.resize(positions.size());
+  std::vector<fs::path> outputs(positions.size());
+  for (std::size_t k = 0; k < positions.size(); ++k) {
+    const auto& c = manifest.cases[positions[k]];
+    if (!isSafeId(c.id)) throw DataError(o.manifest.string(), c.where + ": id '" + c.id + "' is not a safe file name");
+    summary.cases[k].id = c.id;
+    outputs[k] = o.outDir / (c.id + o.extension);
+    summary.cases[k].output = outputs[k].string();
+  }
+
+  // The first Converter checks the model folder before any case runs (a bad model is one error, exit 1).
+  std::vector<std::unique_ptr<Converter>> converters;
+  const int jobs = std::max(1, std::min<int>(o.jobs, int(std::max<std::size_t>(1, positions.size()))));
+  for (int j = 0; j < jobs; ++j) converters.push_back(std::make_unique<Converter>(o.convert));
+
+  std::mutex mutex;
+  std::atomic<std::size_t> next{0};
+  auto worker = [&](int j) {
+    for (;;) {
+      const std::size_t k = next.fetch_add(1);
+      if (k >= positions.size()) return;
+      const auto& c = manifest.cases[positions[k]];
+      BatchCaseStatus st = summary.cases[k];
+      const auto t = std::chrono::steady_clock::now();
+      bool complete = o.resume;
+      if (o.resume) {
+        if (o.convert.nfeSweep.empty()) {
+          complete = fs::exists(outputs[k]);
+        } else {
+          for (int n : o.convert.nfeSweep) complete = complete && fs::exists(sweepOutputPath(outputs[k], n));
+        }
+      }
+      if (complete) {
+        st.status = "skipped";
+        st.reason = "output exists (--resume)";
+      } else {
+        try {
+          const auto report = converters[std::size_t(j)]->convert(c.mr, outputs[k]);
+          st.status = "ok";
+          st.nfe = report.nfe.empty() ? 0 : report.nfe.back();
+        } catch (const std::exception& e) {
+          st.status = "failed";
+          std::string msg = e.what();
+          const auto nl = msg.find('\n');
+          st.reason = nl == std::string::npos ? msg : msg.substr(0, nl);
+        }
+      }
+      st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+      std::lock_guard<std::mutex> lock(mutex);
+      summary.cases[k] = st;
+      log << c.id << ": " << st.status << (st.reason.empty() ? "" : " (" + st.reason + ")") << " " << st.seconds
+          << " s\n";
+      writeStatus(o.outDir, suffix, summary.cases);
+    }
+  };
+  if (jobs == 1) {
+    worker(0);
+  } else {
+    std::vector<std::thread> threads;
+    for (int j = 0; j < jobs; ++j) threads.emplace_back(worker, j);
+    for (auto& th : threads) th.join();
+  }
+  writeStatus(o.outDir, suffix, summary.cases);
+  return summary;
+}
+
+}  // namespace mr2ct

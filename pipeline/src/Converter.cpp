@@ -1,0 +1,281 @@
+// One MR volume → synthetic CT (see Converter.h for the chain).
+#include "mr2ct/pipeline/Converter.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "mr2ct/core/AtomicFile.h"
+#include "mr2ct/core/Error.h"
+#include "mr2ct/core/Log.h"
+#include "mr2ct/core/Progress.h"
+#include "mr2ct/models/Runtime.h"
+#include "mr2ct/pipeline/TensorBridge.h"
+#include "mr2ct/preprocessing/BiasFieldCorrection.h"
+#include "mr2ct/preprocessing/Resampling.h"
+
+namespace mr2ct {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+double secondsSince(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+template <class T>
+void readKey(const nlohmann::json& j, const char* key, T& value, const std::string& context) {
+  if (!j.contains(key) || j.at(key).is_null()) return;
+  try {
+    value = j.at(key).get<T>();
+  } catch (const nlohmann::json::exception&) {
+    throw DataError(context, std::string("preprocessing.") + key + " has the wrong type");
+  }
+}
+
+}  // namespace
+
+// ---- rules ---------------------------------------------------------------------------------------
+
+ConversionRules ConversionRules::fromJson(const nlohmann::json& j, const std::string& context) {
+  ConversionRules r;
+  if (!j.is_object()) throw DataError(context, "preprocessing must be an object");
+  try {
+    if (j.contains("orientation") && !j.at("orientation").is_null()) {
+      const std::string o = j.at("orientation").get<std::string>();
+      if (o != "LPS" && o != "none")
+        throw DataError(context, "preprocessing.orientation '" + o + "' is not supported (LPS or none)");
+      r.reorientToLps = o == "LPS";
+    }
+    if (j.contains("spacing") && !j.at("spacing").is_null()) {
+      const auto s = j.at("spacing").get<std::vector<double>>();
+      if (s.size() != 3 || !(s[0] > 0 && s[1] > 0 && s[2] > 0))
+        throw DataError(context, "preprocessing.spacing must be three positive numbers or null");
+      r.spacing = Vec3{s[0], s[1], s[2]};
+    }
+    if (j.contains("n4")) r.n4 = !(j.at("n4").is_boolean() && !j.at("n4").get<bool>()) && !j.at("n4").is_null();
+    if (j.contains("mr_normalization")) r.mrNormalization = MrNormalizationRule::fromJson(j.at("mr_normalization"));
+    if (j.contains("ct_normalization")) r.ctNormalization = CtNormalization::fromJson(j.at("ct_normalization"));
+    if (j.contains("body_mask")) {
+      const auto& b = j.at("body_mask");
+      readKey(b, "closing_radius_mm", r.bodyMask.closingRadiusMm, context);
+      readKey(b, "fill_holes_per_slice", r.bodyMask.fillHolesPerSlice, context);
+      readKey(b, "ct_threshold_hu", r.bodyMask.ctThresholdHu, context);
+      readKey(b, "otsu_bins", r.bodyMask.otsuBins, context);
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw DataError(context, std::string("preprocessing: ") + e.what());
+  }
+  try {
+    r.mrNormalization.validate();
+    r.ctNormalization.validate();
+    r.bodyMask.validate();
+  } catch (const Error& e) {
+    throw DataError(context, std::string("preprocessing: ") + e.what());
+  }
+  return r;
+}
+
+nlohmann::json ConversionRules::toJson() const {
+  return {{"orientation", reorientToLps ? "LPS" : "none"},
+          {"spacing", spacing ? nlohmann::json(*spacing) : nlohmann::json(nullptr)},
+          {"n4", n4},
+          {"mr_normalization", mrNormalization.toJson()},
+          {"ct_normalization", ctNormalization.toJson()},
+          {"body_mask", bodyMask.toJson()}};
+}
+
+// ---- options -------------------------------------------------------------------------------------
+
+void ConvertOptions::validate() const {
+  if (model.empty()) throw UsageError("--model is required");
+  if (nfeSweep.empty()) solver.validate();
+  for (int n : nfeSweep)
+    if (n < 1) throw UsageError("--nfe-sweep: every NFE must be at least 1 (got " + std::to_string(n) + ")");
+  if (batch < 1) throw UsageError("--batch must be at least 1");
+  if (!(overlap >= 0 && overlap < 1)) throw UsageError("--overlap must be in [0, 1)");
+  if (slabDepth < 0) throw UsageError("--slab must not be negative");
+  if (maxBatchVoxels < 0) throw UsageError("--max-batch-voxels must not be negative");
+  if (!std::isfinite(outsideHu)) throw UsageError("--outside-hu must be finite");
+}
+
+nlohmann::json ConvertOptions::toJson() const {
+  nlohmann::json j{{"model", model.string()}, {"device", device}, {"batch", batch}, {"mask_outside", maskOutside},
+                   {"outside_hu", outsideHu}, {"pixel_type", pixelType == PixelType::Int16 ? "int16" : "float32"}};
+  if (nfeSweep.empty())
+    j["solver"] = solver.toJson();
+  else
+    j["nfe_sweep"] = nfeSweep;
+  return j;
+}
+
+fs::path sweepOutputPath(const fs::path& output, int nfe) {
+  const std::string ext = fullExtension(output);
+  const std::string name = output.filename().string();
+  const std::string stem = name.substr(0, name.size() - ext.size());
+  return output.parent_path() / (stem + "_nfe" + std::to_string(nfe) + ext);
+}
+
+nlohmann::json ConvertReport::toJson() const {
+  std::vector<std::string> outs;
+  for (const auto& o : outputs) outs.push_back(o.string());
+  return {{"input", input.string()},
+          {"outputs", outs},
+          {"nfe", nfe},
+          {"evaluations", evaluations},
+          {"slices", slices},
+          {"seconds", {{"total", secondsTotal},
+                       {"read", secondsRead},
+                       {"preprocess", secondsPreprocess},
+                       {"integrate", secondsIntegrate},
+                       {"write", secondsWrite},
+                       {"per_evaluation", secondsPerEvaluation()}}}};
+}
+
+// ---- converter -----------------------------------------------------------------------------------
+
+struct Converter::Impl {
+  LoadedModel model;
+  ConversionRules rules;
+  torch::Device device = torch::kCPU;
+  std::unique_ptr<VolumeIntegrator> integrator;
+};
+
+Converter::Converter(ConvertOptions options) : options_(std::move(options)), impl_(std::make_unique<Impl>()) {
+  options_.validate();
+  impl_->device = parseDevice(options_.device);
+  if (!fs::is_directory(options_.model)) throw IoError(options_.model.string(), "model folder not found");
+  impl_->model = loadModel(options_.model, impl_->device);
+  const auto& cfg = impl_->model.config;
+  impl_->rules = ConversionRules::fromJson(cfg.preprocessing, modelConfigPath(options_.model).string());
+  if (cfg.flow.source != "mr")
+    throw DataError(modelConfigPath(options_.model).string(),
+                    "flow.source '" + cfg.flow.source + "': convert integrates from x0 = MR and needs source \"mr\"");
+  if (options_.channelsLast && cfg.network.dims == 2 && impl_->device.is_cpu()) impl_->model.network->useChannelsLast();
+
+  IntegratorOptions io;
+  io.dims = cfg.network.dims;
+  io.contextSlices = cfg.network.neighbours;
+  io.batchSize = options_.batch;
+  io.maxBatchVoxels = options_.maxBatchVoxels;
+  io.sizeMultiple = cfg.network.unetOptions().sizeMultiple();
+  io.device = impl_->device;
+  io.blend = options_.blend;
+  io.slabDepth = options_.slabDepth;
+  io.solver = options_.solver;
+  if (!options_.nfeSweep.empty()) io.solver = SolverOptions{};  // the sweep brings its own grids
+  if (io.dims == 3) {
+    if (cfg.network.patchSize.size() != 3)
+      throw DataError(modelConfigPath(options_.model).string(), "network.patch_size must have 3 entries for a 3D network");
+    for (int i = 0; i < 3; ++i) {
+      io.patchSize[std::size_t(i)] = cfg.network.patchSize[std::size_t(i)];
+      const int64_t ov = int64_t(std::llround(options_.overlap * double(io.patchSize[std::size_t(i)])));
+      io.patchOverlap[std::size_t(i)] = std::min(ov, io.patchSize[std::size_t(i)] - 1);
+    }
+  }
+  auto network = impl_->model.network;
+  impl_->integrator = std::make_unique<VolumeIntegrator>(
+      [network](const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& cond) mutable {
+        return network->forward(x, t, cond);
+      },
+      io);
+}
+
+Converter::~Converter() = default;
+
+const ModelConfig& Converter::config() const { return impl_->model.config; }
+const ConversionRules& Converter::rules() const { return impl_->rules; }
+
+ConvertReport Converter::convert(const fs::path& input, const fs::path& output) const {
+  const auto tStart = std::chrono::steady_clock::now();
+  ConvertReport report;
+  report.input = input;
+  // Every output is checked before any work: folder exists, extension writable.
+  if (options_.nfeSweep.empty()) {
+    report.outputs = {output};
+  } else {
+    for (int n : options_.nfeSweep) report.outputs.push_back(sweepOutputPath(output, n));
+  }
+  for (const auto& out : report.outputs) {
+    const fs::path dir = out.parent_path().empty() ? fs::path(".") : out.parent_path();
+    if (!fs::is_directory(dir)) throw IoError(out.string(), "output folder " + dir.string() + " does not exist");
+    const auto& exts = writableExtensions();
+    if (std::find(exts.begin(), exts.end(), fullExtension(out)) == exts.end())
+      throw UsageError(out.string() + ": unsupported output extension '" + fullExtension(out) + "'");
+  }
+
+  // Read (NaN/Inf voxels and unreadable geometry are refused here, naming the file).
+  auto t = std::chrono::steady_clock::now();
+  ReadOptions ro;
+  ro.dicomSeries = options_.dicomSeries;
+  Geometry inputGrid;
+  Volume mr;
+  {
+    Volume raw = readVolume(input, ro);
+    inputGrid = raw.geometry();
+    inputGrid.validate(input.string());
+    report.secondsRead = secondsSince(t);
+    t = std::chrono::steady_clock::now();
+    mr = impl_->rules.reorientToLps ? reorientToLps(raw) : raw;
+  }  // the raw buffer is released here when reorientation made a copy
+  const ConversionRules& rules = impl_->rules;
+  if (rules.spacing)
+    mr = resampleVolume(mr, withSpacing(mr.geometry(), *rules.spacing), SpatialTransform::identity(),
+                        Interpolation::Linear, 0.0f);
+  const Geometry grid = mr.geometry();
+  Mask mask = bodyMaskFromMr(mr, rules.bodyMask, input.string());
+  if (rules.n4) mr = correctBiasField(mr, mask, BiasFieldOptions{}, nullptr, input.string());
+  MrNormalizationRecord record;
+  Volume normalized = normalizeMr(mr, mask, rules.mrNormalization, &record, input.string());
+  mr = Volume();  // release
+  report.secondsPreprocess = secondsSince(t);
+  report.slices = grid.size[2];
+
+  // Integrate.
+  t = std::chrono::steady_clock::now();
+  IntegrationResult integrated;
+  {
+    const torch::Tensor x0 = asTensor(normalized);
+    std::unique_ptr<ProgressBar> bar;  // sized on the first report (batches or slabs)
+    impl_->integrator->progress = [&](std::size_t done, std::size_t total) {
+      if (!bar) bar = std::make_unique<ProgressBar>("convert " + input.filename().string(), total);
+      bar->advance(1, std::to_string(done) + "/" + std::to_string(total));
+    };
+    integrated = options_.nfeSweep.empty() ? impl_->integrator->integrate(x0)
+                                           : impl_->integrator->integrateSweep(x0, options_.nfeSweep);
+    impl_->integrator->progress = nullptr;
+    if (bar) bar->finish();
+  }
+  normalized = Volume();
+  report.secondsIntegrate = secondsSince(t);
+  report.nfe = integrated.nfe;
+  report.evaluations = integrated.batches > 0 ? integrated.totalEvaluations / integrated.batches : 0;
+
+  // Back to HU on the input grid, one output at a time (bounded memory).
+  t = std::chrono::steady_clock::now();
+  const CtNormalization& ct = rules.ctNormalization;
+  const bool sameGrid = grid.sameAs(inputGrid, 1e-9);
+  for (std::size_t i = 0; i < report.outputs.size(); ++i) {
+    Volume hu = volumeFromTensor(integrated.x[i], grid);
+    integrated.x[i] = torch::Tensor();
+    float* p = hu.data();
+    const std::uint8_t* m = mask.data();
+    for (std::size_t v = 0; v < hu.voxelCount(); ++v) {
+      const float unit = std::clamp(p[v], -1.0f, 1.0f);
+      p[v] = (options_.maskOutside && !m[v]) ? options_.outsideHu : ct.toHu(unit);
+    }
+    if (!sameGrid)
+      hu = resampleVolume(hu, inputGrid, SpatialTransform::identity(), Interpolation::Linear,
+                          options_.maskOutside ? options_.outsideHu : float(ct.minHu));
+    hu.setGeometry(inputGrid);  // bit-exact origin/spacing/direction of the input
+    WriteOptions wo;
+    wo.pixelType = options_.pixelType;
+    writeVolume(hu, report.outputs[i], wo);
+  }
+  report.secondsWrite = secondsSince(t);
+  report.secondsTotal = secondsSince(tStart);
+  return report;
+}
+
+}  // namespace mr2ct

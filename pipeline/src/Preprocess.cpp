@@ -1,0 +1,386 @@
+// The preprocessing batch: cases in parallel (a worker pool pulling case indices), each case's
+// failure caught and reported, the store written under a temporary name and renamed at the end.
+#include "mr2ct/pipeline/Preprocess.h"
+
+#include <itkMultiThreaderBase.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cmath>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "mr2ct/core/AtomicFile.h"
+#include "mr2ct/core/Error.h"
+#include "mr2ct/core/Log.h"
+#include "mr2ct/core/Progress.h"
+#include "mr2ct/preprocessing/QaImage.h"
+#include "mr2ct/preprocessing/Resampling.h"
+#include "mr2ct/preprocessing/VolumeIO.h"
+
+namespace fs = std::filesystem;
+
+namespace mr2ct {
+
+void PreprocessOptions::validate() const {
+  if (manifest.empty()) throw UsageError("preprocess: --manifest is required");
+  if (out.empty()) throw UsageError("preprocess: --out is required");
+  if (fullExtension(out) != ".h5" && fullExtension(out) != ".hdf5")
+    throw UsageError("preprocess: --out must end in .h5 (got " + out.string() + ")");
+  if (jobs < 1 || jobs > 256) throw UsageError("preprocess: --jobs must be in [1, 256]");
+  if (spacing)
+    for (double s : *spacing)
+      if (!(s > 0) || !std::isfinite(s)) throw UsageError("preprocess: --spacing values must be > 0");
+  if (registration.kind != RegistrationKind::None) registration.validate();
+  if (n4) biasField.validate();
+  mrNormalization.validate();
+  ctNormalization.validate();
+  bodyMask.validate();
+}
+
+nlohmann::json PreprocessOptions::toJson() const {
+  nlohmann::json j;
+  j["registration"] = registration.kind == RegistrationKind::None ? nlohmann::json{{"kind", "none"}} : registration.toJson();
+  j["registration"]["kind"] = toString(registration.kind);
+  j["spacing"] = spacing ? nlohmann::json(*spacing) : nlohmann::json(nullptr);
+  j["n4"] = n4 ? biasField.toJson() : nlohmann::json(false);
+  j["mr_normalization"] = mrNormalization.toJson();
+  j["ct_normalization"] = ctNormalization.toJson();
+  j["body_mask"] = bodyMask.toJson();
+  j["ct_outside_hu"] = ctOutsideHu;
+  j["orientation"] = "LPS";
+  return j;
+}
+
+std::size_t PreprocessSummary::count(const std::string& status) const {
+  std::size_t n = 0;
+  for (const auto& c : cases) n += c.status == status;
+  return n;
+}
+
+int PreprocessSummary::exitCode() const { return count("failed") || count("interrupted") ? 3 : 0; }
+
+namespace {
+
+// Ctrl-C / SIGTERM: stop taking new cases, finish the running ones and commit the store, so that
+// --resume starts from everything finished. A second signal kills at once (default handler).
+std::atomic<bool> gStopRequested{false};
+extern "C" void onStopSignal(int sig) {
+  gStopRequested = true;
+  std::signal(sig, SIG_DFL);
+}
+
+class StopSignalScope {
+ public:
+  StopSignalScope() {
+    gStopRequested = false;
+    oldInt_ = std::signal(SIGINT, onStopSignal);
+    oldTerm_ = std::signal(SIGTERM, onStopSignal);
+  }
+  ~StopSignalScope() {
+    std::signal(SIGINT, oldInt_ == SIG_ERR ? SIG_DFL : oldInt_);
+    std::signal(SIGTERM, oldTerm_ == SIG_ERR ? SIG_DFL : oldTerm_);
+  }
+
+ private:
+  void (*oldInt_)(int);
+  void (*oldTerm_)(int);
+};
+
+double secondsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+PreprocessedCase preprocessCase(const ManifestCase& c, const PreprocessOptions& o) {
+  const auto t0 = std::chrono::steady_clock::now();
+  PreprocessedCase r;
+  nlohmann::json timings;
+  if (!c.hasCt()) throw DataError(c.id, "no CT in the manifest: nothing to train on");
+
+  // MR: canonical orientation, then the target spacing. Its grid defines the stored space.
+  const Volume mrRaw = readVolume(c.mr);
+  const Geometry sourceMrGeometry = mrRaw.geometry();
+  Volume mr = reorientToLps(mrRaw);
+  if (o.spacing) mr = resampleVolume(mr, withSpacing(mr.geometry(), *o.spacing), SpatialTransform::identity(),
+                                     Interpolation::Linear, 0.0f);
+  const Geometry grid = mr.geometry();
+
+  // CT: HU sanity first (an offset CT would silently train the wrong mapping).
+  const Volume ctRaw = readVolume(c.ct);
+  const auto ctRange = ctRaw.range();
+  if (ctRange.min >= 0)
+    throw DataError(c.ct.string(), "CT has no value below 0 HU (range " + std::to_string(ctRange.min) + " .. " +
+                                       std::to_string(ctRange.max) +
+                                       "): not in HU? (missing rescale intercept, e.g. stored +1024)");
+  if (ctRange.min > -500)
+    r.warnings.push_back("CT minimum is " + std::to_string(ctRange.min) + " HU: no air in the field of view?");
+  const Volume ctLps = reorientToLps(ctRaw);
+
+  // Body mask: the manifest's (in the MR's space) or from the MR.
+  auto t = std::chrono::steady_clock::now();
+  std::string maskSource = "mr";
+  if (c.hasMask()) {
+    Mask m = reorientToLps(readMask(c.mask));
+    if (!m.geometry().sameAs(grid, 1e-3)) m = resampleMask(m, grid, SpatialTransform::identity());
+    if (m.count() == 0) throw DataError(c.mask.string(), "the mask is empty");
+    r.mask = m;
+    maskSource = "manifest";
+  } else {
+    r.mask = bodyMaskFromMr(mr, o.bodyMask, c.mr.string());
+  }
+  timings["mask"] = secondsSince(t);
+
+  // Registration of the CT to the MR.
+  t = std::chrono::steady_clock::now();
+  nlohmann::json regJson;
+  if (o.registration.kind == RegistrationKind::None) {
+    r.transform = SpatialTransform::identity();
+    regJson = {{"kind", "none"}};
+  } else {
+    const RegistrationResult reg = registerImages(mr, ctLps, o.registration, &r.mask);
+    r.transform = reg.transform;
+    regJson = reg.qa.toJson();
+    regJson["kind"] = toString(o.registration.kind);
+    for (const auto& w : reg.qa.warnings) r.warnings.push_back("registration: " + w);
+  }
+  if (r.transform.isLinear()) {
+    regJson["matrix"] = r.transform.matrix();
+    regJson["offset"] = r.transform.offset();
+  }
+  regJson["transform_kind"] = r.transform.kind();
+  timings["registration"] = secondsSince(t);
+
+  t = std::chrono::steady_clock::now();
+  r.ctHu = resampleVolume(ctLps, grid, r.transform, Interpolation::Linear, o.ctOutsideHu);
+  r.valid = fieldOfViewMask(ctLps.geometry(), grid, r.transform);
+  timings["resample"] = secondsSince(t);
+  std::size_t inMask = 0, validInMask = 0;
+  for (std::size_t i = 0; i < r.mask.voxelCount(); ++i)
+    if (r.mask.data()[i]) {
+      ++inMask;
+      validInMask += r.valid.data()[i] != 0;
+    }
+  const double validFraction = inMask ? double(validInMask) / double(inMask) : 0.0;
+  if (validInMask == 0) throw DataError(c.id, "the registered CT does not overlap the body mask at all");
+  if (validFraction < 0.9)
+    r.warnings.push_back("the CT covers only " + std::to_string(int(std::lround(validFraction * 100))) +
+                         " % of the body mask");
+
+  // MR intensities: optional N4, then robust normalization inside the body.
+  nlohmann::json n4Json = false;
+  Volume mrForNorm = mr;
+  if (o.n4) {
+    BiasFieldRecord rec;
+    mrForNorm = correctBiasField(mr, r.mask, o.biasField, &rec, c.mr.string());
+    n4Json = rec.toJson();
+    timings["n4"] = rec.seconds;
+  }
+  MrNormalizationRecord mrRec;
+  r.mr = normalizeMr(mrForNorm, r.mask, o.mrNormalization, &mrRec, c.mr.string());
+  r.ct = o.ctNormalization.apply(r.ctHu);
+
+  const double voxelMl = grid.spacing[0] * grid.spacing[1] * grid.spacing[2] / 1000.0;
+  r.info.id = c.id;
+  r.info.split = c.split;
+  r.info.geometry = grid;
+  r.info.attributes = {
+      {"source", {{"mr", c.mr.generic_string()}, {"ct", c.ct.generic_string()}, {"mask", c.mask.generic_string()}}},
+      {"source_mr_geometry", geometryToJson(sourceMrGeometry)},
+      {"mr_normalization", mrRec.toJson()},
+      {"ct_normalization", o.ctNormalization.toJson()},
+      {"registration", regJson},
+      {"n4", n4Json},
+      {"body_mask",
+       {{"source", maskSource}, {"voxels", r.mask.count()}, {"volume_ml", double(r.mask.count()) * voxelMl}}},
+      {"qa",
+       {{"ct_valid_fraction_in_mask", validFraction},
+        {"ct_range_hu", {ctRange.min, ctRange.max}},
+        {"warnings", r.warnings},
+        {"timings_s", timings},
+        {"seconds", secondsSince(t0)}}}};
+  return r;
+}
+
+namespace {
+
+std::string csvField(const std::string& s) {
+  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char ch : s) q += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+  return q + "\"";
+}
+
+std::string num(const nlohmann::json& j) {
+  if (j.is_number()) {
+    std::ostringstream s;
+    s.precision(6);
+    s << j.get<double>();
+    return s.str();
+  }
+  return "";
+}
+
+nlohmann::json at(const nlohmann::json& j, std::initializer_list<const char*> keys) {
+  const nlohmann::json* p = &j;
+  for (const char* k : keys) {
+    if (!p->is_object() || !p->contains(k)) return nullptr;
+    p = &(*p)[k];
+  }
+  return *p;
+}
+
+/// Figures for qa.csv from a case's stored attributes.
+nlohmann::json qaFigures(const nlohmann::json& a) {
+  return {{"mask_voxels", at(a, {"body_mask", "voxels"})},
+          {"mask_ml", at(a, {"body_mask", "volume_ml"})},
+          {"ct_valid_fraction", at(a, {"qa", "ct_valid_fraction_in_mask"})},
+          {"registration", at(a, {"registration", "kind"})},
+          {"final_metric", at(a, {"registration", "final_metric"})},
+          {"iterations", at(a, {"registration", "iterations_per_level"})},
+          {"registration_s", at(a, {"registration", "seconds"})},
+          {"displacement_mm", at(a, {"registration", "mean_displacement_mm"})},
+          {"initialisation", at(a, {"registration", "initialisation"})},
+          {"mr_low", at(a, {"mr_normalization", "low"})},
+          {"mr_high", at(a, {"mr_normalization", "high"})}};
+}
+
+}  // namespace
+
+std::string qaCsv(const PreprocessSummary& s) {
+  std::ostringstream o;
+  o << "id,split,status,seconds,mask_voxels,mask_ml,ct_valid_fraction,registration,final_metric,iterations,"
+       "registration_s,displacement_mm,initialisation,mr_low,mr_high,warnings,error\n";
+  for (const auto& c : s.cases) {
+    const auto& q = c.qa;
+    std::string its, warn;
+    if (q.contains("iterations") && q["iterations"].is_array())
+      for (const auto& i : q["iterations"]) its += (its.empty() ? "" : " ") + i.dump();
+    for (const auto& w : c.warnings) warn += (warn.empty() ? "" : "; ") + w;
+    auto str = [&](const char* k) { return q.contains(k) && q[k].is_string() ? q[k].get<std::string>() : std::string(); };
+    auto n = [&](const char* k) { return q.contains(k) ? num(q[k]) : std::string(); };
+    o << csvField(c.id) << "," << c.split << "," << c.status << "," << num(c.seconds) << "," << n("mask_voxels") << ","
+      << n("mask_ml") << "," << n("ct_valid_fraction") << "," << str("registration") << "," << n("final_metric") << ","
+      << its << "," << n("registration_s") << "," << n("displacement_mm") << "," << csvField(str("initialisation"))
+      << "," << n("mr_low") << "," << n("mr_high") << "," << csvField(warn) << "," << csvField(c.error) << "\n";
+  }
+  return o.str();
+}
+
+PreprocessSummary runPreprocess(const PreprocessOptions& o) {
+  o.validate();
+  const Manifest manifest = readManifest(o.manifest, o.manifestOptions);
+  if (!o.qaDir.empty()) {
+    std::error_code ec;
+    fs::create_directories(o.qaDir, ec);
+    if (!fs::is_directory(o.qaDir)) throw IoError(o.qaDir.string(), "cannot create the QA folder");
+  }
+  const nlohmann::json optionsJson = o.toJson();
+  nlohmann::json root{{"preprocessing_options", optionsJson},
+                      {"manifest", {{"file", o.manifest.generic_string()}, {"cases", manifest.cases.size()}}},
+                      {"tool_version", std::string(MR2CT_VERSION)}};
+
+  PreprocessSummary summary;
+  summary.cases.resize(manifest.cases.size());
+  for (std::size_t i = 0; i < manifest.cases.size(); ++i) {
+    summary.cases[i].id = manifest.cases[i].id;
+    summary.cases[i].split = manifest.cases[i].split;
+  }
+
+  TrainingStoreWriter writer(o.out, root);
+  if (o.resume && fs::exists(o.out)) {
+    const TrainingStore old = TrainingStore::open(o.out);
+    const auto oldOptions = old.rootAttributes().value("preprocessing_options", nlohmann::json());
+    if (oldOptions != optionsJson)
+      throw UsageError("preprocess --resume: " + o.out.string() +
+                       " was made with different preprocessing options; remove it or run without --resume\n  store:   " +
+                       oldOptions.dump() + "\n  now:     " + optionsJson.dump());
+    std::vector<std::string> keep;
+    const std::vector<std::string> oldIds = old.caseIds();
+    for (const auto& c : manifest.cases)
+      if (std::find(oldIds.begin(), oldIds.end(), c.id) != oldIds.end() &&
+          old.info(c.id).split == c.split)
+        keep.push_back(c.id);
+    writer.copyCasesFrom(o.out, keep);
+    for (auto& rep : summary.cases)
+      if (writer.hasCase(rep.id)) {
+        rep.status = "kept";
+        rep.qa = qaFigures(old.info(rep.id).attributes);
+      }
+    spdlog::info("resume: kept {} finished case(s) of {}", keep.size(), o.out.string());
+  }
+
+  std::vector<std::size_t> todo;
+  for (std::size_t i = 0; i < manifest.cases.size(); ++i) {
+    if (summary.cases[i].status == "kept") continue;
+    if (!manifest.cases[i].hasCt()) {
+      summary.cases[i].status = "skipped";
+      summary.cases[i].warnings.push_back("no CT in the manifest (conversion-only case)");
+      continue;
+    }
+    todo.push_back(i);
+  }
+
+  const int jobs = std::max(1, std::min<int>(o.jobs, int(todo.size())));
+  if (jobs > 1) {
+    // ITK's own threads share the cores between the parallel cases.
+    const unsigned cores = std::max(1u, itk::MultiThreaderBase::GetGlobalDefaultNumberOfThreads());
+    itk::MultiThreaderBase::SetGlobalDefaultNumberOfThreads(std::max(1u, cores / unsigned(jobs)));
+  }
+  StopSignalScope stopScope;
+  ProgressBar bar("preprocess", todo.size());
+  std::atomic<std::size_t> next{0};
+  std::mutex reportMutex;
+  auto worker = [&] {
+    for (;;) {
+      if (gStopRequested) return;
+      const std::size_t k = next.fetch_add(1);
+      if (k >= todo.size()) return;
+      const ManifestCase& c = manifest.cases[todo[k]];
+      CaseReport& rep = summary.cases[todo[k]];
+      const auto t0 = std::chrono::steady_clock::now();
+      try {
+        PreprocessedCase p = preprocessCase(c, o);
+        rep.warnings = p.warnings;
+        if (!o.qaDir.empty()) {
+          writeRegistrationQaPng(p.mr, p.ctHu, &p.mask, o.qaDir / (c.id + "_qa.png"));
+          p.transform.save(o.qaDir / (c.id + ".tfm"));
+        }
+        writer.writeCase(p.info, p.mr, p.ct, p.mask, p.valid);
+        rep.qa = qaFigures(p.info.attributes);
+        rep.status = "ok";
+      } catch (const std::exception& e) {
+        rep.status = "failed";
+        rep.error = e.what();
+        std::lock_guard<std::mutex> lock(reportMutex);
+        spdlog::error("case {}: {}", c.id, e.what());
+      }
+      rep.seconds = secondsSince(t0);
+      for (const auto& w : rep.warnings) {
+        std::lock_guard<std::mutex> lock(reportMutex);
+        spdlog::warn("case {}: {}", c.id, w);
+      }
+      bar.advance(1, c.id + " " + rep.status);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int j = 1; j < jobs; ++j) pool.emplace_back(worker);
+  worker();
+  for (auto& th : pool) th.join();
+  bar.finish();
+  for (std::size_t i : todo)
+    if (summary.cases[i].status.empty()) {
+      summary.cases[i].status = "interrupted";
+      summary.cases[i].error = "not processed: the run was interrupted (run again with --resume)";
+    }
+  if (gStopRequested) spdlog::warn("interrupted: storing the finished cases; run again with --resume for the rest");
+
+  writer.commit();
+  if (!o.qaDir.empty()) writeTextAtomically(o.qaDir / "qa.csv", qaCsv(summary));
+  return summary;
+}
+
+}  // namespace mr2ct

@@ -1,0 +1,62 @@
+// `mr2ct baseline bulk-density`: options → BulkDensityOptions → bulkDensitySct → sCT file.
+#include "Commands.h"
+#include "mr2ct/core/Error.h"
+#include "mr2ct/evaluation/BulkDensity.h"
+#include "mr2ct/preprocessing/VolumeIO.h"
+
+namespace mr2ct {
+
+Command baselineCommand() {
+  Command c;
+  c.name = "baseline";
+  c.summary = "classical non-learning sCT to compare models against (bulk-density: air/soft/bone HU by MR class)";
+  c.usage = "mr2ct baseline bulk-density --input mr.nii.gz --output sct.nii.gz [--mask m.nii.gz] [--json]";
+  c.example = "mr2ct baseline bulk-density --input phantom/case000/mr.nii.gz --output case000_bulk.nii.gz";
+  c.declare = [](po::options_description& d, po::positional_options_description& p) {
+    d.add_options()("method", po::value<std::string>(), "bulk-density")(
+        "input", po::value<std::string>(), "MR volume")("output", po::value<std::string>(), "sCT to write (HU)")(
+        "mask", po::value<std::string>(), "body mask (default: body mask of the MR)")(
+        "air-hu", po::value<float>()->default_value(-1000.0f), "HU of air")(
+        "soft-hu", po::value<float>()->default_value(30.0f), "HU of soft tissue")(
+        "bone-hu", po::value<float>()->default_value(700.0f), "HU of bone")(
+        "dark-fraction", po::value<double>()->default_value(0.35), "dark = MR below this x median in the body")(
+        "air-fraction", po::value<double>()->default_value(0.10), "very dark = MR below this x median")(
+        "bone-depth-mm", po::value<double>()->default_value(20.0), "outer shell where dark voxels are bone")(
+        "json", po::bool_switch(), "print the class counts and options as JSON");
+    p.add("method", 1);
+  };
+  c.run = [](const po::variables_map& vm, CommandIO& io) {
+    const std::string method = vm.count("method") ? vm["method"].as<std::string>() : "";
+    if (method != "bulk-density") throw UsageError("baseline: unknown method '" + method + "' (bulk-density)");
+    if (!vm.count("input") || !vm.count("output")) throw UsageError("baseline: --input and --output are required");
+    BulkDensityOptions o;
+    o.airHu = vm["air-hu"].as<float>();
+    o.softHu = vm["soft-hu"].as<float>();
+    o.boneHu = vm["bone-hu"].as<float>();
+    o.darkFraction = vm["dark-fraction"].as<double>();
+    o.airFraction = vm["air-fraction"].as<double>();
+    o.boneMaxDepthMm = vm["bone-depth-mm"].as<double>();
+    o.validate();
+    const std::string input = vm["input"].as<std::string>(), output = vm["output"].as<std::string>();
+    const Volume mr = readVolume(input);
+    Mask mask;
+    if (vm.count("mask")) mask = readMask(vm["mask"].as<std::string>());
+    const BulkDensityResult r = bulkDensitySct(mr, mask, o, input);
+    WriteOptions w;
+    w.pixelType = PixelType::Int16;
+    writeVolume(r.sct, output, w);
+    if (vm["json"].as<bool>()) {
+      nlohmann::json j = r.toJson();
+      j["input"] = input;
+      j["output"] = output;
+      io.out << j.dump(2) << "\n";
+    } else {
+      io.out << "wrote " << output << ": bone " << r.boneVoxels << ", soft " << r.softVoxels << ", air "
+             << r.airVoxels << " voxels inside the body\n";
+    }
+    return kExitOk;
+  };
+  return c;
+}
+
+}  // namespace mr2ct

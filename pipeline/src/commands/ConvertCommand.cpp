@@ -1,0 +1,138 @@
+#include <iomanip>
+#include <tuple>
+#include <sstream>
+
+#include "Commands.h"
+#include "mr2ct/core/Error.h"
+#include "mr2ct/pipeline/Converter.h"
+
+namespace mr2ct {
+
+namespace {
+
+std::vector<int> parseNfeList(const std::string& text) {
+  std::vector<int> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    try {
+      std::size_t used = 0;
+      const int n = std::stoi(item, &used);
+      if (used != item.size() || n < 1) throw std::invalid_argument(item);
+      out.push_back(n);
+    } catch (const std::exception&) {
+      throw UsageError("--nfe-sweep '" + text + "': expected positive integers separated by commas (e.g. 1,2,4,8)");
+    }
+  }
+  if (out.empty()) throw UsageError("--nfe-sweep: give at least one NFE");
+  return out;
+}
+
+ConvertOptions convertOptionsFrom(const po::variables_map& vm) {
+  ConvertOptions o;
+  o.model = vm["model"].as<std::string>();
+  o.solver.method = parseSolverMethod(vm["solver"].as<std::string>());
+  o.solver.steps = vm["steps"].as<int>();
+  o.solver.rtol = vm["rtol"].as<double>();
+  o.solver.atol = vm["atol"].as<double>();
+  if (vm.count("nfe-sweep")) o.nfeSweep = parseNfeList(vm["nfe-sweep"].as<std::string>());
+  o.device = vm["device"].as<std::string>();
+  o.batch = vm["batch"].as<int>();
+  o.maxBatchVoxels = vm["max-batch-voxels"].as<int64_t>();
+  o.overlap = vm["overlap"].as<double>();
+  o.blend = parseBlendWindow(vm["blend"].as<std::string>());
+  o.slabDepth = vm["slab"].as<int>();
+  o.maskOutside = !vm["no-mask-outside"].as<bool>();
+  const std::string type = vm["pixel-type"].as<std::string>();
+  if (type == "int16")
+    o.pixelType = PixelType::Int16;
+  else if (type == "float32" || type == "float")
+    o.pixelType = PixelType::Float32;
+  else
+    throw UsageError("--pixel-type: use int16 or float32 (got '" + type + "')");
+  o.dicomSeries = vm["dicom-series"].as<std::string>();
+  o.validate();
+  return o;
+}
+
+void printReport(const ConvertReport& r, std::ostream& out) {
+  out << std::fixed << std::setprecision(3);
+  out << r.input.string() << ": " << r.slices << " slices, read " << r.secondsRead << " s, preprocess "
+      << r.secondsPreprocess << " s, integrate " << r.secondsIntegrate << " s, write " << r.secondsWrite
+      << " s, total " << r.secondsTotal << " s\n";
+  out << "  network evaluations: " << r.evaluations << ", " << r.secondsPerEvaluation() << " s per NFE over the volume\n";
+  for (std::size_t i = 0; i < r.outputs.size(); ++i)
+    out << "  NFE " << r.nfe[i] << ": " << r.outputs[i].string() << " (integration at this NFE alone ~"
+        << double(r.nfe[i]) * r.secondsPerEvaluation() << " s)\n";
+}
+
+}  // namespace
+
+Command convertCommand() {
+  Command c;
+  c.name = "convert";
+  c.summary = "MR volume(s) to synthetic CT with a trained model (one file, or a manifest batch)";
+  c.usage =
+      "mr2ct convert --model DIR --input MR --output SCT [--solver heun] [--steps 4] [--device cpu|cuda] "
+      "[--nfe-sweep 1,2,4,8]\n       mr2ct convert --model DIR --manifest M --out-dir D [--resume] [--shard i/N] [--jobs J]";
+  c.example = "mr2ct convert --model model --input phantom/case000/mr.nii.gz --output sct.nii.gz --solver heun --steps 4";
+  c.declare = [](po::options_description& d, po::positional_options_description&) {
+    d.add_options()
+        ("model", po::value<std::string>()->required(), "model folder (config.json, weights.pt)")
+        ("input", po::value<std::string>(), "MR volume (NIfTI, MetaImage, NRRD or a DICOM series folder)")
+        ("output", po::value<std::string>(), "synthetic CT file; format by extension (.nii.gz, .mha, ...)")
+        ("manifest", po::value<std::string>(), "batch: manifest (.csv/.json); every case's `mr` is converted")
+        ("out-dir", po::value<std::string>(), "batch: folder for <id>.nii.gz and status.csv/status.json")
+        ("resume", po::bool_switch(), "batch: skip cases whose output already exists")
+        ("shard", po::value<std::string>()->default_value("0/1"), "batch: convert only shard i of N (cases i, i+N, ...)")
+        ("jobs", po::value<int>()->default_value(1), "batch: cases converted at the same time")
+        ("data-root", po::value<std::string>()->default_value(""), "batch: manifest data root (else $MR2CT_DATA_DIR)")
+        ("allow-outside", po::bool_switch(), "batch: accept manifest paths outside its folder")
+        ("solver", po::value<std::string>()->default_value("heun"), "euler | midpoint | heun | rk4 | dopri5")
+        ("steps", po::value<int>()->default_value(4), "steps of a fixed-step solver (NFE = steps x evaluations per step)")
+        ("rtol", po::value<double>()->default_value(1e-3), "dopri5 relative tolerance")
+        ("atol", po::value<double>()->default_value(1e-3), "dopri5 absolute tolerance")
+        ("nfe-sweep", po::value<std::string>(), "Euler on nested grids: one output per NFE, e.g. 1,2,4,8 (out_nfeN.ext)")
+        ("device", po::value<std::string>()->default_value("cpu"), "cpu | cuda | cuda:N")
+        ("batch", po::value<int>()->default_value(4), "slices (2D) or patches (3D) per network call")
+        ("max-batch-voxels", po::value<int64_t>()->default_value(4 * 256 * 256),
+         "2D: fewer slices per call when batch x H x W exceeds this (bounds memory on 512^2 slices; 0 = off)")
+        ("overlap", po::value<double>()->default_value(0.25), "3D: patch overlap as a fraction of the patch")
+        ("blend", po::value<std::string>()->default_value("gaussian"), "3D velocity blending window: gaussian | hann")
+        ("slab", po::value<int>()->default_value(0), "3D: slices per slab (0 = 2 x patch depth)")
+        ("no-mask-outside", po::bool_switch(), "keep the network's values outside the body mask (default: -1000 HU)")
+        ("pixel-type", po::value<std::string>()->default_value("int16"), "output voxels: int16 | float32")
+        ("dicom-series", po::value<std::string>()->default_value(""), "SeriesInstanceUID for DICOM folders with several");
+  };
+  c.run = [](const po::variables_map& vm, CommandIO& io) {
+    const ConvertOptions options = convertOptionsFrom(vm);
+    if (vm.count("manifest")) {
+      if (vm.count("input") || vm.count("output")) throw UsageError("--manifest and --input/--output exclude each other");
+      BatchConvertOptions b;
+      b.convert = options;
+      b.manifest = vm["manifest"].as<std::string>();
+      if (!vm.count("out-dir")) throw UsageError("--out-dir is required with --manifest");
+      b.outDir = vm["out-dir"].as<std::string>();
+      b.resume = vm["resume"].as<bool>();
+      std::tie(b.shardIndex, b.shardCount) = parseShard(vm["shard"].as<std::string>());
+      b.jobs = vm["jobs"].as<int>();
+      b.dataRoot = vm["data-root"].as<std::string>();
+      b.allowOutside = vm["allow-outside"].as<bool>();
+      const auto summary = runBatchConvert(b, io.err);
+      io.out << summary.count("ok") << " converted, " << summary.count("skipped") << " skipped, "
+             << summary.count("failed") << " failed (status in " << b.outDir.string() << ")\n";
+      for (const auto& cs : summary.cases)
+        if (cs.status == "failed") io.out << "  failed: " << cs.id << ": " << cs.reason << "\n";
+      return summary.exitCode();
+    }
+    if (!vm.count("input") || !vm.count("output"))
+      throw UsageError("give --input and --output (one volume) or --manifest and --out-dir (a batch)");
+    const Converter converter(options);
+    const auto report = converter.convert(vm["input"].as<std::string>(), vm["output"].as<std::string>());
+    printReport(report, io.out);
+    return int(kExitOk);
+  };
+  return c;
+}
+
+}  // namespace mr2ct

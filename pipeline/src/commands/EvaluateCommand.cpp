@@ -1,0 +1,153 @@
+// `mr2ct evaluate`: one case (--pred/--ref) → CaseEvaluation printed as text or JSON, or a batch
+// (--manifest/--pred-dir/--out) → metrics.csv, summary.json, montages, index.html (BatchReport.h).
+#include <cmath>
+#include <iomanip>
+
+#include "Commands.h"
+#include "mr2ct/core/Error.h"
+#include "mr2ct/evaluation/BatchReport.h"
+#include "mr2ct/evaluation/CaseEvaluation.h"
+#include "mr2ct/evaluation/Montage.h"
+#include "mr2ct/pipeline/Manifest.h"
+#include "mr2ct/preprocessing/VolumeIO.h"
+
+namespace mr2ct {
+namespace {
+
+std::string opt(const po::variables_map& vm, const char* name) {
+  return vm.count(name) ? vm[name].as<std::string>() : std::string();
+}
+
+EvaluateOptions evaluateOptions(const po::variables_map& vm) {
+  EvaluateOptions o;
+  o.metrics.profile = vm["profile"].as<std::string>();
+  o.metrics.airBelowHu = vm["air-below"].as<double>();
+  o.metrics.boneAboveHu = vm["bone-above"].as<double>();
+  o.metrics.boneDiceHu = vm["bone-dice-hu"].as<double>();
+  o.metrics.threads = vm["threads"].as<int>();
+  o.geometryTolerance = vm["geometry-tolerance"].as<double>();
+  o.resamplePred = vm["resample-pred"].as<bool>();
+  o.refTransform = opt(vm, "ref-transform");
+  o.bodyMask.ctThresholdHu = float(vm["body-threshold"].as<double>());
+  o.validate();
+  return o;
+}
+
+void printText(const CaseEvaluation& e, std::ostream& out) {
+  const auto& m = e.metrics;
+  auto line = [&](const char* name, double v, const char* unit) {
+    out << "  " << std::left << std::setw(10) << name << std::right << std::setw(14);
+    if (std::isfinite(v)) out << std::fixed << std::setprecision(6) << v; else out << "n/a";
+    out << " " << unit << "\n";
+  };
+  out << "profile " << m.profile << ", " << m.maskVoxels << " voxels in mask (" << e.maskSource << ")\n";
+  line("MAE", m.mae, "HU");
+  line("ME", m.me, "HU");
+  line("RMSE", m.rmse, "HU");
+  line("PSNR", m.psnr, "dB");
+  line("SSIM", m.ssim, "");
+  line("MS-SSIM", m.msSsim, "");
+  line("MAE air", m.air.mae, "HU");
+  line("MAE soft", m.soft.mae, "HU");
+  line("MAE bone", m.bone.mae, "HU");
+  line("bone Dice", m.boneDice, "");
+  if (!e.resampling.empty()) out << "resampling: " << e.resampling << "\n";
+  for (const auto& w : e.warnings) out << "warning: " << w << "\n";
+}
+
+int runSingle(const po::variables_map& vm, CommandIO& io) {
+  const EvaluateOptions o = evaluateOptions(vm);
+  const std::string pred = opt(vm, "pred"), ref = opt(vm, "ref");
+  if (pred.empty() || ref.empty()) throw UsageError("evaluate: give --pred and --ref (or --manifest, --pred-dir, --out)");
+  const CaseEvaluation e = evaluateFiles(pred, ref, opt(vm, "mask"), o);
+  if (vm.count("montage")) {
+    Volume mr;
+    if (vm.count("mr")) mr = readVolume(opt(vm, "mr"));
+    MontageInput in;
+    in.mr = mr.empty() ? nullptr : &mr;
+    in.pred = &e.pred;
+    in.ref = &e.ref;
+    in.mask = &e.mask;
+    in.title = std::filesystem::path(pred).filename().string();
+    writeMontagePng(in, opt(vm, "montage"));
+  }
+  if (vm["json"].as<bool>()) {
+    nlohmann::json j = e.toJson();
+    j["pred"] = pred;
+    j["ref"] = ref;
+    j["options"] = o.toJson();
+    io.out << j.dump(2) << "\n";
+  } else {
+    printText(e, io.out);
+  }
+  return kExitOk;
+}
+
+int runBatch(const po::variables_map& vm, CommandIO& io) {
+  BatchOptions b;
+  b.evaluate = evaluateOptions(vm);
+  b.predDir = opt(vm, "pred-dir");
+  b.outDir = opt(vm, "out");
+  b.montages = !vm["no-montage"].as<bool>();
+  ManifestOptions mo;
+  mo.dataRoot = opt(vm, "data-root");
+  mo.allowOutside = vm["allow-outside"].as<bool>();
+  const Manifest manifest = readManifest(opt(vm, "manifest"), mo);
+  const std::string split = opt(vm, "split");
+  std::vector<BatchCase> cases;
+  for (const auto& c : manifest.cases)
+    if (split.empty() || c.split == split) cases.push_back({c.id, c.mr, c.ct, c.mask});
+  if (cases.empty()) throw UsageError("evaluate: no case in " + manifest.file.string() + (split.empty() ? "" : " with split " + split));
+  const BatchResult r = evaluateBatch(cases, b);
+  io.out << "evaluated " << r.succeeded << " of " << r.cases << " cases -> " << b.outDir.string()
+         << " (metrics.csv, summary.json, index.html)\n";
+  for (const auto& f : r.failures) io.err << "failed: " << f.id << ": " << f.error << "\n";
+  return r.failures.empty() ? kExitOk : kExitPartial;
+}
+
+}  // namespace
+
+Command evaluateCommand() {
+  Command c;
+  c.name = "evaluate";
+  c.summary = "SynthRAD metrics (MAE, ME, RMSE, PSNR, SSIM, MS-SSIM, tissue MAE, bone Dice) of sCT vs CT";
+  c.usage =
+      "mr2ct evaluate --pred sct.nii.gz --ref ct.nii.gz [--mask m.nii.gz] [--profile synthrad2023|synthrad2025] "
+      "[--json] [--montage out.png [--mr mr.nii.gz]]\n"
+      "       mr2ct evaluate --manifest M --pred-dir D --out REPORT_DIR [--split test]";
+  c.example = "mr2ct evaluate --pred out/case000.nii.gz --ref phantom/case000/ct.nii.gz --profile synthrad2023 --json";
+  c.declare = [](po::options_description& d, po::positional_options_description&) {
+    d.add_options()("pred", po::value<std::string>(), "synthetic CT (one case)")(
+        "ref", po::value<std::string>(), "reference CT in HU (one case)")(
+        "mask", po::value<std::string>(), "evaluation mask (default: body mask of the reference CT)")(
+        "profile", po::value<std::string>()->default_value("synthrad2025"),
+        "synthrad2023 (clip [-1024,3000]) | synthrad2025 (clip [-1024,3071])")(
+        "json", po::bool_switch(), "print JSON (one case)")(
+        "montage", po::value<std::string>(), "also write a montage PNG (one case)")(
+        "mr", po::value<std::string>(), "MR shown in the montage (one case)")(
+        "resample-pred", po::bool_switch(), "resample the prediction onto the reference grid when they differ")(
+        "ref-transform", po::value<std::string>(),
+        "ITK transform (prediction-grid point -> reference point): resample the reference onto the prediction grid")(
+        "geometry-tolerance", po::value<double>()->default_value(1e-3),
+        "grid tolerance: origin mm, spacing relative, direction absolute")(
+        "air-below", po::value<double>()->default_value(-200.0), "reference HU below this: air class")(
+        "bone-above", po::value<double>()->default_value(250.0), "reference HU above this: bone class")(
+        "bone-dice-hu", po::value<double>()->default_value(250.0), "bone threshold for the Dice")(
+        "body-threshold", po::value<double>()->default_value(-400.0),
+        "HU threshold of the body mask when no mask is given")(
+        "manifest", po::value<std::string>(), "data manifest (batch)")(
+        "pred-dir", po::value<std::string>(), "predictions <dir>/<id>.nii.gz or <dir>/<id>/sct.nii.gz (batch)")(
+        "out", po::value<std::string>(), "report folder (batch)")(
+        "split", po::value<std::string>(), "only cases of this split (batch; default all)")(
+        "no-montage", po::bool_switch(), "skip the montage pictures (batch)")(
+        "data-root", po::value<std::string>()->default_value(""), "data root for manifests that name one")(
+        "allow-outside", po::bool_switch(), "accept manifest paths that leave the manifest's folder");
+  };
+  c.run = [](const po::variables_map& vm, CommandIO& io) {
+    if (vm.count("manifest")) return runBatch(vm, io);
+    return runSingle(vm, io);
+  };
+  return c;
+}
+
+}  // namespace mr2ct

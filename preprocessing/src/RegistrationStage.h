@@ -1,0 +1,141 @@
+#pragma once
+// The one gradient-descent stage template (ITK v4 ImageRegistrationMethodv4 + Mattes MI + regular
+// step gradient descent with physical-shift scales), shared by the rigid and affine stages.
+#include <itkImageMaskSpatialObject.h>
+#include <itkImageRegistrationMethodv4.h>
+#include <itkMattesMutualInformationImageToImageMetricv4.h>
+#include <itkRegistrationParameterScalesFromPhysicalShift.h>
+#include <itkConjugateGradientLineSearchOptimizerv4.h>
+#include <itkRegularStepGradientDescentOptimizerv4.h>
+
+#include <sstream>
+
+#include "mr2ct/core/Log.h"
+
+#include "RegistrationInternal.h"
+#include "mr2ct/core/Error.h"
+
+namespace mr2ct::registration {
+
+using Metric = itk::MattesMutualInformationImageToImageMetricv4<ItkFloatImage, ItkFloatImage, ItkFloatImage, double>;
+
+inline Metric::Pointer makeMetric(int bins, const ItkMaskImage* fixedMask) {
+  auto metric = Metric::New();
+  metric->SetNumberOfHistogramBins(bins);
+  // Gradients by central differences at the sampled points only: with sparse random sampling this
+  // is far cheaper than filtering the whole image.
+  metric->SetUseMovingImageGradientFilter(false);
+  metric->SetUseFixedImageGradientFilter(false);
+  if (fixedMask) {
+    auto so = itk::ImageMaskSpatialObject<3>::New();
+    so->SetImage(fixedMask);
+    so->Update();
+    metric->SetFixedImageMask(so);
+  }
+  return metric;
+}
+
+/// Runs one stage in place on `transform`.
+template <class TTransform>
+void runGradientStage(const Images& images, TTransform* transform, const Schedule& s, StageReport& report,
+                      const char* stageName, const SpatialTransform* fixedPart = nullptr) {
+  using Method = itk::ImageRegistrationMethodv4<ItkFloatImage, ItkFloatImage, TTransform>;
+  using Regular = itk::RegularStepGradientDescentOptimizerv4<double>;
+  using LineSearch = itk::ConjugateGradientLineSearchOptimizerv4Template<double>;
+  using Base = itk::GradientDescentOptimizerv4Template<double>;
+  using Scales = itk::RegistrationParameterScalesFromPhysicalShift<Metric>;
+
+  auto metric = makeMetric(s.bins, images.fixedMask.GetPointer());
+  auto scales = Scales::New();
+  scales->SetMetric(metric);
+  const bool lineSearch = s.lineSearch;
+  // Initial step per level as a fraction of the level's voxel size. The line search only needs an
+  // upper bound; the regular-step optimiser halves its step at each reversal, so it starts smaller.
+  const double stepFactor = lineSearch ? 1.0 : 0.25, minStepRatio = 0.002;
+  typename Base::Pointer optimizer;
+  Regular* regular = nullptr;
+  LineSearch* cg = nullptr;
+  if (lineSearch) {
+    auto o = LineSearch::New();
+    o->SetLowerLimit(0);
+    o->SetUpperLimit(3.0);
+    o->SetEpsilon(0.1);
+    o->SetMaximumLineSearchIterations(8);
+    o->SetDoEstimateLearningRateOnce(true);
+    o->SetDoEstimateLearningRateAtEachIteration(false);
+    o->SetLearningRate(1.0);
+    cg = o.GetPointer();
+    optimizer = o.GetPointer();
+  } else {
+    auto o = Regular::New();
+    o->SetRelaxationFactor(0.7);
+    o->SetGradientMagnitudeTolerance(1e-8);
+    o->SetDoEstimateLearningRateOnce(false);
+    o->SetDoEstimateLearningRateAtEachIteration(false);
+    regular = o.GetPointer();
+    optimizer = o.GetPointer();
+  }
+  optimizer->SetScalesEstimator(scales);
+  optimizer->SetNumberOfIterations(static_cast<itk::SizeValueType>(s.iterations));
+  optimizer->SetReturnBestParametersAndValue(false);
+  optimizer->SetConvergenceWindowSize(10);
+  optimizer->SetMinimumConvergenceValue(1e-6);
+
+  auto method = Method::New();
+  method->SetFixedImage(images.fixed);
+  method->SetMovingImage(images.moving);
+  method->SetMetric(metric);
+  method->SetOptimizer(optimizer);
+  method->SetInitialTransform(transform);
+  // The full mapping is fixedPart(transform(p)): the optimised part stays near identity.
+  if (fixedPart) method->SetMovingInitialTransform(const_cast<SpatialTransform::ItkTransform*>(fixedPart->itk()));
+  method->InPlaceOn();
+  const unsigned levels = static_cast<unsigned>(s.shrink.size());
+  typename Method::ShrinkFactorsArrayType shrink(levels);
+  typename Method::SmoothingSigmasArrayType sigmas(levels);
+  typename Method::MetricSamplingPercentageArrayType sampling(levels);
+  for (unsigned l = 0; l < levels; ++l) {
+    shrink[l] = s.shrink[l];
+    sigmas[l] = s.sigmaMm[l];
+    sampling[l] = s.samplingFraction[l];
+  }
+  method->SetNumberOfLevels(levels);
+  method->SetShrinkFactorsPerLevel(shrink);
+  method->SetSmoothingSigmasPerLevel(sigmas);
+  method->SmoothingSigmasAreSpecifiedInPhysicalUnitsOn();
+  method->SetMetricSamplingStrategy(Method::MetricSamplingStrategyEnum::RANDOM);
+  method->SetMetricSamplingPercentagePerLevel(sampling);
+  method->MetricSamplingReinitializeSeed(static_cast<int>(s.seed % 2147483647u));
+
+  report.iterationsPerLevel.assign(levels, 0);
+  Method* m = method.GetPointer();
+  Base* o = optimizer.GetPointer();
+  // Each level starts with a step matched to its voxel size.
+  method->AddObserver(itk::MultiResolutionIterationEvent(), [=, &s](const itk::EventObject&) {
+    const auto level = m->GetCurrentLevel();
+    const double step = stepFactor * s.firstStep[level];
+    if (regular) {
+      regular->SetLearningRate(step);
+      regular->SetMinimumStepLength(step * minStepRatio);
+    }
+    if (cg) cg->SetMaximumStepSizeInPhysicalUnits(step);
+  });
+  optimizer->AddObserver(itk::IterationEvent(), [m, o, &report](const itk::EventObject&) {
+    const auto level = m->GetCurrentLevel();
+    if (level < report.iterationsPerLevel.size()) ++report.iterationsPerLevel[level];
+    if (spdlog::should_log(spdlog::level::trace)) {
+      std::ostringstream pos;
+      pos << o->GetCurrentPosition();
+      spdlog::trace("registration level {} iteration {}: metric {} position {}", level, o->GetCurrentIteration(),
+                    o->GetValue(), pos.str());
+    }
+  });
+  try {
+    method->Update();
+  } catch (const itk::ExceptionObject& e) {
+    throw DataError(std::string(stageName) + " registration failed: " + e.GetDescription());
+  }
+  report.metric = optimizer->GetValue();
+}
+
+}  // namespace mr2ct::registration

@@ -1,0 +1,217 @@
+// End to end `preprocess` on tiny synthetic MR/CT pairs built here: a head-like ellipsoid (brain,
+// dark skull, scalp, an off-centre ventricle) written as an MR on one grid and as a CT on another
+// grid (other spacing, z flipped, optionally shifted by a known translation).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <limits>
+
+#include "mr2ct/core/AtomicFile.h"
+#include "mr2ct/core/Error.h"
+#include "mr2ct/pipeline/Preprocess.h"
+#include "mr2ct/preprocessing/VolumeIO.h"
+#include "support/TestSupport.h"
+
+namespace fs = std::filesystem;
+
+namespace mr2ct {
+namespace {
+
+struct Tissue {
+  float mr, hu;
+};
+
+/// The anatomy at a physical point (mm).
+Tissue anatomy(const Vec3& p) {
+  const double dx = (p[0] - 31) / 24, dy = (p[1] - 31) / 20, dz = (p[2] - 23) / 16;
+  const double r = std::sqrt(dx * dx + dy * dy + dz * dz);
+  const double v = std::sqrt((p[0] - 38) * (p[0] - 38) + (p[1] - 26) * (p[1] - 26) + (p[2] - 20) * (p[2] - 20));
+  if (r > 1.0) return {3, -1000};
+  if (r > 0.85) return {180, -60};
+  if (r > 0.72) return {10, 1200};
+  if (v < 6) return {60, 5};
+  return {150, 35};
+}
+
+Volume sample(const Geometry& g, bool ct, const Vec3& shift = {0, 0, 0}) {
+  Volume v(g);
+  for (std::size_t z = 0; z < g.size[2]; ++z)
+    for (std::size_t y = 0; y < g.size[1]; ++y)
+      for (std::size_t x = 0; x < g.size[0]; ++x) {
+        Vec3 p = g.indexToPhysical({double(x), double(y), double(z)});
+        for (int a = 0; a < 3; ++a) p[a] -= shift[a];
+        const Tissue t = anatomy(p);
+        v.at(x, y, z) = ct ? t.hu : t.mr;
+      }
+  return v;
+}
+
+Geometry mrGrid() {
+  Geometry g;
+  g.size = {32, 32, 24};
+  g.spacing = {2, 2, 2};
+  return g;
+}
+
+/// CT grid: 2.5 mm, z axis flipped (as a feet-first scan), covering the MR's box with a margin.
+Geometry ctGrid() {
+  Geometry g;
+  g.size = {30, 30, 26};
+  g.spacing = {2.5, 2.5, 2.5};
+  g.origin = {-5, -5, 55};
+  g.direction = {1, 0, 0, 0, 1, 0, 0, 0, -1};
+  return g;
+}
+
+/// Writes <id>_mr.nii.gz / <id>_ct.nii.gz and returns the manifest line.
+std::string writePair(const fs::path& dir, const std::string& id, const Vec3& shift = {0, 0, 0}, float ctOffset = 0) {
+  writeVolume(sample(mrGrid(), false), dir / (id + "_mr.nii.gz"));
+  Volume ct = sample(ctGrid(), true, shift);
+  for (auto& v : ct.voxels()) v += ctOffset;
+  writeVolume(ct, dir / (id + "_ct.nii.gz"));
+  return id + "," + id + "_mr.nii.gz," + id + "_ct.nii.gz,,train\n";
+}
+
+/// Voxel centres of the MR grid whose ±3 mm cube (27 points) is one tissue: interpolation is exact there.
+std::vector<std::size_t> interiorVoxels(const Geometry& g) {
+  std::vector<std::size_t> out;
+  for (std::size_t z = 0; z < g.size[2]; ++z)
+    for (std::size_t y = 0; y < g.size[1]; ++y)
+      for (std::size_t x = 0; x < g.size[0]; ++x) {
+        const Vec3 p = g.indexToPhysical({double(x), double(y), double(z)});
+        const float hu = anatomy(p).hu;
+        bool uniform = hu != -1000;
+        for (double dx : {-3.0, 0.0, 3.0})
+          for (double dy : {-3.0, 0.0, 3.0})
+            for (double dz : {-3.0, 0.0, 3.0})
+              uniform = uniform && anatomy({p[0] + dx, p[1] + dy, p[2] + dz}).hu == hu;
+        if (uniform) out.push_back(g.linearIndex(x, y, z));
+      }
+  return out;
+}
+
+PreprocessOptions options(const fs::path& manifest, const fs::path& out, RegistrationKind kind) {
+  PreprocessOptions o;
+  o.manifest = manifest;
+  o.out = out;
+  o.registration.kind = kind;
+  return o;
+}
+
+TEST(Preprocess, AlignedPairEndToEndWithQaAndExactRecords) {
+  test::TempDir dir;
+  std::ofstream(dir / "m.csv") << "id,mr,ct,mask,split\n" << writePair(dir.path(), "p1");
+  auto o = options(dir / "m.csv", dir / "store.h5", RegistrationKind::None);
+  o.qaDir = dir / "qa";
+  const auto summary = runPreprocess(o);
+  ASSERT_EQ(summary.count("ok"), 1u) << summary.cases[0].error;
+  EXPECT_EQ(summary.exitCode(), 0);
+
+  const TrainingStore s = TrainingStore::open(dir / "store.h5");
+  ASSERT_EQ(s.caseIds(), std::vector<std::string>{"p1"});
+  const auto& info = s.info("p1");
+  EXPECT_TRUE(info.geometry.sameAs(mrGrid())) << info.geometry.differenceFrom(mrGrid());
+  EXPECT_EQ(s.rootAttributes()["preprocessing_options"], o.toJson());
+
+  // CT back to HU through the stored record equals the anatomy where interpolation is exact.
+  const auto ctNorm = CtNormalization::fromJson(info.attributes["ct_normalization"]);
+  const Volume ctHu = ctNorm.invert(s.readVolume("p1", "ct"));
+  const auto interior = interiorVoxels(info.geometry);
+  ASSERT_GT(interior.size(), 150u);
+  for (std::size_t i : interior) {
+    const Vec3 p = info.geometry.indexToPhysical(
+        {double(i % 32), double((i / 32) % 32), double(i / (32 * 32))});
+    ASSERT_NEAR(ctHu.data()[i], anatomy(p).hu, 0.5) << "voxel " << i;
+  }
+  // MR record inverts to the input intensities.
+  const auto mrRec = MrNormalizationRecord::fromJson(info.attributes["mr_normalization"]);
+  const Volume mrStored = s.readVolume("p1", "mr");
+  const Volume mrIn = readVolume(dir / "p1_mr.nii.gz");
+  for (std::size_t i = 0; i < mrIn.voxelCount(); i += 5) ASSERT_NEAR(mrRec.inverse(mrStored.data()[i]), mrIn.data()[i], 1e-3);
+
+  // Body mask covers the head (skull and ventricle included), the CT is valid inside it.
+  const Mask mask = s.readMask("p1", "mask");
+  EXPECT_EQ(mask.at(15, 15, 11), 1);
+  EXPECT_EQ(mask.at(0, 0, 0), 0);
+  const double headMl = 4.0 / 3.0 * M_PI * 24 * 20 * 16 / 1000.0;
+  EXPECT_NEAR(info.attributes["body_mask"]["volume_ml"].get<double>(), headMl, 0.1 * headMl);
+  EXPECT_DOUBLE_EQ(info.attributes["qa"]["ct_valid_fraction_in_mask"].get<double>(), 1.0);
+
+  EXPECT_TRUE(fs::exists(dir / "qa/p1_qa.png"));
+  EXPECT_TRUE(fs::exists(dir / "qa/p1.tfm"));
+  const std::string qa = readTextFile(dir / "qa/qa.csv");
+  EXPECT_EQ(qa.rfind("id,split,status", 0), 0u);
+  EXPECT_NE(qa.find("p1,train,ok"), std::string::npos) << qa;
+}
+
+TEST(Preprocess, BadCasesFailAloneAndResumeKeepsFinishedCases) {
+  test::TempDir dir;
+  std::string rows = writePair(dir.path(), "good");
+  rows += writePair(dir.path(), "offset", {0, 0, 0}, 1024.0f);  // CT stored without the -1024 intercept
+  {
+    Volume nan = sample(mrGrid(), false);
+    nan.at(3, 3, 3) = std::numeric_limits<float>::quiet_NaN();
+    writeVolume(nan, dir / "nan_mr.mha");  // MetaImage keeps NaN as written
+    writeVolume(sample(ctGrid(), true), dir / "nan_ct.nii.gz");
+    rows += "nan,nan_mr.mha,nan_ct.nii.gz,,val\n";
+  }
+  rows += "noct,good_mr.nii.gz,,,test\n";
+  std::ofstream(dir / "m.csv") << "id,mr,ct,mask,split\n" << rows;
+  auto o = options(dir / "m.csv", dir / "store.h5", RegistrationKind::None);
+  o.qaDir = dir / "qa";
+  o.jobs = 2;
+  const auto s1 = runPreprocess(o);
+  EXPECT_EQ(s1.count("ok"), 1u);
+  EXPECT_EQ(s1.count("failed"), 2u);
+  EXPECT_EQ(s1.count("skipped"), 1u);
+  EXPECT_EQ(s1.exitCode(), 3);
+  EXPECT_NE(s1.cases[1].error.find("no value below 0 HU"), std::string::npos) << s1.cases[1].error;
+  EXPECT_NE(s1.cases[2].error.find("nan_mr.mha"), std::string::npos) << s1.cases[2].error;
+  EXPECT_EQ(TrainingStore::open(dir / "store.h5").caseIds(), std::vector<std::string>{"good"});
+  const std::string qa = readTextFile(dir / "qa/qa.csv");
+  EXPECT_NE(qa.find("offset,train,failed"), std::string::npos) << qa;
+
+  // Fix the offset CT and resume: "good" is kept, "offset" is done now, "nan" still fails.
+  writeVolume(sample(ctGrid(), true), dir / "offset_ct.nii.gz");
+  o.resume = true;
+  const auto s2 = runPreprocess(o);
+  EXPECT_EQ(s2.cases[0].status, "kept");
+  EXPECT_EQ(s2.cases[1].status, "ok");
+  EXPECT_EQ(s2.cases[2].status, "failed");
+  const auto store = TrainingStore::open(dir / "store.h5");
+  EXPECT_EQ(store.caseIds().size(), 2u);
+
+  // Resuming with other options is refused, and the store is left as it was.
+  o.mrNormalization.method = "zscore";
+  EXPECT_THROW(runPreprocess(o), UsageError);
+  EXPECT_EQ(TrainingStore::open(dir / "store.h5").caseIds().size(), 2u);
+}
+
+TEST(Preprocess, RigidRegistrationRecoversAKnownShift) {
+  test::TempDir dir;
+  const Vec3 shift{4.0, -3.0, 2.5};
+  std::ofstream(dir / "m.csv") << "id,mr,ct,mask,split\n" << writePair(dir.path(), "moved", shift);
+  auto o = options(dir / "m.csv", dir / "store.h5", RegistrationKind::Rigid);
+  o.registration.rotationSearch = false;  // small known shift; the search is tested with registration
+  // A 32x32x24 grid: two levels (a 4x shrink leaves 8x8x6 voxels) and more samples.
+  o.registration.shrinkFactors = {2, 1};
+  o.registration.smoothingSigmasMm = {2.0, 0.0};
+  o.registration.samplingPercentage = 0.3;
+  const auto summary = runPreprocess(o);
+  ASSERT_EQ(summary.count("ok"), 1u) << summary.cases[0].error;
+  const auto store = TrainingStore::open(dir / "store.h5");
+  const auto& reg = store.info("moved").attributes["registration"];
+  ASSERT_TRUE(reg.contains("offset")) << reg.dump();
+  // T(p) = M·p + b should be p + shift: check at the head's centre.
+  const auto m = reg["matrix"].get<Mat3>();
+  const auto b = reg["offset"].get<Vec3>();
+  const Vec3 c{31, 31, 23};
+  for (int a = 0; a < 3; ++a) {
+    const double mapped = m[a * 3] * c[0] + m[a * 3 + 1] * c[1] + m[a * 3 + 2] * c[2] + b[a];
+    EXPECT_NEAR(mapped - c[a], shift[a], 1.0) << "axis " << a << " " << reg.dump();
+  }
+}
+
+}  // namespace
+}  // namespace mr2ct

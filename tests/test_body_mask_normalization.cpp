@@ -1,0 +1,239 @@
+// Body masks (Otsu, components, hole filling, closing), N4 and the normalization records.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "mr2ct/core/Error.h"
+#include "mr2ct/preprocessing/BiasFieldCorrection.h"
+#include "mr2ct/preprocessing/BodyMask.h"
+#include "mr2ct/preprocessing/Normalization.h"
+
+namespace mr2ct {
+namespace {
+
+Geometry grid(std::size_t n, double spacing = 2.0) {
+  Geometry g;
+  g.size = {n, n, n};
+  g.spacing = {spacing, spacing, spacing};
+  return g;
+}
+
+double dist(std::size_t x, std::size_t y, std::size_t z, double c) {
+  return std::sqrt((x - c) * (x - c) + (y - c) * (y - c) + (z - c) * (z - c));
+}
+
+/// A "head": bright ball of radius 14 voxels, a dark shell (skull: no MR signal) at radius 11..12,
+/// a dark internal cavity (sinus) of radius 3 near the centre, Gaussian noise, and a bright speck
+/// far from the head that must not survive.
+Volume phantomMr(std::size_t n = 40, unsigned seed = 1) {
+  Volume v(grid(n));
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> noise(0.0f, 3.0f);
+  const double c = double(n - 1) / 2;
+  for (std::size_t z = 0; z < n; ++z)
+    for (std::size_t y = 0; y < n; ++y)
+      for (std::size_t x = 0; x < n; ++x) {
+        const double d = dist(x, y, z, c);
+        float value = 5.0f;
+        if (d <= 14) value = 200.0f;
+        if (d > 11 && d <= 12) value = 5.0f;      // skull
+        if (dist(x, y, z, c + 4) <= 3) value = 5.0f;  // cavity
+        v.at(x, y, z) = std::abs(value + noise(rng));
+      }
+  v.at(1, 1, 1) = 250.0f;  // speck
+  return v;
+}
+
+TEST(BodyMask, MrMaskKeepsTheHeadFillsSkullAndCavityDropsSpecks) {
+  const Volume mr = phantomMr();
+  const Mask m = bodyMaskFromMr(mr);
+  const double c = 19.5;
+  EXPECT_EQ(m.at(1, 1, 1), 0) << "speck outside the head must be dropped";
+  EXPECT_EQ(m.at(std::size_t(c + 4), std::size_t(c + 4), std::size_t(c + 4)), 1) << "cavity must be filled";
+  EXPECT_EQ(m.at(std::size_t(c + 11.5), std::size_t(c), std::size_t(c)), 1) << "skull must be inside";
+  // Volume close to the ball of radius 14 voxels (the closing may round the surface slightly).
+  const double expected = 4.0 / 3.0 * M_PI * 14 * 14 * 14;
+  EXPECT_NEAR(double(m.count()), expected, 0.08 * expected);
+  EXPECT_EQ(m.at(0, 20, 20), 0);
+}
+
+TEST(BodyMask, CtMaskFromHuThreshold) {
+  const std::size_t n = 32;
+  Volume ct(grid(n), -1000.0f);
+  const double c = 15.5;
+  for (std::size_t z = 0; z < n; ++z)
+    for (std::size_t y = 0; y < n; ++y)
+      for (std::size_t x = 0; x < n; ++x) {
+        const double d = dist(x, y, z, c);
+        if (d <= 12) ct.at(x, y, z) = d > 10 ? 1200.0f : 30.0f;
+        if (d <= 3) ct.at(x, y, z) = -900.0f;  // internal air
+      }
+  const Mask m = bodyMaskFromCt(ct);
+  EXPECT_EQ(m.at(16, 16, 16), 1);
+  EXPECT_EQ(m.at(0, 0, 0), 0);
+  std::size_t ball = 0;
+  for (std::size_t i = 0; i < ct.voxelCount(); ++i) ball += ct.data()[i] > -400 || ct.data()[i] == -900.0f;
+  EXPECT_NEAR(double(m.count()), double(ball), 0.05 * double(ball));
+}
+
+TEST(BodyMask, PerSliceFillingClosesTubesOpenAlongZ) {
+  // A hollow cylinder along z that touches both z borders: its inside is connected to the border
+  // in 3D, so only the per-slice filling closes it.
+  const std::size_t n = 24;
+  Volume ct(grid(n, 1.0), -1000.0f);
+  for (std::size_t z = 0; z < n; ++z)
+    for (std::size_t y = 0; y < n; ++y)
+      for (std::size_t x = 0; x < n; ++x) {
+        const double r = std::hypot(double(x) - 11.5, double(y) - 11.5);
+        if (r <= 9 && r > 6) ct.at(x, y, z) = 40.0f;
+      }
+  BodyMaskOptions o;
+  o.closingRadiusMm = 0;
+  o.fillHolesPerSlice = false;
+  EXPECT_EQ(bodyMaskFromCt(ct, o).at(12, 12, 12), 0);
+  o.fillHolesPerSlice = true;
+  EXPECT_EQ(bodyMaskFromCt(ct, o).at(12, 12, 12), 1);
+}
+
+TEST(BodyMask, EmptyOrFlatInputIsADataErrorNamingTheContext) {
+  Volume flat(grid(8), 7.0f);
+  try {
+    bodyMaskFromMr(flat, {}, "case7/mr.nii.gz");
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("case7/mr.nii.gz"), std::string::npos) << e.what();
+  }
+  Volume air(grid(8), -1000.0f);
+  EXPECT_THROW(bodyMaskFromCt(air), DataError);
+  BodyMaskOptions bad;
+  bad.closingRadiusMm = -1;
+  EXPECT_THROW(bad.validate(), UsageError);
+}
+
+TEST(MrNormalization, PercentilesMapToMinusOneAndOneAndInvertExactly) {
+  const Volume mr = phantomMr();
+  const Mask m = bodyMaskFromMr(mr);
+  MrNormalizationRecord rec;
+  const Volume y = normalizeMr(mr, m, {}, &rec);
+  // Independent percentile: sort the masked values (numpy's linear interpolation).
+  std::vector<double> vals;
+  for (std::size_t i = 0; i < mr.voxelCount(); ++i)
+    if (m.data()[i]) vals.push_back(mr.data()[i]);
+  std::sort(vals.begin(), vals.end());
+  auto pct = [&](double p) {
+    const double pos = p / 100 * double(vals.size() - 1);
+    const auto lo = std::size_t(pos);
+    const auto hi = std::min(lo + 1, vals.size() - 1);
+    return vals[lo] + (pos - double(lo)) * (vals[hi] - vals[lo]);
+  };
+  EXPECT_NEAR(rec.low, pct(0.5), 1e-4);
+  EXPECT_NEAR(rec.high, pct(99.5), 1e-4);
+  EXPECT_NEAR(rec.forward(float(rec.low)), -1.0f, 1e-6);
+  EXPECT_NEAR(rec.forward(float(rec.high)), 1.0f, 1e-6);
+  for (std::size_t i = 0; i < mr.voxelCount(); i += 7) {
+    EXPECT_NEAR(rec.inverse(y.data()[i]), mr.data()[i], 1e-4 * std::max(1.0f, std::abs(mr.data()[i])));
+  }
+  const auto back = MrNormalizationRecord::fromJson(nlohmann::json::parse(rec.toJson().dump()));
+  EXPECT_EQ(back.low, rec.low);
+  EXPECT_EQ(back.high, rec.high);
+  EXPECT_EQ(back.rule.method, "percentile");
+}
+
+TEST(MrNormalization, ZScoreHasZeroMeanUnitStdInsideTheMask) {
+  const Volume mr = phantomMr();
+  const Mask m = bodyMaskFromMr(mr);
+  MrNormalizationRule rule;
+  rule.method = "zscore";
+  MrNormalizationRecord rec;
+  const Volume y = normalizeMr(mr, m, rule, &rec);
+  double s = 0, s2 = 0;
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < y.voxelCount(); ++i)
+    if (m.data()[i]) {
+      s += y.data()[i];
+      s2 += double(y.data()[i]) * y.data()[i];
+      ++n;
+    }
+  EXPECT_NEAR(s / double(n), 0.0, 1e-4);
+  EXPECT_NEAR(std::sqrt(s2 / double(n) - (s / double(n)) * (s / double(n))), 1.0, 1e-4);
+  const auto back = MrNormalizationRecord::fromJson(rec.toJson());
+  EXPECT_NEAR(back.inverse(y.data()[100]), mr.data()[100], 1e-3);
+}
+
+TEST(MrNormalization, BadInputIsRefused) {
+  Volume flat(grid(6), 3.0f);
+  Mask all(grid(6), 1), none(grid(6), 0);
+  EXPECT_THROW(normalizeMr(flat, all, {}, nullptr), DataError);
+  EXPECT_THROW(normalizeMr(phantomMr(6), none, {}, nullptr), DataError);
+  MrNormalizationRule bad;
+  bad.method = "minmax";
+  EXPECT_THROW(bad.validate(), UsageError);
+  bad.method = "percentile";
+  bad.lowPercentile = 60;
+  bad.highPercentile = 40;
+  EXPECT_THROW(bad.validate(), UsageError);
+  EXPECT_THROW(MrNormalizationRecord::fromJson({{"method", "percentile"}, {"low", 5.0}, {"high", 5.0}}), DataError);
+}
+
+TEST(CtNormalization, ClipsScalesAndInverts) {
+  CtNormalization c;
+  EXPECT_FLOAT_EQ(c.toUnit(-1024), -1.0f);
+  EXPECT_FLOAT_EQ(c.toUnit(3000), 1.0f);
+  EXPECT_FLOAT_EQ(c.toUnit(-3000), -1.0f);
+  EXPECT_FLOAT_EQ(c.toUnit(5000), 1.0f);
+  EXPECT_NEAR(c.toUnit(988), 0.0f, 1e-6);
+  for (float hu : {-1024.0f, -1000.0f, -50.5f, 0.0f, 40.0f, 1450.25f, 3000.0f})
+    EXPECT_NEAR(c.toHu(c.toUnit(hu)), hu, 1e-3) << hu;
+  Volume v(grid(4), 123.0f);
+  EXPECT_NEAR(c.invert(c.apply(v)).data()[5], 123.0f, 1e-3);
+  const auto back = CtNormalization::fromJson(c.toJson());
+  EXPECT_EQ(back.minHu, c.minHu);
+  EXPECT_EQ(back.maxHu, c.maxHu);
+  CtNormalization bad;
+  bad.maxHu = -2000;
+  EXPECT_THROW(bad.validate(), UsageError);
+}
+
+TEST(BiasField, N4RemovesASmoothMultiplicativeField) {
+  // Uniform ball times a smooth field (±25 % linear gradient): after N4 the spread inside the
+  // ball must drop well below the field's.
+  const std::size_t n = 40;
+  Volume v(grid(n, 3.0));
+  Mask m(v.geometry(), 0);
+  std::mt19937 rng(3);
+  std::normal_distribution<float> noise(0.0f, 1.0f);
+  const double c = 19.5;
+  for (std::size_t z = 0; z < n; ++z)
+    for (std::size_t y = 0; y < n; ++y)
+      for (std::size_t x = 0; x < n; ++x) {
+        const double d = dist(x, y, z, c);
+        const double field = 1.0 + 0.25 * (double(x) - c) / c;
+        const bool in = d <= 16;
+        v.at(x, y, z) = in ? float(100.0 * field) + noise(rng) : 1.0f;
+        m.at(x, y, z) = in;
+      }
+  auto cv = [&](const Volume& img) {
+    double s = 0, s2 = 0;
+    std::size_t k = 0;
+    for (std::size_t i = 0; i < img.voxelCount(); ++i)
+      if (m.data()[i]) {
+        s += img.data()[i];
+        s2 += double(img.data()[i]) * img.data()[i];
+        ++k;
+      }
+    const double mean = s / double(k);
+    return std::sqrt(s2 / double(k) - mean * mean) / mean;
+  };
+  BiasFieldOptions o;
+  o.shrinkFactor = 2;
+  BiasFieldRecord rec;
+  const Volume corrected = correctBiasField(v, m, o, &rec);
+  EXPECT_LT(cv(corrected), 0.5 * cv(v)) << "before " << cv(v) << " after " << cv(corrected);
+  EXPECT_LT(rec.fieldMin, rec.fieldMax);
+  EXPECT_EQ(corrected.geometry().size, v.geometry().size);
+}
+
+}  // namespace
+}  // namespace mr2ct

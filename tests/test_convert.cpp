@@ -1,0 +1,272 @@
+// `mr2ct convert` end to end with a tiny randomly initialised model folder made in the test:
+// geometry round trip, HU range, air outside the body, sweeps, bad input, batch and shards.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "mr2ct/core/AtomicFile.h"
+#include "mr2ct/core/Error.h"
+#include "mr2ct/models/ModelFolder.h"
+#include "mr2ct/pipeline/Command.h"
+#include "mr2ct/pipeline/Converter.h"
+#include "mr2ct/preprocessing/VolumeIO.h"
+#include "support/TestSupport.h"
+
+namespace mr2ct {
+namespace {
+
+namespace fs = std::filesystem;
+using test::TempDir;
+
+ModelConfig tinyConfig(int dims = 2, int neighbours = 1) {
+  ModelConfig c;
+  c.network.preset = "test-tiny";
+  c.network.dims = dims;
+  c.network.neighbours = dims == 2 ? neighbours : 0;
+  c.network.channels = {8, 16};
+  c.network.blocksPerLevel = 1;
+  c.network.attention = false;
+  c.network.groups = 4;
+  c.network.timeFeatures = 8;
+  c.network.timeDim = 16;
+  c.network.patchSize = dims == 2 ? std::vector<int64_t>{16, 16} : std::vector<int64_t>{8, 8, 8};
+  c.preprocessing = {{"orientation", "LPS"},
+                     {"spacing", nullptr},
+                     {"n4", false},
+                     {"mr_normalization", MrNormalizationRule{}.toJson()},
+                     {"ct_normalization", CtNormalization{}.toJson()},
+                     {"body_mask", BodyMaskOptions{}.toJson()}};
+  return c;
+}
+
+fs::path makeModel(const fs::path& dir, const ModelConfig& c) {
+  torch::manual_seed(7);
+  saveModelConfig(c, dir);
+  auto net = makeNetwork(c);
+  saveWeights(*net, modelWeightsPath(dir));
+  return dir;
+}
+
+/// A body (ellipsoid, ~100) in air (~0) on a rotated, flipped, anisotropic grid.
+Volume phantomMr(std::array<std::size_t, 3> size = {26, 22, 7}) {
+  Volume v = test::makeIdentifiableVolume(size);
+  const double cx = size[0] / 2.0, cy = size[1] / 2.0, cz = size[2] / 2.0;
+  for (std::size_t z = 0; z < size[2]; ++z)
+    for (std::size_t y = 0; y < size[1]; ++y)
+      for (std::size_t x = 0; x < size[0]; ++x) {
+        const double r = std::pow((x - cx) / (0.35 * size[0]), 2) + std::pow((y - cy) / (0.35 * size[1]), 2) +
+                         std::pow((z - cz) / (0.8 * size[2]), 2);
+        v.at(x, y, z) = r < 1 ? float(100 + 20 * std::sin(0.7 * x + 0.3 * y + z)) : float((x * 7 + y * 3 + z) % 5);
+      }
+  return v;
+}
+
+int cli(std::vector<std::string> args, std::string* out = nullptr, std::string* err = nullptr) {
+  args.insert(args.begin(), "mr2ct");
+  std::vector<const char*> argv;
+  for (auto& a : args) argv.push_back(a.c_str());
+  std::ostringstream o, e;
+  const int rc = runCli(int(argv.size()), argv.data(), o, e);
+  if (out) *out = o.str();
+  if (err) *err = e.str();
+  return rc;
+}
+
+TEST(Convert, RoundTripKeepsTheInputGridExactlyWithHuAndAirOutside) {
+  TempDir tmp;
+  const auto model = makeModel(tmp / "model", tinyConfig());
+  const Volume mr = phantomMr();
+  writeVolume(mr, tmp / "mr.nii.gz");
+  std::string out, err;
+  ASSERT_EQ(cli({"convert", "--model", model.string(), "--input", (tmp / "mr.nii.gz").string(), "--output",
+                 (tmp / "sct.nii.gz").string(), "--solver", "heun", "--steps", "2", "--quiet"},
+                &out, &err),
+            0)
+      << err;
+  EXPECT_NE(out.find("per NFE"), std::string::npos) << out;
+  const auto info = readVolumeInfo(tmp / "sct.nii.gz");
+  const Geometry written = readVolumeInfo(tmp / "mr.nii.gz").geometry;
+  EXPECT_EQ(info.geometry.size, written.size);
+  EXPECT_TRUE(info.geometry.sameAs(written, 1e-6)) << info.geometry.differenceFrom(written, 1e-6);
+  EXPECT_EQ(info.pixelType, "int16");
+  const Volume sct = readVolume(tmp / "sct.nii.gz");
+  const auto range = sct.range();
+  EXPECT_GE(range.min, -1024.0f);
+  EXPECT_LE(range.max, 3000.0f);
+  // corners are far outside the body: air
+  EXPECT_EQ(sct.at(0, 0, 0), -1000.0f);
+  EXPECT_EQ(sct.at(25, 21, 6), -1000.0f);
+  // the body centre is inside the mask: the network's value (anything but exactly the air value is
+  // not guaranteed, but all body voxels being -1000 would mean the mask was lost)
+  std::size_t notAir = 0;
+  for (float v : sct.voxels()) notAir += v != -1000.0f;
+  EXPECT_GT(notAir, sct.voxelCount() / 10);
+}
+
+TEST(Convert, TargetSpacingIsUndoneOntoTheInputGrid) {
+  TempDir tmp;
+  auto cfg = tinyConfig(2, 0);
+  cfg.preprocessing["spacing"] = {1.5, 1.5, 2.0};
+  const auto model = makeModel(tmp / "model", cfg);
+  writeVolume(phantomMr(), tmp / "mr.mha");
+  ConvertOptions o;
+  o.model = model;
+  o.solver.method = SolverMethod::Euler;
+  o.solver.steps = 1;
+  o.pixelType = PixelType::Float32;
+  const Converter converter(o);
+  const auto report = converter.convert(tmp / "mr.mha", tmp / "sct.mha");
+  EXPECT_EQ(report.nfe, std::vector<int>{1});
+  const auto g = readVolumeInfo(tmp / "sct.mha").geometry;
+  EXPECT_TRUE(g.sameAs(readVolumeInfo(tmp / "mr.mha").geometry, 1e-6));
+  EXPECT_EQ(readVolumeInfo(tmp / "sct.mha").pixelType, "float32");
+}
+
+TEST(Convert, NfeSweepWritesOneOutputPerNfe) {
+  TempDir tmp;
+  const auto model = makeModel(tmp / "model", tinyConfig());
+  writeVolume(phantomMr(), tmp / "mr.nii.gz");
+  ASSERT_EQ(cli({"convert", "--model", model.string(), "--input", (tmp / "mr.nii.gz").string(), "--output",
+                 (tmp / "sct.nii.gz").string(), "--nfe-sweep", "1,2,4", "--quiet"}),
+            0);
+  for (int n : {1, 2, 4}) EXPECT_TRUE(fs::exists(tmp / ("sct_nfe" + std::to_string(n) + ".nii.gz"))) << n;
+  EXPECT_FALSE(fs::exists(tmp / "sct.nii.gz"));
+  EXPECT_EQ(sweepOutputPath("a/b.nii.gz", 8), fs::path("a/b_nfe8.nii.gz"));
+}
+
+TEST(Convert, ThreeDimensionalModelConvertsWithPatches) {
+  TempDir tmp;
+  const auto model = makeModel(tmp / "model", tinyConfig(3));
+  writeVolume(phantomMr({20, 18, 11}), tmp / "mr.nii.gz");
+  ASSERT_EQ(cli({"convert", "--model", model.string(), "--input", (tmp / "mr.nii.gz").string(), "--output",
+                 (tmp / "sct.nii.gz").string(), "--solver", "euler", "--steps", "2", "--slab", "8", "--quiet"}),
+            0);
+  EXPECT_TRUE(readVolumeInfo(tmp / "sct.nii.gz").geometry.sameAs(readVolumeInfo(tmp / "mr.nii.gz").geometry, 1e-6));
+}
+
+// Each bad input: exit 1, one line naming the file, nothing at the output path.
+TEST(Convert, BadInputsNameTheFileAndLeaveNothing) {
+  TempDir tmp;
+  const auto model = makeModel(tmp / "model", tinyConfig());
+  writeVolume(phantomMr(), tmp / "mr.nii.gz");
+  const std::string output = (tmp / "sct.nii.gz").string();
+  auto expectFailure = [&](const std::vector<std::string>& args, const std::string& named) {
+    std::string err;
+    std::vector<std::string> a{"convert"};
+    a.insert(a.end(), args.begin(), args.end());
+    a.push_back("--quiet");
+    EXPECT_EQ(cli(a, nullptr, &err), 1) << err;
+    EXPECT_NE(err.find(named), std::string::npos) << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+    EXPECT_FALSE(fs::exists(output));
+  };
+  const std::string in = (tmp / "mr.nii.gz").string();
+  // no model folder
+  expectFailure({"--model", (tmp / "nomodel").string(), "--input", in, "--output", output}, "nomodel");
+  // another format version
+  fs::create_directories(tmp / "v99");
+  fs::copy(model / "weights.pt", tmp / "v99" / "weights.pt");
+  auto j = nlohmann::json::parse(readTextFile(model / "config.json"));
+  j["format_version"] = 99;
+  writeTextAtomically(tmp / "v99" / "config.json", j.dump());
+  expectFailure({"--model", (tmp / "v99").string(), "--input", in, "--output", output}, "config.json");
+  // checkpoint that does not match its config
+  auto other = tinyConfig();
+  other.network.channels = {16, 32};
+  const auto wrong = makeModel(tmp / "wrong", other);
+  fs::copy(model / "config.json", wrong / "config.json", fs::copy_options::overwrite_existing);
+  expectFailure({"--model", wrong.string(), "--input", in, "--output", output}, "weights.pt");
+  // unreadable input geometry
+  { std::ofstream(tmp / "garbage.nii.gz") << "not an image"; }
+  expectFailure({"--model", model.string(), "--input", (tmp / "garbage.nii.gz").string(), "--output", output},
+                "garbage.nii.gz");
+  // NaN voxels
+  Volume nan = phantomMr();
+  nan.at(3, 3, 3) = std::nanf("");
+  writeVolume(nan, tmp / "nan.mha");
+  expectFailure({"--model", model.string(), "--input", (tmp / "nan.mha").string(), "--output", output}, "nan.mha");
+  // output folder missing
+  std::string err;
+  EXPECT_EQ(cli({"convert", "--model", model.string(), "--input", in, "--output", (tmp / "nodir" / "s.nii.gz").string(),
+                 "--quiet"},
+                nullptr, &err),
+            1);
+  EXPECT_NE(err.find("nodir"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(tmp / "nodir"));
+  // no stray temporary files left next to the output
+  for (const auto& e : fs::directory_iterator(tmp.path()))
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
+}
+
+TEST(Convert, ShardsPartitionTheCasesExactlyOnce) {
+  for (std::size_t count : {0u, 1u, 5u, 17u}) {
+    for (int n : {1, 2, 3, 7}) {
+      std::multiset<std::size_t> seen;
+      for (int i = 0; i < n; ++i)
+        for (auto p : shardPositions(count, i, n)) seen.insert(p);
+      EXPECT_EQ(seen.size(), count);
+      for (std::size_t p = 0; p < count; ++p) EXPECT_EQ(seen.count(p), 1u);
+    }
+  }
+  EXPECT_EQ(parseShard("2/5"), std::make_pair(2, 5));
+  EXPECT_THROW(parseShard("5/5"), UsageError);
+  EXPECT_THROW(parseShard("1-2"), UsageError);
+  EXPECT_THROW(parseShard("a/2"), UsageError);
+}
+
+TEST(Convert, BatchGoesOnAfterAFailureResumesAndShards) {
+  TempDir tmp;
+  const auto model = makeModel(tmp / "model", tinyConfig(2, 0));
+  fs::create_directories(tmp / "data");
+  writeVolume(phantomMr(), tmp / "data" / "a.nii.gz");
+  writeVolume(phantomMr({24, 20, 5}), tmp / "data" / "c.nii.gz");
+  { std::ofstream(tmp / "data" / "b.nii.gz") << "broken"; }
+  writeTextAtomically(tmp / "data" / "m.csv",
+                      "id,mr,ct,mask,split\na,a.nii.gz,,,test\nb,b.nii.gz,,,test\nc,c.nii.gz,,,test\n");
+  fs::create_directories(tmp / "out");
+  const std::vector<std::string> base{"convert", "--model", model.string(), "--manifest",
+                                      (tmp / "data" / "m.csv").string(), "--out-dir", (tmp / "out").string(),
+                                      "--solver", "euler", "--steps", "1", "--quiet"};
+  std::string out;
+  EXPECT_EQ(cli(base, &out), 3) << out;
+  EXPECT_TRUE(fs::exists(tmp / "out" / "a.nii.gz"));
+  EXPECT_FALSE(fs::exists(tmp / "out" / "b.nii.gz"));
+  EXPECT_TRUE(fs::exists(tmp / "out" / "c.nii.gz"));
+  const auto status = nlohmann::json::parse(readTextFile(tmp / "out" / "status.json"));
+  ASSERT_EQ(status.size(), 3u);
+  EXPECT_EQ(status[0]["status"], "ok");
+  EXPECT_EQ(status[0]["nfe"], 1);
+  EXPECT_EQ(status[1]["status"], "failed");
+  EXPECT_NE(status[1]["reason"].get<std::string>().find("b.nii.gz"), std::string::npos);
+  EXPECT_TRUE(fs::exists(tmp / "out" / "status.csv"));
+
+  // --resume: the complete outputs are skipped, the failed case is tried again
+  auto resume = base;
+  resume.push_back("--resume");
+  EXPECT_EQ(cli(resume, &out), 3);
+  const auto again = nlohmann::json::parse(readTextFile(tmp / "out" / "status.json"));
+  EXPECT_EQ(again[0]["status"], "skipped");
+  EXPECT_EQ(again[1]["status"], "failed");
+  EXPECT_EQ(again[2]["status"], "skipped");
+
+  // --shard: two shards cover the three cases exactly once
+  fs::create_directories(tmp / "sharded");
+  std::set<std::string> ids;
+  for (int i = 0; i < 2; ++i) {
+    auto s = base;
+    s[6] = (tmp / "sharded").string();
+    s.push_back("--shard");
+    s.push_back(std::to_string(i) + "/2");
+    cli(s);
+    const auto st = nlohmann::json::parse(
+        readTextFile(tmp / "sharded" / ("status.shard" + std::to_string(i) + "of2.json")));
+    for (const auto& c : st) EXPECT_TRUE(ids.insert(c["id"].get<std::string>()).second);
+  }
+  EXPECT_EQ(ids, (std::set<std::string>{"a", "b", "c"}));
+}
+
+}  // namespace
+}  // namespace mr2ct
