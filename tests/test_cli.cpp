@@ -108,14 +108,38 @@ TEST(Cli, PhantomWritesCasesAndManifest) {
   EXPECT_EQ(cli({"phantom", "--cases", "2"}).code, 2);  // no --out
 }
 
-TEST(Cli, DemoGeneratesPhantomsAndShowsInfo) {
+TEST(Cli, QuickDemoRunsTheWholePipeline) {
+  // The demo on tiny phantoms: phantom -> preprocess -> train -> convert -> evaluate (+ baseline).
   test::TempDir dir;
-  auto r = cli({"demo", "--out", (dir / "demo").string(), "--cases", "1", "--size", "48,48,40", "--spacing", "3.5",
+  const auto out = dir / "demo";
+  auto r = cli({"demo", "--out", out.string(), "--quick", "--cases", "4", "--size", "48,48,40", "--spacing", "3.5",
                 "--mr-spacing", "3.8,4.2", "--quiet"});
-  ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_NE(r.out.find("case000"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("ct.nii.gz"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("int16"), std::string::npos) << r.out;
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("mr2ct (flow matching)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("bulk-density baseline"), std::string::npos) << r.out;
+  const auto run = out / "run";
+  EXPECT_TRUE(std::filesystem::exists(run / "store.h5"));
+  EXPECT_TRUE(std::filesystem::exists(run / "model" / "weights.pt"));
+  EXPECT_TRUE(std::filesystem::exists(run / "report" / "summary.json"));
+  EXPECT_TRUE(std::filesystem::exists(run / "config" / "train.ini"));
+  // Every synthetic CT lies on its input MR's exact grid.
+  int converted = 0;
+  for (const auto& e : std::filesystem::directory_iterator(run / "sct")) {
+    const std::string name = e.path().filename().string();
+    if (name.size() < 8 || name.substr(name.size() - 7) != ".nii.gz") continue;
+    const std::string id = name.substr(0, name.size() - 7);
+    const Volume sct = readVolume(e.path());
+    const Volume mr = readVolume(out / "data" / id / "mr.nii.gz");
+    EXPECT_TRUE(sct.geometry().sameAs(mr.geometry(), 1e-5)) << sct.geometry().differenceFrom(mr.geometry());
+    EXPECT_GE(sct.range().min, -1024.f);
+    EXPECT_LE(sct.range().max, 3000.f);
+    ++converted;
+  }
+  EXPECT_GE(converted, 1);
+  // A second run finds every stage done and only prints the table again.
+  r = cli({"demo", "--out", out.string(), "--quick", "--cases", "4", "--size", "48,48,40", "--spacing", "3.5",
+           "--mr-spacing", "3.8,4.2", "--quiet"});
+  EXPECT_EQ(r.code, 0) << r.err;
 }
 
 }  // namespace

@@ -86,7 +86,14 @@ BatchConvertSummary runBatchConvert(const BatchConvertOptions& o, std::ostream& 
   ManifestOptions mo;
   mo.dataRoot = o.dataRoot;
   mo.allowOutside = o.allowOutside;
-  const Manifest manifest = readManifest(o.manifest, mo);
+  Manifest manifest = readManifest(o.manifest, mo);
+  if (!o.split.empty()) {
+    // The shard partition is taken over the selected split, so i/N still covers it exactly once.
+    std::vector<ManifestCase> kept;
+    for (const auto& c : manifest.cases)
+      if (c.split == o.split) kept.push_back(c);
+    manifest.cases = std::move(kept);
+  }
   const auto positions = shardPositions(manifest.cases.size(), o.shardIndex, o.shardCount);
   const std::string suffix =
       o.shardCount > 1 ? ".shard" + std::to_string(o.shardIndex) + "of" + std::to_string(o.shardCount) : "";

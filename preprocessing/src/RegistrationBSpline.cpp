@@ -57,22 +57,7 @@ SpatialTransform bsplineStage(const Images& images, const SpatialTransform& line
   method->SetMovingInitialTransform(linearItk);
   method->SetInitialTransform(bspline);
   method->InPlaceOn();
-  const unsigned levels = static_cast<unsigned>(s.shrink.size());
-  typename Method::ShrinkFactorsArrayType shrink(levels);
-  typename Method::SmoothingSigmasArrayType sigmas(levels);
-  typename Method::MetricSamplingPercentageArrayType sampling(levels);
-  for (unsigned l = 0; l < levels; ++l) {
-    shrink[l] = s.shrink[l];
-    sigmas[l] = s.sigmaMm[l];
-    sampling[l] = s.samplingFraction[l];
-  }
-  method->SetNumberOfLevels(levels);
-  method->SetShrinkFactorsPerLevel(shrink);
-  method->SetSmoothingSigmasPerLevel(sigmas);
-  method->SmoothingSigmasAreSpecifiedInPhysicalUnitsOn();
-  method->SetMetricSamplingStrategy(Method::MetricSamplingStrategyEnum::RANDOM);
-  method->SetMetricSamplingPercentagePerLevel(sampling);
-  method->MetricSamplingReinitializeSeed(static_cast<int>(s.seed % 2147483647u));
+  const unsigned levels = configurePyramid(method.GetPointer(), s);
   report.iterationsPerLevel.assign(levels, 0);
   Method* m = method.GetPointer();
   optimizer->AddObserver(itk::IterationEvent(), [m, &report](const itk::EventObject&) {

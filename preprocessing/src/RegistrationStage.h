@@ -36,6 +36,29 @@ inline Metric::Pointer makeMetric(int bins, const ItkMaskImage* fixedMask) {
 }
 
 /// Runs one stage in place on `transform`.
+/// The multi-resolution schedule (shrink, physical smoothing), seeded random sampling of a v4
+/// registration method; shared by every stage. Returns the number of levels.
+template <class Method>
+unsigned configurePyramid(Method* method, const Schedule& s) {
+  const unsigned levels = static_cast<unsigned>(s.shrink.size());
+  typename Method::ShrinkFactorsArrayType shrink(levels);
+  typename Method::SmoothingSigmasArrayType sigmas(levels);
+  typename Method::MetricSamplingPercentageArrayType sampling(levels);
+  for (unsigned l = 0; l < levels; ++l) {
+    shrink[l] = s.shrink[l];
+    sigmas[l] = s.sigmaMm[l];
+    sampling[l] = s.samplingFraction[l];
+  }
+  method->SetNumberOfLevels(levels);
+  method->SetShrinkFactorsPerLevel(shrink);
+  method->SetSmoothingSigmasPerLevel(sigmas);
+  method->SmoothingSigmasAreSpecifiedInPhysicalUnitsOn();
+  method->SetMetricSamplingStrategy(Method::MetricSamplingStrategyEnum::RANDOM);
+  method->SetMetricSamplingPercentagePerLevel(sampling);
+  method->MetricSamplingReinitializeSeed(static_cast<int>(s.seed % 2147483647u));
+  return levels;
+}
+
 template <class TTransform>
 void runGradientStage(const Images& images, TTransform* transform, const Schedule& s, StageReport& report,
                       const char* stageName, const SpatialTransform* fixedPart = nullptr) {
@@ -90,22 +113,7 @@ void runGradientStage(const Images& images, TTransform* transform, const Schedul
   // The full mapping is fixedPart(transform(p)): the optimised part stays near identity.
   if (fixedPart) method->SetMovingInitialTransform(const_cast<SpatialTransform::ItkTransform*>(fixedPart->itk()));
   method->InPlaceOn();
-  const unsigned levels = static_cast<unsigned>(s.shrink.size());
-  typename Method::ShrinkFactorsArrayType shrink(levels);
-  typename Method::SmoothingSigmasArrayType sigmas(levels);
-  typename Method::MetricSamplingPercentageArrayType sampling(levels);
-  for (unsigned l = 0; l < levels; ++l) {
-    shrink[l] = s.shrink[l];
-    sigmas[l] = s.sigmaMm[l];
-    sampling[l] = s.samplingFraction[l];
-  }
-  method->SetNumberOfLevels(levels);
-  method->SetShrinkFactorsPerLevel(shrink);
-  method->SetSmoothingSigmasPerLevel(sigmas);
-  method->SmoothingSigmasAreSpecifiedInPhysicalUnitsOn();
-  method->SetMetricSamplingStrategy(Method::MetricSamplingStrategyEnum::RANDOM);
-  method->SetMetricSamplingPercentagePerLevel(sampling);
-  method->MetricSamplingReinitializeSeed(static_cast<int>(s.seed % 2147483647u));
+  const unsigned levels = configurePyramid(method.GetPointer(), s);
 
   report.iterationsPerLevel.assign(levels, 0);
   Method* m = method.GetPointer();

@@ -13,6 +13,8 @@
 
 #include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/Log.h"
+#include "mr2ct/core/StderrCapture.h"
 #include "mr2ct/preprocessing/ItkInterop.h"
 #include "FileIntegrity.h"
 #include "NiftiHeaderCheck.h"
@@ -72,9 +74,16 @@ struct DicomSeries {
 DicomSeries findDicomSeries(const fs::path& dir, const ReadOptions& options) {
   auto names = itk::GDCMSeriesFileNames::New();
   names->SetUseSeriesDetails(true);
-  names->SetDirectory(dir.string());
-  const auto uids = names->GetSeriesUIDs();
-  if (uids.empty()) throw IoError(dir.string(), "is a folder without a DICOM series");
+  std::vector<std::string> uids;
+  {
+    StderrCapture quiet;  // GDCM prints its own warnings for folders without DICOM
+    names->SetDirectory(dir.string());
+    uids = names->GetSeriesUIDs();
+    if (uids.empty()) {
+      spdlog::debug("{}", quiet.release());
+      throw IoError(dir.string(), "is a folder without a DICOM series");
+    }
+  }
   std::string uid = options.dicomSeries;
   if (uid.empty()) {
     if (uids.size() > 1) {
@@ -93,15 +102,23 @@ DicomSeries findDicomSeries(const fs::path& dir, const ReadOptions& options) {
 // Validates the header of a single-file image and returns its ImageIO, ready for reading.
 itk::ImageIOBase::Pointer openImageIO(const fs::path& path, VolumeInfo& info, const ReadOptions& options) {
   checkReadableFile(path);
+  // niftilib and MetaIO print their own complaints to stderr while probing and parsing headers;
+  // the user gets our one line instead (the library text goes to the debug log).
+  StderrCapture quiet;
+  auto fail = [&](auto error) {
+    const std::string noise = quiet.release();
+    if (!noise.empty()) spdlog::debug("{}", noise);
+    throw error;
+  };
   auto io = itk::ImageIOFactory::CreateImageIO(path.string().c_str(), itk::IOFileModeEnum::ReadMode);
-  if (!io) throw IoError(path.string(), "not a readable image (unknown format, wrong magic number or corrupt header)");
+  if (!io) fail(IoError(path.string(), "not a readable image (unknown format, wrong magic number or corrupt header)"));
   // ITK's NIfTI reader abort()s on a NaN/Inf orientation: refuse such headers first (NiftiHeaderCheck.h).
   if (std::string(io->GetNameOfClass()) == "NiftiImageIO") detail::checkNiftiHeaderValues(path);
   io->SetFileName(path.string());
   try {
     io->ReadImageInformation();
   } catch (const itk::ExceptionObject& e) {
-    throw IoError(path.string(), "cannot read image header: " + itkMessage(e));
+    fail(IoError(path.string(), "cannot read image header: " + itkMessage(e)));
   }
   info.format = formatName(io);
   info.pixelType = componentName(io->GetComponentType());

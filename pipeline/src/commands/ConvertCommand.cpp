@@ -86,6 +86,7 @@ Command convertCommand() {
         ("resume", po::bool_switch(), "batch: skip cases whose output already exists")
         ("shard", po::value<std::string>()->default_value("0/1"), "batch: convert only shard i of N (cases i, i+N, ...)")
         ("jobs", po::value<int>()->default_value(1), "batch: cases converted at the same time")
+        ("split", po::value<std::string>()->default_value(""), "batch: only cases of this split (train|val|test)")
         ("data-root", po::value<std::string>()->default_value(""), "batch: manifest data root (else $MR2CT_DATA_DIR)")
         ("allow-outside", po::bool_switch(), "batch: accept manifest paths outside its folder")
         ("solver", po::value<std::string>()->default_value("heun"), "euler | midpoint | heun | rk4 | dopri5")
@@ -116,6 +117,7 @@ Command convertCommand() {
       b.resume = vm["resume"].as<bool>();
       std::tie(b.shardIndex, b.shardCount) = parseShard(vm["shard"].as<std::string>());
       b.jobs = vm["jobs"].as<int>();
+      b.split = vm["split"].as<std::string>();
       b.dataRoot = vm["data-root"].as<std::string>();
       b.allowOutside = vm["allow-outside"].as<bool>();
       const auto summary = runBatchConvert(b, io.err);

@@ -107,6 +107,7 @@ struct BatchConvertOptions {
   bool resume = false;              ///< skip cases whose outputs all exist
   int shardIndex = 0, shardCount = 1;  ///< --shard i/N: cases with position % N == i
   int jobs = 1;                     ///< cases converted concurrently
+  std::string split;                ///< only cases of this split ("" = all)
   std::filesystem::path dataRoot;   ///< manifest data root (else $MR2CT_DATA_DIR)
   bool allowOutside = false;
   void validate() const;
