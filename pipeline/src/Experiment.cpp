@@ -14,6 +14,9 @@
 #include "mr2ct/core/Log.h"
 #include "mr2ct/pipeline/Command.h"
 #include "mr2ct/pipeline/Manifest.h"
+#include "mr2ct/preprocessing/Resampling.h"
+#include "mr2ct/preprocessing/SpatialTransform.h"
+#include "mr2ct/preprocessing/VolumeIO.h"
 
 namespace fs = std::filesystem;
 
@@ -104,7 +107,8 @@ std::string resolvedIni(const std::vector<std::string>& argv) {
   std::vector<const char*> raw;
   for (std::size_t i = 1; i < argv.size(); ++i) raw.push_back(argv[i].c_str());
   po::variables_map vm;
-  po::store(po::command_line_parser(int(raw.size()) - 1, raw.data() + 1).options(desc).positional(pos).run(), vm);
+  // raw[0] (the stage name) stands where the parser expects the program name.
+  po::store(po::command_line_parser(int(raw.size()), raw.data()).options(desc).positional(pos).run(), vm);
   std::ostringstream ini;
   ini << "# mr2ct " << MR2CT_VERSION << ": resolved options of `mr2ct " << argv[1] << "` in this experiment\n";
   for (const auto& opt : desc.options()) {
@@ -201,6 +205,33 @@ std::string resultsTable(const nlohmann::json& model, const nlohmann::json& base
   row("mr2ct (flow matching)", model);
   if (!baseline.is_null()) row("bulk-density baseline", baseline);
   return t.str();
+}
+
+/// The reference CT of each evaluated case, registered onto its MR's own grid (where the synthetic
+/// CT lives) through the transform preprocess found (<work>/qa/<id>.tfm), and a manifest listing
+/// them: metrics compare sCT and CT voxel by voxel, so both must share the MR's grid.
+fs::path registeredReferences(const std::vector<const ManifestCase*>& cases, const fs::path& work) {
+  const fs::path dir = work / "reference";
+  fs::create_directories(dir);
+  std::vector<ManifestCase> rows;
+  for (const ManifestCase* c : cases) {
+    if (!c->hasCt()) continue;
+    const fs::path target = dir / (c->id + "_ct.nii.gz");
+    const fs::path tfm = work / "qa" / (c->id + ".tfm");
+    if (!fs::exists(target) && fs::exists(tfm)) {
+      const VolumeInfo mrInfo = readVolumeInfo(c->mr);
+      const Volume ct = readVolume(c->ct);
+      const Volume onMr =
+          resampleVolume(ct, mrInfo.geometry, SpatialTransform::load(tfm), Interpolation::Linear, -1024.0f);
+      writeVolume(onMr, target, {PixelType::Int16});
+    }
+    ManifestCase row = *c;
+    if (fs::exists(target)) row.ct = target;  // else: the case failed in preprocess, evaluate reports it
+    rows.push_back(row);
+  }
+  const fs::path manifest = dir / "manifest.csv";
+  writeManifestCsv(manifest, rows, dir, {"reference CTs registered onto each MR's grid by mr2ct run"});
+  return manifest;
 }
 
 }  // namespace
@@ -304,10 +335,11 @@ int runExperiment(const ExperimentOptions& ex, std::ostream& out, std::ostream& 
     }
     accept("baseline", code);
   }
-  // 5. evaluate
+  // 5. evaluate against the reference CTs registered onto each MR's grid
+  const fs::path referenceManifest = registeredReferences(evalCases, ex.work);
   auto evaluate = [&](const std::string& stage, const fs::path& predDir, const fs::path& reportDir) {
     if (stageDone(ex.work, stage)) return true;
-    StageCall c{"evaluate", manifestArgs(ex), section(ex, ini, "evaluate")};
+    StageCall c{"evaluate", {"--manifest", referenceManifest.string(), "--allow-outside"}, section(ex, ini, "evaluate")};
     c.fixedArgs.insert(c.fixedArgs.end(),
                        {"--pred-dir", predDir.string(), "--out", reportDir.string(), "--split", ex.split});
     return accept(stage, runStage(c, ex, configDir, out, err));
