@@ -13,8 +13,8 @@ std::map<std::string, std::map<std::string, std::string>> demoStageOptions(bool 
   std::map<std::string, std::map<std::string, std::string>> s;
   s["preprocess"] = {{"register", "rigid"}, {"spacing", "2"}, {"jobs", "2"}};
   s["train"] = {{"preset", "unet2d-small"},   {"patch", "64"},           {"batch", "8"},
-                {"steps", quick ? "60" : "1500"}, {"lr", "1e-3"},        {"warmup", quick ? "10" : "100"},
-                {"validate-every", quick ? "60" : "500"}, {"checkpoint-every", quick ? "60" : "250"},
+                {"steps", quick ? "60" : "4000"}, {"lr", "1e-3"},        {"warmup", quick ? "10" : "200"},
+                {"validate-every", quick ? "60" : "1000"}, {"checkpoint-every", quick ? "60" : "500"},
                 {"seed", "1"}};
   s["convert"] = {{"solver", "heun"}, {"steps", "2"}};
   s["evaluate"] = {};

@@ -170,7 +170,8 @@ nlohmann::json readSummary(const fs::path& p) {
 /// The final table: mean ± std of each metric for the model and the baseline.
 std::string resultsTable(const nlohmann::json& model, const nlohmann::json& baseline, nlohmann::json& asJson) {
   static const std::vector<std::pair<std::string, std::string>> kMetrics{
-      {"mae", "MAE (HU)"}, {"me", "ME (HU)"}, {"rmse", "RMSE (HU)"}, {"psnr", "PSNR (dB)"}, {"ssim", "SSIM"}};
+      {"mae", "MAE (HU)"}, {"me", "ME (HU)"},   {"rmse", "RMSE (HU)"}, {"psnr", "PSNR (dB)"},
+      {"ssim", "SSIM"},    {"mae_bone", "MAE bone (HU)"}};
   auto cell = [](const nlohmann::json& summary, const std::string& m) -> std::string {
     if (summary.is_null()) return "-";
     const nlohmann::json* metrics = summary.contains("metrics") ? &summary["metrics"] : &summary;
@@ -190,8 +191,8 @@ std::string resultsTable(const nlohmann::json& model, const nlohmann::json& base
   t << "\n";
   auto row = [&](const std::string& name, const nlohmann::json& s) {
     std::string n = "-";
-    if (!s.is_null() && s.contains("counts") && s["counts"].contains("succeeded"))
-      n = std::to_string(s["counts"]["succeeded"].get<long long>());
+    if (!s.is_null() && s.contains("succeeded") && s["succeeded"].is_number())
+      n = std::to_string(s["succeeded"].get<long long>());
     t << "| " << name << " | " << n << " |";
     nlohmann::json r;
     for (const auto& m : kMetrics) {
