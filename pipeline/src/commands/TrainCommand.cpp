@@ -69,7 +69,7 @@ Command trainCommand() {
         ("log-every", po::value<int64_t>()->default_value(def.training.logEvery), "steps between log.csv rows")
         ("seed", po::value<uint64_t>()->default_value(def.training.seed), "seed of initialisation and sampling")
         ("device", po::value<std::string>(), "cpu (default) or cuda[:N]")
-        ("channels-last", po::value<bool>()->default_value(true), "2D on CPU: channels-last memory format");
+        ("channels-last", po::value<bool>()->default_value(def.training.channelsLast), "2D on CPU: channels-last memory format");
   };
   c.run = [](const po::variables_map& vm, CommandIO& io) {
     TrainCommandOptions o;
