@@ -1,4 +1,5 @@
 // models/: velocity networks, probability path, loss, sampler, model folder, trainer (tiny sizes).
+#include <ATen/autocast_mode.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -280,6 +281,7 @@ TEST(ModelFolder, ConfigRoundTripAndErrors) {
   c.flow.source = "noise";
   c.flow.timeSampling = "logit-normal";
   c.training.seed = 42;
+  c.training.precision = "bf16";
   c.preprocessing = {{"mr", {{"rule", "percentile"}, {"p", {1, 99}}}}, {"spacing", {1.0, 1.0, 2.5}}};
   saveModelConfig(c, dir.path);
   const ModelConfig back = loadModelConfig(dir.path);
@@ -301,6 +303,8 @@ TEST(ModelFolder, ConfigRoundTripAndErrors) {
   j["network"]["channels"] = "many";
   std::ofstream(dir.path / "config.json", std::ios::trunc) << j.dump();
   EXPECT_THROW(loadModelConfig(dir.path), DataError);
+  c.training.precision = "fp16";
+  EXPECT_THROW(c.validate(), UsageError);
 }
 
 TEST_F(Seeded, WeightsRoundTripAndMismatchedOrCorruptCheckpoints) {
@@ -361,6 +365,40 @@ TEST(Trainer, LossFallsOnAPhantom) {
   EXPECT_TRUE(fs::exists(trainStatePath(dir.path)));
   // Training again into the same folder without --resume is refused.
   EXPECT_THROW(trainModel(c, src, dir.path, run), UsageError);
+}
+
+TEST(Trainer, Bf16AutocastTrainsAndRestoresTheAutocastState) {
+  const auto src = phantomSource(2, 1);
+  ModelConfig c = tinyConfig();
+  c.training.logEvery = 10;
+  TrainRunOptions run;
+  run.progress = false;
+  TempFolder fp32, bf16;
+  trainModel(c, src, fp32.path, run);
+  c.training.precision = "bf16";
+  trainModel(c, src, bf16.path, run);
+  EXPECT_FALSE(at::autocast::is_cpu_enabled());  // the guard gave the thread its state back
+  // The loss falls in bf16 too.
+  std::ifstream log(trainLogPath(bf16.path));
+  std::string header, first, line, lastLine;
+  std::getline(log, header);
+  std::getline(log, first);
+  while (std::getline(log, line)) lastLine = line;
+  const double l0 = std::stod(first.substr(first.find(',') + 1)), l1 = std::stod(lastLine.substr(lastLine.find(',') + 1));
+  EXPECT_LT(l1, 0.5 * l0) << first << " → " << lastLine;
+  // Same seed, same batches: only the arithmetic differs, so the weights must (autocast did act)
+  // and the saved weights stay float32.
+  VelocityUNet a = makeNetwork(c), b = makeNetwork(c);
+  loadWeights(a, modelWeightsPath(fp32.path));
+  loadWeights(b, modelWeightsPath(bf16.path));
+  auto pa = a->parameters(), pb = b->parameters();
+  bool anyDifferent = false;
+  for (size_t i = 0; i < pa.size(); ++i) {
+    EXPECT_EQ(pb[i].scalar_type(), torch::kFloat);
+    anyDifferent = anyDifferent || !torch::equal(pa[i], pb[i]);
+  }
+  EXPECT_TRUE(anyDifferent);
+  EXPECT_EQ(loadModelConfig(bf16.path).training.precision, "bf16");
 }
 
 TEST(Trainer, ResumeIsBitForBit) {

@@ -6,6 +6,7 @@
 
 #include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
+#include "mr2ct/models/MixedPrecision.h"
 
 namespace mr2ct {
 
@@ -160,6 +161,7 @@ void TrainingConfig::validate() const {
   need(logEvery >= 1, "log_every must be >= 1");
   need(prefetch >= 1, "prefetch must be >= 1");
   need(huMax > huMin, "hu_max must be > hu_min");
+  validatePrecision(precision);
 }
 
 nlohmann::json TrainingConfig::toJson() const {
@@ -184,6 +186,7 @@ nlohmann::json TrainingConfig::toJson() const {
           {"log_every", logEvery},
           {"prefetch", prefetch},
           {"device", device},
+          {"precision", precision},
           {"channels_last", channelsLast},
           {"hu_min", huMin},
           {"hu_max", huMax}};
@@ -212,6 +215,7 @@ TrainingConfig TrainingConfig::fromJson(const nlohmann::json& j) {
   readField(j, "training", "log_every", c.logEvery);
   readField(j, "training", "prefetch", c.prefetch);
   readField(j, "training", "device", c.device);
+  readField(j, "training", "precision", c.precision);
   readField(j, "training", "channels_last", c.channelsLast);
   readField(j, "training", "hu_min", c.huMin);
   readField(j, "training", "hu_max", c.huMax);

@@ -13,6 +13,7 @@
 #include "mr2ct/core/Log.h"
 #include "mr2ct/core/Progress.h"
 #include "mr2ct/models/FlowMatching.h"
+#include "mr2ct/models/MixedPrecision.h"
 #include "mr2ct/models/OdeSolver.h"
 #include "mr2ct/models/Runtime.h"
 
@@ -268,7 +269,11 @@ TrainSummary trainModel(const ModelConfig& config, const TrainingDataSource& dat
     const torch::Tensor w = lossWeights(b.body.to(device), b.valid.to(device), config.flow.bodyWeight,
                                         config.flow.backgroundWeight);
     state.optimizer->zero_grad();
-    const torch::Tensor loss = flowMatchingLoss(state.network->forward(ps.x_t, t, cond), ps.dx_t, w);
+    torch::Tensor loss;
+    {
+      const AutocastGuard autocast(tr.precision, device);  // forward only; backward follows its casts
+      loss = flowMatchingLoss(state.network->forward(ps.x_t, t, cond).to(torch::kFloat), ps.dx_t, w);
+    }
     loss.backward();
     const double lossValue = loss.item<double>();
     if (!std::isfinite(lossValue))

@@ -69,7 +69,9 @@ Command trainCommand() {
         ("log-every", po::value<int64_t>()->default_value(def.training.logEvery), "steps between log.csv rows")
         ("seed", po::value<uint64_t>()->default_value(def.training.seed), "seed of initialisation and sampling")
         ("device", po::value<std::string>(), "cpu (default) or cuda[:N]")
-        ("channels-last", po::value<bool>()->default_value(def.training.channelsLast), "2D on CPU: channels-last memory format");
+        ("channels-last", po::value<bool>()->default_value(def.training.channelsLast), "2D on CPU: channels-last memory format")
+        ("precision", po::value<std::string>()->default_value(def.training.precision),
+         "fp32 | bf16 (autocast of the network: faster on CPUs with AVX512-BF16 and on GPUs)");
   };
   c.run = [](const po::variables_map& vm, CommandIO& io) {
     TrainCommandOptions o;
@@ -105,6 +107,7 @@ Command trainCommand() {
     t.seed = vm["seed"].as<uint64_t>();
     if (vm.count("device")) t.device = vm["device"].as<std::string>();
     t.channelsLast = vm["channels-last"].as<bool>();
+    t.precision = vm["precision"].as<std::string>();
     if (o.resume) {
       if (vm.count("steps")) o.resumeSteps = t.steps;
       if (vm.count("device")) o.resumeDevice = t.device;

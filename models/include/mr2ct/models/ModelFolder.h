@@ -77,6 +77,7 @@ struct TrainingConfig {
   int64_t logEvery = 10;
   int prefetch = 3;              ///< batches prepared ahead by the loader thread
   std::string device = "cpu";
+  std::string precision = "fp32"; ///< fp32 | bf16 (autocast of the network in training; README "Quality")
   bool channelsLast = false;     ///< 2D on CPU: channels-last memory format (measured 0.83-0.87x of NCHW here, so off)
   double huMin = -1024.0, huMax = 3000.0;  ///< CT normalization [-1,1] ↔ [huMin, huMax] (for MAE in HU)
   void validate() const;
