@@ -142,7 +142,7 @@ TEST(Convert, ThreeDimensionalModelConvertsWithPatches) {
   const auto model = makeModel(tmp / "model", tinyConfig(3));
   writeVolume(phantomMr({20, 18, 11}), tmp / "mr.nii.gz");
   ASSERT_EQ(cli({"convert", "--model", model.string(), "--input", (tmp / "mr.nii.gz").string(), "--output",
-                 (tmp / "sct.nii.gz").string(), "--solver", "euler", "--steps", "2", "--slab", "8", "--quiet"}),
+                 (tmp / "sct.nii.gz").string(), "--solver", "euler", "--steps", "2", "--quiet"}),
             0);
   EXPECT_TRUE(readVolumeInfo(tmp / "sct.nii.gz").geometry.sameAs(readVolumeInfo(tmp / "mr.nii.gz").geometry, 1e-6));
 }

@@ -28,8 +28,6 @@ void IntegratorOptions::validate() const {
       if (patchOverlap[i] < 0 || patchOverlap[i] >= patchSize[i])
         throw UsageError("--overlap: each overlap must be in [0, patch size)");
     }
-    if (slabDepth != 0 && slabDepth < patchSize[0])
-      throw UsageError("--slab: the slab depth must be at least the patch depth (" + std::to_string(patchSize[0]) + ")");
   }
   solver.validate();
 }
@@ -42,7 +40,6 @@ nlohmann::json IntegratorOptions::toJson() const {
     j["patchSize"] = patchSize;
     j["patchOverlap"] = patchOverlap;
     j["blend"] = blend == BlendWindow::Gaussian ? "gaussian" : "hann";
-    j["slabDepth"] = slabDepth;
   }
   return j;
 }
@@ -97,6 +94,15 @@ void checkInput(const torch::Tensor& mr) {
 
 }  // namespace
 
+namespace {
+/// Evaluations of eulerNfeSweep: the first one is shared, each grid then takes n − 1 more.
+std::size_t sweepEvaluations(const std::vector<int>& nfes) {
+  std::size_t total = 1;
+  for (int n : nfes) total += std::size_t(std::max(0, n - 1));
+  return total;
+}
+}  // namespace
+
 VolumeIntegrator::VolumeIntegrator(ConditionalVelocityFn velocity, IntegratorOptions options)
     : velocity_(std::move(velocity)), options_(std::move(options)) {
   options_.validate();
@@ -105,20 +111,22 @@ VolumeIntegrator::VolumeIntegrator(ConditionalVelocityFn velocity, IntegratorOpt
 IntegrationResult VolumeIntegrator::integrate(const torch::Tensor& mr) const {
   const SolverOptions so = options_.solver;
   return run(
-      mr, [so](const VelocityFn& v, const torch::Tensor& x0) { return std::vector<SolveResult>{solve(v, x0, so)}; }, 1);
+      mr, [so](const VelocityFn& v, const torch::Tensor& x0) { return std::vector<SolveResult>{solve(v, x0, so)}; }, 1,
+      std::size_t(std::max(0, so.expectedNfe())));
 }
 
 IntegrationResult VolumeIntegrator::integrateSweep(const torch::Tensor& mr, const std::vector<int>& nfes) const {
   const double t0 = options_.solver.t0, t1 = options_.solver.t1;
   return run(
       mr, [nfes, t0, t1](const VelocityFn& v, const torch::Tensor& x0) { return eulerNfeSweep(v, x0, nfes, t0, t1); },
-      nfes.size());
+      nfes.size(), sweepEvaluations(nfes));
 }
 
-IntegrationResult VolumeIntegrator::run(const torch::Tensor& mr, const UnitSolver& unit, std::size_t outputs) const {
+IntegrationResult VolumeIntegrator::run(const torch::Tensor& mr, const UnitSolver& unit, std::size_t outputs,
+                                       std::size_t expectedEvaluations) const {
   checkInput(mr);
   torch::NoGradGuard noGrad;
-  return options_.dims == 2 ? runSlices(mr, unit, outputs) : runPatches(mr, unit, outputs);
+  return options_.dims == 2 ? runSlices(mr, unit, outputs) : runPatches(mr, unit, outputs, expectedEvaluations);
 }
 
 // ---- 2D / 2.5D ---------------------------------------------------------------------------------
@@ -164,7 +172,7 @@ IntegrationResult VolumeIntegrator::runSlices(const torch::Tensor& mrIn, const U
 // ---- 3D patches ----------------------------------------------------------------------------------
 
 IntegrationResult VolumeIntegrator::runPatches(const torch::Tensor& mrIn, const UnitSolver& unit,
-                                               std::size_t outputs) const {
+                                               std::size_t outputs, std::size_t expectedEvaluations) const {
   const torch::Tensor mr = mrIn.to(torch::kCPU, torch::kFloat32).contiguous();
   const int64_t D = mr.size(0), H = mr.size(1), W = mr.size(2);
   const int64_t m = options_.sizeMultiple;
@@ -172,76 +180,60 @@ IntegrationResult VolumeIntegrator::runPatches(const torch::Tensor& mrIn, const 
   const int64_t pd = std::min(options_.patchSize[0], roundUp(D, m));
   const int64_t ph = std::min(options_.patchSize[1], roundUp(H, m));
   const int64_t pw = std::min(options_.patchSize[2], roundUp(W, m));
-  const int64_t slab = std::max(pd, options_.slabDepth > 0 ? options_.slabDepth : 2 * options_.patchSize[0]);
-  const int64_t slabOverlap = std::min(options_.patchOverlap[0], pd - 1);
-  const auto slabStarts = tileStarts(D, slab, slabOverlap);
-
-  IntegrationResult result;
-  std::vector<torch::Tensor> acc;
-  for (std::size_t i = 0; i < outputs; ++i) acc.push_back(torch::zeros({D, H, W}, torch::kFloat32));
-  torch::Tensor zWeightSum = torch::zeros({D}, torch::kFloat32);
-  result.nfe.assign(outputs, 0);
-
+  const int64_t Sd = std::max(D, pd), Sh = std::max(H, ph), Sw = std::max(W, pw);  // padded volume
+  // The state of the whole volume stays on the CPU (it is volume-sized like the input and the
+  // output); only batches of patches go to the device, so device memory is bounded by the batch.
+  const torch::Tensor cond = padTo3d(mr.unsqueeze(0).unsqueeze(0), Sd, Sh, Sw);  // [1,1,Sd,Sh,Sw]
+  struct Tile {
+    int64_t z, y, x;
+  };
+  std::vector<Tile> tiles;
+  for (int64_t z : tileStarts(Sd, pd, options_.patchOverlap[0]))
+    for (int64_t y : tileStarts(Sh, ph, options_.patchOverlap[1]))
+      for (int64_t x : tileStarts(Sw, pw, options_.patchOverlap[2])) tiles.push_back({z, y, x});
   const torch::Tensor wd = blendWindow1d(pd, options_.blend), wh = blendWindow1d(ph, options_.blend),
                       ww = blendWindow1d(pw, options_.blend);
-  const torch::Tensor patchWeight =
-      (wd.view({pd, 1, 1}) * wh.view({1, ph, 1}) * ww.view({1, 1, pw})).to(options_.device);
+  const torch::Tensor patchWeight = wd.view({pd, 1, 1}) * wh.view({1, ph, 1}) * ww.view({1, 1, pw});
+  // Σ window over the tiles, constant over the whole solve.
+  torch::Tensor weightSum = torch::zeros({Sd, Sh, Sw}, torch::kFloat32);
+  for (const auto& t : tiles) weightSum.narrow(0, t.z, pd).narrow(1, t.y, ph).narrow(2, t.x, pw).add_(patchWeight);
 
-  for (const int64_t zs : slabStarts) {
-    const int64_t sd = std::min(slab, D - zs);  // real slices in this slab
-    const int64_t Sd = std::max(sd, pd), Sh = std::max(H, ph), Sw = std::max(W, pw);  // padded slab
-    const torch::Tensor cond =
-        padTo3d(mr.narrow(0, zs, sd).unsqueeze(0).unsqueeze(0), Sd, Sh, Sw).to(options_.device);  // [1,1,Sd,Sh,Sw]
-    struct Tile {
-      int64_t z, y, x;
-    };
-    std::vector<Tile> tiles;
-    for (int64_t z : tileStarts(Sd, pd, options_.patchOverlap[0]))
-      for (int64_t y : tileStarts(Sh, ph, options_.patchOverlap[1]))
-        for (int64_t x : tileStarts(Sw, pw, options_.patchOverlap[2])) tiles.push_back({z, y, x});
-    // Σ window over the tiles, constant over the whole solve.
-    torch::Tensor weightSum = torch::zeros({Sd, Sh, Sw}, cond.options());
-    for (const auto& t : tiles)
-      weightSum.narrow(0, t.z, pd).narrow(1, t.y, ph).narrow(2, t.x, pw).add_(patchWeight);
-    const int64_t B = options_.batchSize;
-    int evaluations = 0;
-    // The slab's velocity: every tile's velocity, window-weighted, normalised by Σ window.
-    const VelocityFn v = [&](const torch::Tensor& x, double t) {
-      ++evaluations;
-      torch::Tensor out = torch::zeros({Sd, Sh, Sw}, x.options());
-      for (std::size_t i0 = 0; i0 < tiles.size(); i0 += std::size_t(B)) {
-        const std::size_t n = std::min(tiles.size() - i0, std::size_t(B));
-        std::vector<torch::Tensor> xs, cs;
-        for (std::size_t i = i0; i < i0 + n; ++i) {
-          const auto& tl = tiles[i];
-          xs.push_back(x.narrow(2, tl.z, pd).narrow(3, tl.y, ph).narrow(4, tl.x, pw));
-          cs.push_back(cond.narrow(2, tl.z, pd).narrow(3, tl.y, ph).narrow(4, tl.x, pw));
-        }
-        const torch::Tensor vel =
-            velocity_(torch::cat(xs, 0), torch::full({int64_t(n)}, t, x.options()), torch::cat(cs, 0));
-        for (std::size_t i = 0; i < n; ++i) {
-          const auto& tl = tiles[i0 + i];
-          out.narrow(0, tl.z, pd).narrow(1, tl.y, ph).narrow(2, tl.x, pw).add_(vel[int64_t(i)][0] * patchWeight);
-        }
+  IntegrationResult result;
+  const int64_t B = options_.batchSize;
+  int evaluations = 0;
+  // The velocity of the whole volume at every evaluation: each tile's velocity, window-weighted,
+  // normalised by Σ window. The solver steps one field, so no seam can build up over steps.
+  const VelocityFn v = [&](const torch::Tensor& x, double t) {
+    torch::Tensor out = torch::zeros({Sd, Sh, Sw}, torch::kFloat32);
+    for (std::size_t i0 = 0; i0 < tiles.size(); i0 += std::size_t(B)) {
+      const std::size_t n = std::min(tiles.size() - i0, std::size_t(B));
+      std::vector<torch::Tensor> xs, cs;
+      for (std::size_t i = i0; i < i0 + n; ++i) {
+        const auto& tl = tiles[i];
+        xs.push_back(x.narrow(2, tl.z, pd).narrow(3, tl.y, ph).narrow(4, tl.x, pw));
+        cs.push_back(cond.narrow(2, tl.z, pd).narrow(3, tl.y, ph).narrow(4, tl.x, pw));
       }
-      return (out / weightSum).view({1, 1, Sd, Sh, Sw});
-    };
-    const auto solved = unit(v, cond.clone());
-    // Blend slabs along z (a single slab covering D gets weight 1 everywhere after normalisation).
-    const torch::Tensor zw = blendWindow1d(sd, options_.blend);
-    for (std::size_t i = 0; i < outputs; ++i) {
-      const auto x = solved[i].x.reshape({Sd, Sh, Sw}).narrow(0, 0, sd).narrow(1, 0, H).narrow(2, 0, W).to(torch::kCPU,
-                                                                                                       torch::kFloat32);
-      acc[i].narrow(0, zs, sd).add_(x * zw.view({sd, 1, 1}));
-      result.nfe[i] = std::max(result.nfe[i], solved[i].nfe);
+      const torch::Tensor xb = torch::cat(xs, 0).to(options_.device), cb = torch::cat(cs, 0).to(options_.device);
+      const torch::Tensor vel =
+          velocity_(xb, torch::full({int64_t(n)}, t, xb.options()), cb).to(torch::kCPU, torch::kFloat32);
+      for (std::size_t i = 0; i < n; ++i) {
+        const auto& tl = tiles[i0 + i];
+        out.narrow(0, tl.z, pd).narrow(1, tl.y, ph).narrow(2, tl.x, pw).add_(vel[int64_t(i)][0] * patchWeight);
+      }
     }
-    zWeightSum.narrow(0, zs, sd).add_(zw);
-    result.totalEvaluations += evaluations;
-    ++result.batches;
-    if (progress) progress(std::size_t(result.batches), slabStarts.size());
+    ++evaluations;
+    if (progress) progress(std::size_t(evaluations), std::max(std::size_t(evaluations), expectedEvaluations));
+    return out.div_(weightSum).view({1, 1, Sd, Sh, Sw});
+  };
+  const auto solved = unit(v, cond.clone());
+  result.nfe.assign(outputs, 0);
+  for (std::size_t i = 0; i < outputs; ++i) {
+    result.x.push_back(
+        solved[i].x.reshape({Sd, Sh, Sw}).narrow(0, 0, D).narrow(1, 0, H).narrow(2, 0, W).contiguous());
+    result.nfe[i] = solved[i].nfe;
   }
-  for (auto& a : acc) a.div_(zWeightSum.view({D, 1, 1}));
-  result.x = std::move(acc);
+  result.totalEvaluations = evaluations;
+  result.batches = 1;
   return result;
 }
 

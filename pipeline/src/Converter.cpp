@@ -95,7 +95,6 @@ void ConvertOptions::validate() const {
     if (n < 1) throw UsageError("--nfe-sweep: every NFE must be at least 1 (got " + std::to_string(n) + ")");
   if (batch < 1) throw UsageError("--batch must be at least 1");
   if (!(overlap >= 0 && overlap < 1)) throw UsageError("--overlap must be in [0, 1)");
-  if (slabDepth < 0) throw UsageError("--slab must not be negative");
   if (maxBatchVoxels < 0) throw UsageError("--max-batch-voxels must not be negative");
   if (!std::isfinite(outsideHu)) throw UsageError("--outside-hu must be finite");
 }
@@ -162,7 +161,6 @@ Converter::Converter(ConvertOptions options) : options_(std::move(options)), imp
   io.sizeMultiple = cfg.network.unetOptions().sizeMultiple();
   io.device = impl_->device;
   io.blend = options_.blend;
-  io.slabDepth = options_.slabDepth;
   io.solver = options_.solver;
   if (!options_.nfeSweep.empty()) io.solver = SolverOptions{};  // the sweep brings its own grids
   if (io.dims == 3) {
@@ -237,7 +235,7 @@ ConvertReport Converter::convert(const fs::path& input, const fs::path& output) 
   IntegrationResult integrated;
   {
     const torch::Tensor x0 = asTensor(normalized);
-    std::unique_ptr<ProgressBar> bar;  // sized on the first report (batches or slabs)
+    std::unique_ptr<ProgressBar> bar;  // sized on the first report (slice batches or 3D evaluations)
     impl_->integrator->progress = [&](std::size_t done, std::size_t total) {
       if (!bar) bar = std::make_unique<ProgressBar>("convert " + input.filename().string(), total);
       bar->advance(1, std::to_string(done) + "/" + std::to_string(total));

@@ -41,7 +41,6 @@ ConvertOptions convertOptionsFrom(const po::variables_map& vm) {
   o.maxBatchVoxels = vm["max-batch-voxels"].as<int64_t>();
   o.overlap = vm["overlap"].as<double>();
   o.blend = parseBlendWindow(vm["blend"].as<std::string>());
-  o.slabDepth = vm["slab"].as<int>();
   o.maskOutside = !vm["no-mask-outside"].as<bool>();
   const std::string type = vm["pixel-type"].as<std::string>();
   if (type == "int16")
@@ -100,7 +99,6 @@ Command convertCommand() {
          "2D: fewer slices per call when batch x H x W exceeds this (bounds memory on 512^2 slices; 0 = off)")
         ("overlap", po::value<double>()->default_value(0.25), "3D: patch overlap as a fraction of the patch")
         ("blend", po::value<std::string>()->default_value("gaussian"), "3D velocity blending window: gaussian | hann")
-        ("slab", po::value<int>()->default_value(0), "3D: slices per slab (0 = 2 x patch depth)")
         ("no-mask-outside", po::bool_switch(), "keep the network's values outside the body mask (default: -1000 HU)")
         ("pixel-type", po::value<std::string>()->default_value("int16"), "output voxels: int16 | float32")
         ("dicom-series", po::value<std::string>()->default_value(""), "SeriesInstanceUID for DICOM folders with several");

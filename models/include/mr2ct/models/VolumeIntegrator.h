@@ -1,6 +1,6 @@
 #pragma once
-// Whole-volume integration of dx/dt = v(x, t | MR) from x0 = MR, with memory bounded by slabs,
-// not by the volume. Knows nothing of files or networks: the velocity is any callable with a
+// Whole-volume integration of dx/dt = v(x, t | MR) from x0 = MR, with the network's memory bounded
+// by a batch of slices or patches, not by the volume. Knows nothing of files or networks: the velocity is any callable with a
 // network's forward signature.
 //
 //  2D / 2.5D (dims = 2): the volume [D,H,W] is cut into batches of `batchSize` slices along z; each
@@ -9,12 +9,11 @@
 //    k = contextSlices, the slice itself at channel k; clamped at the volume's ends (slice −1
 //    repeats slice 0). H and W are padded (replicate) to sizeMultiple and cropped after.
 //
-//  3D (dims = 3): the volume is cut into slabs of `slabDepth` z slices; inside a slab, overlapping
-//    patches tile the slab and their VELOCITIES are blended with a Gaussian or Hann window at every
-//    evaluation, so the slab's state evolves as one field and no seam can build up over steps.
-//    Consecutive slabs overlap by patchOverlap[0] slices; their final states are blended along z
-//    with the same window (this is the one place where blending happens on results; with
-//    slabDepth ≥ D there is a single slab and the integration is whole-volume exact).
+//  3D (dims = 3): overlapping patches tile the whole volume and their VELOCITIES are blended with
+//    a Gaussian or Hann window at every evaluation, so the volume's state evolves as one field and
+//    no seam can build up over steps (nothing is ever blended on results). The state (a few
+//    volume-sized float tensors, as many as the solver's stages) stays on the CPU; batches of
+//    `batchSize` patches go to the device, so device memory is bounded by one batch.
 //
 // Shapes: mr is [D,H,W] float (CPU); results are [D,H,W] float32 CPU.
 #include <array>
@@ -47,7 +46,6 @@ struct IntegratorOptions {
   std::array<int64_t, 3> patchSize{32, 64, 64};    ///< 3D patch [D,H,W]
   std::array<int64_t, 3> patchOverlap{8, 16, 16};  ///< 3D overlap [D,H,W], < patchSize
   BlendWindow blend = BlendWindow::Gaussian;
-  int64_t slabDepth = 0;        ///< 3D: z slices per slab (0 = 2 × patch depth)
   torch::Device device = torch::kCPU;
   SolverOptions solver;
 
@@ -66,8 +64,8 @@ torch::Tensor blendWindow1d(int64_t length, BlendWindow kind);
 struct IntegrationResult {
   std::vector<torch::Tensor> x;  ///< [D,H,W] float32 CPU, one per requested NFE (one for a plain solve)
   std::vector<int> nfe;          ///< NFE of each result (per trajectory; Dopri5: the largest over batches)
-  int totalEvaluations = 0;      ///< velocity evaluations of the whole run, over all batches/slabs
-  int batches = 0;               ///< independent solves (2D batches or 3D slabs)
+  int totalEvaluations = 0;      ///< velocity evaluations of the whole run, over all batches
+  int batches = 0;               ///< independent solves (2D batches; 3D: 1, the whole volume)
 };
 
 class VolumeIntegrator {
@@ -79,16 +77,18 @@ class VolumeIntegrator {
   /// Euler on nested grids, one result per NFE in `nfes`, from one run (see eulerNfeSweep).
   IntegrationResult integrateSweep(const torch::Tensor& mr, const std::vector<int>& nfes) const;
 
-  /// Called after each batch/slab with (done, total); e.g. a progress bar.
+  /// Called with (done, total): 2D after each batch of slices, 3D after each velocity evaluation.
   std::function<void(std::size_t, std::size_t)> progress;
 
   const IntegratorOptions& options() const { return options_; }
 
  private:
   using UnitSolver = std::function<std::vector<SolveResult>(const VelocityFn&, const torch::Tensor& x0)>;
-  IntegrationResult run(const torch::Tensor& mr, const UnitSolver& unit, std::size_t outputs) const;
+  IntegrationResult run(const torch::Tensor& mr, const UnitSolver& unit, std::size_t outputs,
+                        std::size_t expectedEvaluations) const;
   IntegrationResult runSlices(const torch::Tensor& mr, const UnitSolver& unit, std::size_t outputs) const;
-  IntegrationResult runPatches(const torch::Tensor& mr, const UnitSolver& unit, std::size_t outputs) const;
+  IntegrationResult runPatches(const torch::Tensor& mr, const UnitSolver& unit, std::size_t outputs,
+                               std::size_t expectedEvaluations) const;
 
   ConditionalVelocityFn velocity_;
   IntegratorOptions options_;

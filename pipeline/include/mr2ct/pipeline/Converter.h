@@ -51,7 +51,6 @@ struct ConvertOptions {
   int64_t maxBatchVoxels = 4 * 256 * 256;
   double overlap = 0.25;                ///< 3D: patch overlap as a fraction of the patch size
   BlendWindow blend = BlendWindow::Gaussian;
-  int64_t slabDepth = 0;                ///< 3D: slices per slab (0 = 2 × patch depth)
   bool maskOutside = true;              ///< set voxels outside the body mask to outsideHu
   float outsideHu = -1000.0f;
   PixelType pixelType = PixelType::Int16;
