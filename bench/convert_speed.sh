@@ -21,6 +21,7 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
 echo "# load: $(cat /proc/loadavg)"
+if [[ "${SPEED:-1}" == "1" ]]; then
 for T in $THREADS; do
   "$BENCH" speed --preset unet2d-bench --size 256 --slices "$SLICES" --batch 4 --nfe "$NFE_LIST" --threads "$T" \
     --malloc tuned | tail -1 > "$TMP/ours_$T.json"
@@ -46,18 +47,23 @@ for t in threads:
         print(f"| {t} | {n} | {row['slices_per_s']:.3f} | {ps:.3f} | {row['slices_per_s']/ps:.2f}x | "
               f"{row['s_per_volume']:.1f} | {row['s_per_volume_per_nfe']:.1f} |")
 PY
+fi
 
 if [[ "${RSS:-0}" == "1" ]]; then
   "$BENCH" make-model "$TMP/model" --preset "${RSS_PRESET:-unet2d-bench}"
-  /usr/bin/python3 - "$TMP/mr512.nii.gz" <<'PY'
-import sys, numpy as np, nibabel as nib
+  # A 512x512x300 head-sized ellipsoid as MetaImage (numpy only; Debian has no nibabel).
+  /usr/bin/python3 - "$TMP/mr512.mha" <<'PY'
+import sys, numpy as np
 nx, ny, nz = 512, 512, 300
-x, y, z = np.meshgrid(np.arange(nx), np.arange(ny), np.arange(nz), indexing="ij")
+z, y, x = np.ogrid[:nz, :ny, :nx]
 r = ((x - nx / 2) / (0.4 * nx)) ** 2 + ((y - ny / 2) / (0.45 * ny)) ** 2 + ((z - nz / 2) / (0.6 * nz)) ** 2
-v = np.where(r < 1, 300 + 100 * np.sin(0.05 * x) * np.cos(0.07 * y), (x + 3 * y + z) % 7).astype(np.float32)
-nib.save(nib.Nifti1Image(v, np.diag([0.8, 0.8, 1.0, 1.0])), sys.argv[1])
+v = np.where(r < 1, 300 + 100 * np.sin(0.05 * x) * np.cos(0.07 * y), (x + 3 * y + z) % 7).astype("<f4")
+with open(sys.argv[1], "wb") as f:
+    f.write(b"ObjectType = Image\nNDims = 3\nBinaryData = True\nBinaryDataByteOrderMSB = False\n"
+            b"ElementSpacing = 0.8 0.8 1.0\nDimSize = 512 512 300\nElementType = MET_FLOAT\nElementDataFile = LOCAL\n")
+    f.write(np.ascontiguousarray(v).tobytes())
 PY
-  /usr/bin/time -v "$MR2CT" convert --model "$TMP/model" --input "$TMP/mr512.nii.gz" --output "$TMP/sct512.nii.gz" \
+  /usr/bin/time -v "$MR2CT" convert --model "$TMP/model" --input "$TMP/mr512.mha" --output "$TMP/sct512.nii.gz" \
     --solver "${RSS_SOLVER:-euler}" --steps "${RSS_NFE:-1}" --threads "${RSS_THREADS:-2}" --quiet \
     > "$TMP/rss.out" 2> "$TMP/rss.time"
   cat "$TMP/rss.out"

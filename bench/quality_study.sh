@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# The quality study (README "Quality"): trains one model per flow-matching source (`mr`: x0 is the
+# MR itself; `noise`: x0 ~ N(0, I), the classic conditional baseline) on the same store with the
+# same settings, converts the evaluation split with Euler at NFE 1, 2, 4, 8, 16 (one nested sweep)
+# and Heun at NFE 2, 4, 8, 16, evaluates everything against the reference CT on each MR's grid, next
+# to the bulk-density baseline, and writes one table (Markdown + JSON) and an NFE-versus-MAE plot.
+#   bench/quality_study.sh phantom|brainweb [BUILD_DIR]
+# phantom:  10 generated head phantoms, data_manifests/phantom-study.ini
+# brainweb: brainweb20-paired in $MR2CT_DATA_DIR (12 train subjects, 3 val subjects, never both),
+#           data_manifests/brainweb20-experiment.ini
+# Environment: OUT (default runs/study-<dataset>), THREADS (per model, default 1: the two models
+# train side by side on a 2-core machine), STEPS (override the INI's training steps).
+# Rerunning resumes: `mr2ct run` skips finished stages, training resumes bit-for-bit, finished
+# conversions and reports are kept.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+DATASET=${1:?usage: quality_study.sh phantom|brainweb [BUILD_DIR]}
+BUILD=$(cd "${2:-$HERE/../build}" && pwd)
+MR2CT=$BUILD/bin/mr2ct
+OUT=${OUT:-$HERE/../runs/study-$DATASET}
+THREADS=${THREADS:-1}
+PY=/usr/bin/python3
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+
+case "$DATASET" in
+  phantom)
+    INI=$HERE/../data_manifests/phantom-study.ini
+    [ -f "$OUT/data/manifest.csv" ] || "$MR2CT" phantom --out "$OUT/data" --cases 10 --seed 1 --quiet
+    MANIFEST=$OUT/data/manifest.csv
+    ROOT_ARGS=()
+    ;;
+  brainweb)
+    INI=$HERE/../data_manifests/brainweb20-experiment.ini
+    : "${MR2CT_DATA_DIR:?brainweb needs MR2CT_DATA_DIR (the folder holding brainweb20-paired)}"
+    MANIFEST=$HERE/../data_manifests/brainweb20-paired.csv
+    ROOT_ARGS=(--data-root "$MR2CT_DATA_DIR")
+    ;;
+  *) echo "quality_study.sh: unknown dataset '$DATASET' (phantom|brainweb)" >&2; exit 2 ;;
+esac
+SPLIT=$(sed -n 's/^split *= *//p' "$INI" | head -1)
+PROFILE=$(awk '/^\[evaluate\]/{s=1;next} /^\[/{s=0} s && /^profile/{sub(/^profile *= */,"");print}' "$INI")
+WORK=$OUT/run
+
+# The experiment INI with the step count overridden (STEPS) for both models.
+CONFIG=$OUT/experiment.ini
+if [ -n "${STEPS:-}" ]; then
+  awk -v steps="$STEPS" '/^\[/{s=($0=="[train]")} s && /^steps *=/{print "steps = " steps; next} {print}' "$INI" > "$CONFIG"
+else
+  cp "$INI" "$CONFIG"
+fi
+# The noise model trains with exactly the [train] section of the same INI, only --source differs.
+awk '/^\[/{s=($0=="[train]");next} s && NF && !/^#/' "$CONFIG" > "$OUT/train.ini"
+
+# 1. mr2ct run (preprocess, train the mr-source model, convert, baseline, evaluate) and, as soon as
+#    the store is complete, the noise-source model beside it.
+start=$(date +%s)
+log "mr2ct run -> $WORK (threads $THREADS)"
+"$MR2CT" run --manifest "$MANIFEST" "${ROOT_ARGS[@]}" --work "$WORK" --config "$CONFIG" --split "$SPLIT" \
+  --threads "$THREADS" --quiet > "$OUT/run.log" 2>&1 &
+run_pid=$!
+while [ ! -e "$WORK/.stages/preprocess.done" ]; do
+  kill -0 $run_pid 2>/dev/null || { wait $run_pid || true; echo "run failed: see $OUT/run.log" >&2; tail "$OUT/run.log" >&2; exit 1; }
+  sleep 5
+done
+noise_args=(--store "$WORK/store.h5" --out "$OUT/model-noise" --threads "$THREADS" --quiet)
+if [ -e "$OUT/model-noise/train_state.pt" ]; then noise_args+=(--resume); fi
+log "train --source noise -> $OUT/model-noise"
+"$MR2CT" train --config "$OUT/train.ini" --source noise "${noise_args[@]}" > "$OUT/train-noise.log" 2>&1 &
+noise_pid=$!
+wait $run_pid || { echo "run failed: see $OUT/run.log" >&2; exit 1; }
+wait $noise_pid || { echo "noise training failed: see $OUT/train-noise.log" >&2; exit 1; }
+log "training done in $(( $(date +%s) - start )) s"
+[ -e "$OUT/train_seconds" ] || echo $(( $(date +%s) - start )) > "$OUT/train_seconds"
+
+# 2. conversions of the evaluation split: per model, one nested Euler sweep and four Heun runs.
+mapfile -t CASES < <($PY - "$WORK/reference/manifest.csv" "$SPLIT" <<'PY'
+import csv, os, sys
+path, split = sys.argv[1], sys.argv[2]
+rows = csv.DictReader(l for l in open(path) if not l.startswith("#"))
+for r in rows:
+    if r.get("split", "") == split:
+        print(r["id"] + "\t" + os.path.normpath(os.path.join(os.path.dirname(path), r["mr"])))
+PY
+)
+[ ${#CASES[@]} -gt 0 ] || { echo "no '$SPLIT' cases in $WORK/reference/manifest.csv" >&2; exit 1; }
+SWEEP=$OUT/sweep
+TIMES=$OUT/convert_times.jsonl
+for model in mr noise; do
+  dir=$WORK/model; [ $model = noise ] && dir=$OUT/model-noise
+  for entry in "${CASES[@]}"; do
+    id=${entry%%$'\t'*}; mr=${entry#*$'\t'}
+    if [ ! -e "$SWEEP/$model-euler-16/$id.nii.gz" ]; then
+      mkdir -p "$SWEEP/tmp"
+      t0=$(date +%s.%N)
+      "$MR2CT" convert --model "$dir" --input "$mr" --output "$SWEEP/tmp/$id.nii.gz" --nfe-sweep 1,2,4,8,16 \
+        --threads 2 --quiet
+      echo "{\"model\":\"$model\",\"solver\":\"euler-sweep\",\"case\":\"$id\",\"seconds\":$(echo "$(date +%s.%N) - $t0" | bc)}" >> "$TIMES"
+      for n in 1 2 4 8 16; do
+        mkdir -p "$SWEEP/$model-euler-$n"
+        mv "$SWEEP/tmp/${id}_nfe$n.nii.gz" "$SWEEP/$model-euler-$n/$id.nii.gz"
+      done
+    fi
+    for steps in 1 2 4 8; do
+      target=$SWEEP/$model-heun-$((2 * steps))/$id.nii.gz
+      [ -e "$target" ] && continue
+      mkdir -p "$(dirname "$target")"
+      "$MR2CT" convert --model "$dir" --input "$mr" --output "$target" --solver heun --steps $steps --threads 2 --quiet
+    done
+  done
+  log "converted the $SPLIT cases with the $model model"
+done
+
+# 3. evaluation of every output set against the same references
+for d in "$SWEEP"/*-euler-* "$SWEEP"/*-heun-*; do
+  name=$(basename "$d")
+  [ -e "$OUT/reports/$name/summary.json" ] && continue
+  "$MR2CT" evaluate --manifest "$WORK/reference/manifest.csv" --allow-outside --pred-dir "$d" \
+    --out "$OUT/reports/$name" --split "$SPLIT" --no-montage ${PROFILE:+--profile "$PROFILE"} --threads 2 --quiet
+done
+log "evaluated"
+
+# 4. one table, one JSON, one plot
+$PY - "$OUT" "$WORK" "$DATASET" "$SPLIT" "$CONFIG" <<'PY'
+import glob, json, os, re, sys
+out, work, dataset, split, config = sys.argv[1:6]
+def summary(path):
+    s = json.load(open(path))
+    m = s["metrics"]
+    pick = lambda k: {"mean": m[k]["mean"], "std": m[k]["std"]} if k in m else None
+    return {"cases": m["mae"]["n"], "mae": pick("mae"), "me": pick("me"), "psnr": pick("psnr"),
+            "ssim": pick("ssim"), "mae_bone": pick("mae_bone")}
+rows = []
+for d in sorted(glob.glob(os.path.join(out, "reports", "*", "summary.json"))):
+    name = os.path.basename(os.path.dirname(d))
+    source, solver, nfe = re.match(r"(mr|noise)-(euler|heun)-(\d+)", name).groups()
+    rows.append({"source": source, "solver": solver, "nfe": int(nfe), **summary(d)})
+rows.sort(key=lambda r: (r["source"], r["solver"], r["nfe"]))
+base = summary(os.path.join(work, "report-baseline", "summary.json"))
+train = {}
+for source, d in (("mr", os.path.join(work, "model")), ("noise", os.path.join(out, "model-noise"))):
+    import csv
+    log = list(csv.DictReader(open(os.path.join(d, "log.csv"))))
+    train[source] = {"steps": int(log[-1]["step"]),
+                     "final_val_mae_hu": next((r["val_mae_hu"] for r in reversed(log) if r["val_mae_hu"]), None)}
+try:
+    train["wall_seconds_both_side_by_side"] = int(open(os.path.join(out, "train_seconds")).read())
+except OSError:
+    pass
+result = {"dataset": dataset, "split": split, "config": open(config).read(), "rows": rows,
+          "baseline_bulk_density": base, "training": train}
+json.dump(result, open(os.path.join(out, "study.json"), "w"), indent=2)
+f = lambda x, p=1: "–" if x is None else f"{x['mean']:.{p}f} ± {x['std']:.{p}f}"
+lines = [f"Dataset `{dataset}`, split `{split}` ({base['cases']} cases), mean ± std over cases inside the body mask.", "",
+         "| method | source | solver | NFE | MAE (HU) | ME (HU) | PSNR (dB) | SSIM | MAE bone (HU) |",
+         "|---|---|---|---|---|---|---|---|---|",
+         f"| bulk-density baseline | – | – | – | {f(base['mae'])} | {f(base['me'])} | {f(base['psnr'], 2)} | {f(base['ssim'], 3)} | {f(base['mae_bone'])} |"]
+for r in rows:
+    lines.append(f"| mr2ct flow matching | {r['source']} | {r['solver']} | {r['nfe']} | {f(r['mae'])} | {f(r['me'])} | "
+                 f"{f(r['psnr'], 2)} | {f(r['ssim'], 3)} | {f(r['mae_bone'])} |")
+open(os.path.join(out, "study.md"), "w").write("\n".join(lines) + "\n")
+print("\n".join(lines))
+try:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    styles = {("mr", "euler"): ("C0", "-o"), ("mr", "heun"): ("C0", "--s"),
+              ("noise", "euler"): ("C3", "-o"), ("noise", "heun"): ("C3", "--s")}
+    for (source, solver), (colour, style) in styles.items():
+        pts = [(r["nfe"], r["mae"]["mean"]) for r in rows if r["source"] == source and r["solver"] == solver]
+        if pts:
+            ax.plot(*zip(*pts), style, color=colour, label=f"source {source}, {solver}")
+    ax.axhline(base["mae"]["mean"], color="grey", linestyle=":", label="bulk-density baseline")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks([1, 2, 4, 8, 16]); ax.set_xticklabels(["1", "2", "4", "8", "16"])
+    ax.set_xlabel("NFE (network evaluations per slice)")
+    ax.set_ylabel("MAE inside the body (HU)")
+    ax.set_title(f"mr2ct quality study: {dataset}, {split} cases")
+    ax.grid(True, alpha=0.3); ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "nfe_mae.png"))
+    print(f"plot: {os.path.join(out, 'nfe_mae.png')}")
+except ImportError:
+    print("(matplotlib missing: no plot)")
+PY
