@@ -16,6 +16,7 @@
 #include <string>
 
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/Log.h"
 #include "mr2ct/preprocessing/HeadPhantom.h"
 #include "mr2ct/preprocessing/Registration.h"
 #include "mr2ct/preprocessing/VolumeIO.h"
@@ -51,6 +52,7 @@ int ours(int argc, char** argv) {
   if (const char* v = std::getenv("REG_SAMPLES")) o.maxSamplesPerLevel = std::stoul(v);
   if (const char* v = std::getenv("REG_SIGMAS")) o.smoothingSigmasMm = numbers(v);
   if (const char* v = std::getenv("REG_ITERATIONS")) o.iterations = std::stoi(v);
+  if (const char* v = std::getenv("REG_DEBUG")) spdlog::set_level(std::string(v) == "trace" ? spdlog::level::trace : spdlog::level::debug);
   o.validate();
   const auto t0 = std::chrono::steady_clock::now();
   const RegistrationResult r = registerImages(mr, ct, o);

@@ -6,6 +6,7 @@
 #include <itkVersorRigid3DTransform.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -175,6 +176,8 @@ struct Candidate {
 }  // namespace
 
 Initialisation initialise(const Volume& fixed, const Volume& moving, const RegistrationOptions& options) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto since = [&t0] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
   const Volume coarseFixed = coarseCopy(fixed, options.searchSpacingMm);
   const Volume coarseMoving = coarseCopy(moving, options.searchSpacingMm);
   const CandidateScorer scorer(coarseFixed, coarseMoving, options.histogramBins, options.seed);
@@ -205,6 +208,8 @@ Initialisation initialise(const Volume& fixed, const Volume& moving, const Regis
     }
     perRotation.push_back(best);
   }
+  spdlog::debug("rotation search: coarse copies and {} starts scored in {:.2f} s", rotations.size() * centrings.size(),
+                since());
   std::stable_sort(perRotation.begin(), perRotation.end(),
                    [](const Candidate& a, const Candidate& b) { return a.score.value < b.score.value; });
   if (!std::isfinite(perRotation.front().score.value)) {
@@ -223,6 +228,7 @@ Initialisation initialise(const Volume& fixed, const Volume& moving, const Regis
   Initialisation init;
   if (!options.rotationSearch) {
     init.transform = perRotation.front().transform;
+    init.start = init.transform;
     init.description = perRotation.front().label;
     init.overlap = perRotation.front().score.overlap;
     init.metric = perRotation.front().score.value;
@@ -239,9 +245,11 @@ Initialisation initialise(const Volume& fixed, const Volume& moving, const Regis
   s.firstStep = {options.searchSpacingMm};
   s.iterations = 20;
   s.lineSearch = false;
+  s.regularStepFraction = 0.25;  // ≈1.25 mm first step on the 5 mm copies
   s.bins = options.histogramBins;
   s.seed = options.seed;
   Candidate winner;
+  SpatialTransform winnerStart;
   const std::size_t k = std::min(kRefined, perRotation.size());
   for (std::size_t i = 0; i < k; ++i) {
     if (!std::isfinite(perRotation[i].score.value)) break;
@@ -255,14 +263,22 @@ Initialisation initialise(const Volume& fixed, const Volume& moving, const Regis
     refined.score = scorer.score(refined.transform);
     spdlog::debug("rotation search: {}: start {:.4f}, refined {:.4f}", refined.label, perRotation[i].score.value,
                   refined.score.value);
-    if (refined.score.value < winner.score.value || winner.label.empty()) winner = refined;
+    if (refined.score.value < winner.score.value || winner.label.empty()) {
+      winner = refined;
+      winnerStart = perRotation[i].transform;
+    }
   }
-  if (winner.label.empty() || !std::isfinite(winner.score.value)) winner = perRotation.front();
+  if (winner.label.empty() || !std::isfinite(winner.score.value)) {
+    winner = perRotation.front();
+    winnerStart = winner.transform;
+  }
+  spdlog::debug("rotation search: {} starts refined, {:.2f} s in all", k, since());
   std::ostringstream d;
   d << winner.label << " (rotation search over " << rotations.size() << " turns; coarse MI " << winner.score.value;
   if (std::isfinite(identityValue)) d << ", unturned start " << identityValue;
   d << ")";
   init.transform = winner.transform;
+  init.start = winnerStart;
   init.description = d.str();
   init.overlap = winner.score.overlap;
   init.metric = winner.score.value;

@@ -1,6 +1,7 @@
 #pragma once
 // The one gradient-descent stage template (ITK v4 ImageRegistrationMethodv4 + Mattes MI + regular
-// step gradient descent with physical-shift scales), shared by the rigid and affine stages.
+// step gradient descent, or conjugate gradient with line search, with physical-shift scales), shared
+// by the rigid and affine stages.
 #include <itkImageMaskSpatialObject.h>
 #include <itkImageRegistrationMethodv4.h>
 #include <itkMattesMutualInformationImageToImageMetricv4.h>
@@ -8,6 +9,8 @@
 #include <itkConjugateGradientLineSearchOptimizerv4.h>
 #include <itkRegularStepGradientDescentOptimizerv4.h>
 
+#include <chrono>
+#include <memory>
 #include <sstream>
 
 #include "mr2ct/core/Log.h"
@@ -73,8 +76,8 @@ void runGradientStage(const Images& images, TTransform* transform, const Schedul
   scales->SetMetric(metric);
   const bool lineSearch = s.lineSearch;
   // Initial step per level as a fraction of the level's voxel size. The line search only needs an
-  // upper bound; the regular-step optimiser halves its step at each reversal, so it starts smaller.
-  const double stepFactor = lineSearch ? 1.0 : 0.25, minStepRatio = 0.002;
+  // upper bound; the regular-step optimiser shrinks its step at each reversal, so it starts smaller.
+  const double stepFactor = lineSearch ? 1.0 : s.regularStepFraction, minStepRatio = 0.002;
   typename Base::Pointer optimizer;
   Regular* regular = nullptr;
   LineSearch* cg = nullptr;
@@ -101,6 +104,8 @@ void runGradientStage(const Images& images, TTransform* transform, const Schedul
   optimizer->SetScalesEstimator(scales);
   optimizer->SetNumberOfIterations(static_cast<itk::SizeValueType>(s.iterations));
   optimizer->SetReturnBestParametersAndValue(false);
+  // Only the line-search optimiser monitors convergence (ITK's regular-step one stops on its step
+  // length, see minStepRatio).
   optimizer->SetConvergenceWindowSize(10);
   optimizer->SetMinimumConvergenceValue(1e-6);
 
@@ -119,8 +124,14 @@ void runGradientStage(const Images& images, TTransform* transform, const Schedul
   Method* m = method.GetPointer();
   Base* o = optimizer.GetPointer();
   // Each level starts with a step matched to its voxel size.
-  method->AddObserver(itk::MultiResolutionIterationEvent(), [=, &s](const itk::EventObject&) {
+  auto levelStart = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
+  method->AddObserver(itk::MultiResolutionIterationEvent(), [=, &s, &report](const itk::EventObject&) {
     const auto level = m->GetCurrentLevel();
+    const auto now = std::chrono::steady_clock::now();
+    if (level > 0)
+      spdlog::debug("{} level {}: {} iterations, {:.2f} s", stageName, level - 1, report.iterationsPerLevel[level - 1],
+                    std::chrono::duration<double>(now - *levelStart).count());
+    *levelStart = now;
     const double step = stepFactor * s.firstStep[level];
     if (regular) {
       regular->SetLearningRate(step);
@@ -144,6 +155,8 @@ void runGradientStage(const Images& images, TTransform* transform, const Schedul
     throw DataError(std::string(stageName) + " registration failed: " + e.GetDescription());
   }
   report.metric = optimizer->GetValue();
+  spdlog::debug("{} level {}: {} iterations, {:.2f} s", stageName, levels - 1, report.iterationsPerLevel[levels - 1],
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - *levelStart).count());
 }
 
 }  // namespace mr2ct::registration

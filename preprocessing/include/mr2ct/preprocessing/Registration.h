@@ -38,7 +38,7 @@ struct RegistrationQA {
   double finalMetric = 0;                 ///< Mattes MI (negative: ITK minimises −MI)
   std::vector<int> iterationsPerLevel;    ///< of the last stage
   double seconds = 0;
-  double meanDisplacementMm = 0;          ///< initial vs final transform, over the fixed grid
+  double meanDisplacementMm = 0;          ///< start (centres + chosen turn) vs final transform, over the fixed mask or grid
   std::string initialisation;             ///< e.g. "moments + rotation search (180° about x)"
   std::vector<std::string> warnings;
   nlohmann::json toJson() const;
