@@ -11,6 +11,7 @@
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${1:-${MR2CT_FUZZ_BUILD_DIR:-$root/build-asan}}"
+build="$(cd "$build" && pwd)" || { echo "run-fuzz: no build folder $1"; exit 1; }
 seconds="${MR2CT_FUZZ_SECONDS:-60}"
 fuzz="$build/fuzz"
 targets=(fuzz_volume_reader fuzz_manifest fuzz_training_store)
@@ -42,6 +43,8 @@ for t in "${targets[@]}"; do
   ( cd "$fuzz" && timeout $((seconds + 120)) "./$t" "${args[@]}" "$corpus" "$seeds/${seedDir[$t]}" ) >"$log" 2>&1
   rc=$?
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)
+  # Fork mode prints no final stats: its progress lines start with the executions so far ("#N: cov:").
+  [ -n "$execs" ] || execs=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#')
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || true)
   units=$(ls "$corpus" | wc -l)
   # Classify what was written: a report whose first frames (#1-#3) lie in a third-party library.
@@ -59,8 +62,11 @@ for t in "${targets[@]}"; do
       ours=$((ours + 1))
     fi
   done
-  [ -n "$execs" ] || execs=$(grep -o 'exec/s: [0-9]*' "$log" | tail -1 | awk -v s="$seconds" '{print $2 * s}')
-  if [ $ours -eq 0 ] && { [ $theirs -eq 0 ] || [ "${MR2CT_FUZZ_STRICT:-0}" != 1 ]; }; then
+  if [ -z "$execs" ] || [ "$execs" = 0 ]; then
+    status=1
+    echo "run-fuzz: $t FAILED: it did not run (exit $rc); log $log:"
+    tail -5 "$log"
+  elif [ $ours -eq 0 ] && { [ $theirs -eq 0 ] || [ "${MR2CT_FUZZ_STRICT:-0}" != 1 ]; }; then
     echo "run-fuzz: $t ok: ${execs:-?} executions in ${seconds}s, coverage ${cov:-?} edges, corpus $units inputs," \
          "$theirs third-party crash input(s) in $artifacts"
   else

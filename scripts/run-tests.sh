@@ -7,14 +7,23 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/build.sh"
 cd "${MR2CT_BUILD_DIR:-$root/build}"
 ctest --output-on-failure -j "$(nproc)" --timeout 900
-# Reliability (README "Reliability"): with MR2CT_RELIABILITY=1, the torch-free libraries and their
-# fast tests again under ASan+UBSan, then each libFuzzer target for about a minute (the fuzzers
-# come from the same clang build). Not part of the default run yet: see README "Reliability".
-if [ "${MR2CT_RELIABILITY:-0}" = 1 ]; then
+# Reliability (README "Reliability"), part of every run unless MR2CT_RELIABILITY=0: the torch-free
+# libraries and their fast tests again under ASan+UBSan (clang, build-asan), then each libFuzzer
+# target for MR2CT_FUZZ_SECONDS (60) from generated seeds. Any crash, abort, hang or huge
+# allocation whose report starts in our code fails the run; one that starts inside a Debian
+# third-party library (ITK, GDCM, libhdf5, libpng) is printed with its input but does not fail CI
+# (MR2CT_FUZZ_STRICT=1 makes it fail too): the known ones are fenced off before those libraries see
+# the bytes, and a new one found by chance in a minute is a finding to fence, not a regression.
+# About 15-20 extra minutes on 2 cores (README "Reliability").
+if [ "${MR2CT_RELIABILITY:-1}" != 0 ]; then
+  start=$(date +%s)
   "$root/scripts/run-sanitizers.sh"
+  echo "run-tests: sanitizer build and tests took $(( $(date +%s) - start )) s"
   if command -v clang++ >/dev/null; then
-    # Open third-party findings make fuzzing report, not fail, unless MR2CT_FUZZ_STRICT=1.
-    "$root/scripts/run-fuzz.sh" "${MR2CT_ASAN_BUILD_DIR:-$root/build-asan}" ||
-      { [ "${MR2CT_FUZZ_STRICT:-0}" != 1 ] || exit 1; echo "run-tests: fuzzing reported findings (not fatal)"; }
+    start=$(date +%s)
+    MR2CT_FUZZ_STRICT="${MR2CT_FUZZ_STRICT:-0}" "$root/scripts/run-fuzz.sh" "${MR2CT_ASAN_BUILD_DIR:-$root/build-asan}"
+    echo "run-tests: fuzzing took $(( $(date +%s) - start )) s"
+  else
+    echo "run-tests: clang++ missing (scripts/install-deps.sh installs it): fuzzers not run"
   fi
 fi

@@ -193,7 +193,10 @@ TEST(TrainingStore, UnknownVersionAndForeignFilesAreRefused) {
   test::TempDir dir;
   const auto future = dir / "future.h5";
   {
-    hid_t f = H5Fcreate(future.string().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);  // checksummed metadata, as stores are written
+    H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
+    hid_t f = H5Fcreate(future.string().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
     hid_t space = H5Screate(H5S_SCALAR);
     hid_t attr = H5Acreate2(f, "format_version", H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT);
     long long v = 99;
@@ -207,6 +210,35 @@ TEST(TrainingStore, UnknownVersionAndForeignFilesAreRefused) {
     FAIL() << "expected DataError";
   } catch (const DataError& e) {
     EXPECT_NE(std::string(e.what()).find("version 99"), std::string::npos) << e.what();
+  }
+  // An HDF5 file with an unchecksummed superblock v0 (the library default; format version 1
+  // stores) is refused before libhdf5 parses it: fuzz_training_store found heap overflows in
+  // libhdf5 1.10.8 on corrupt v0 metadata. The same refusal when the superblock sits at 512 (a
+  // user block in front).
+  for (const hsize_t userBlock : {hsize_t(0), hsize_t(512)}) {
+    const auto old = dir / ("v0_" + std::to_string(userBlock) + ".h5");
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    H5Pset_userblock(fcpl, userBlock);
+    hid_t f = H5Fcreate(old.string().c_str(), H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+    H5Pclose(fcpl);
+    H5Fclose(f);
+    try {
+      TrainingStore::open(old);
+      FAIL() << "expected DataError";
+    } catch (const DataError& e) {
+      EXPECT_NE(std::string(e.what()).find(old.string() + ": not an mr2ct store (HDF5 superblock v0"), std::string::npos)
+          << e.what();
+    }
+  }
+  // A store written by TrainingStoreWriter carries superblock v3 at offset 0.
+  {
+    const auto written = dir / "new.h5";
+    { TrainingStoreWriter(written, {}).commit(); }
+    std::ifstream in(written, std::ios::binary);
+    char b[9] = {};
+    in.read(b, 9);
+    EXPECT_EQ(std::string(b + 1, 3), "HDF");
+    EXPECT_GE(int(static_cast<unsigned char>(b[8])), 2);
   }
   const auto text = dir / "text.h5";
   { std::ofstream(text) << "not hdf5"; }

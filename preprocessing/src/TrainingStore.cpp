@@ -5,6 +5,8 @@
 #include <hdf5.h>
 
 #include <algorithm>
+#include <cstring>
+#include <fstream>
 #include <map>
 #include <mutex>
 
@@ -207,7 +209,13 @@ TrainingStoreWriter::TrainingStoreWriter(const std::filesystem::path& path, cons
   if (!std::filesystem::is_directory(dir)) throw IoError(path.string(), "the output folder does not exist");
   impl_->tmp = temporarySibling(path);
   const std::string f = impl_->tmpName();
-  impl_->file = checked(H5Fcreate(f.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose, path.string(),
+  // The newest file format: superblock v2+ and v2 object headers, whose metadata carry checksums
+  // that libhdf5 verifies before parsing. libhdf5 1.10.8 overflows buffers on corrupt v0/v1
+  // metadata (fuzz_training_store), so readers accept only these files (checkSuperblock below).
+  Handle fapl = checked(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, path.string(), "create file access properties");
+  check(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_LATEST, H5F_LIBVER_LATEST), path.string(),
+        "select the checksummed HDF5 file format");
+  impl_->file = checked(H5Fcreate(f.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), H5Fclose, path.string(),
                         "create the temporary store file " + f);
   const hid_t root = impl_->file.get();
   writeIntAttribute(root, "format_version", kTrainingStoreFormatVersion, f);
@@ -405,12 +413,41 @@ TrainingStore::~TrainingStore() {
   impl_->file.reset();
 }
 
+namespace {
+
+/// Refuses, before libhdf5 parses anything, files that are not HDF5 or whose superblock is version
+/// 0/1: their metadata has no checksums and libhdf5 1.10.8 reads corrupt ones out of bounds
+/// (heap-buffer-overflow, use-after-free in H5Aiterate2/H5A__close: fuzz_training_store). Stores
+/// are written with superblock v3 (format version 2); the superblock sits at 0, 512, 1024, ...
+void checkSuperblock(const std::filesystem::path& path) {
+  const std::string f = path.string();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError(f, "cannot open");
+  std::error_code ec;
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  static const char kSignature[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
+  for (std::uintmax_t at = 0; !ec && at + 9 <= size; at = at == 0 ? 512 : at * 2) {
+    char b[9];
+    in.seekg(std::streamoff(at));
+    if (!in.read(b, 9)) break;
+    if (std::memcmp(b, kSignature, 8) != 0) continue;
+    const int version = static_cast<unsigned char>(b[8]);
+    if (version < 2)
+      throw DataError(f, "not an mr2ct store (HDF5 superblock v" + std::to_string(version) +
+                             "; stores are written with checksummed metadata)");
+    return;
+  }
+  throw IoError(f, "not an HDF5 file (or unreadable)");
+}
+
+}  // namespace
+
 TrainingStore TrainingStore::open(const std::filesystem::path& path) {
   Lock lock(hdf5Mutex());
   quietHdf5();
   const std::string f = path.string();
   if (!std::filesystem::exists(path)) throw IoError(f, "no such file");
-  if (H5Fis_hdf5(f.c_str()) <= 0) throw IoError(f, "not an HDF5 file (or unreadable)");
+  checkSuperblock(path);
   TrainingStore s;
   s.impl_->path = path;
   s.impl_->file = checked(H5Fopen(f.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose, f, "open");

@@ -7,6 +7,9 @@
 #include <itkImageFileWriter.h>
 #include <itkImageIOFactory.h>
 #include <itkImageSeriesReader.h>
+#include <itkMetaImageIO.h>
+#include <itkNiftiImageIO.h>
+#include <itkNrrdImageIO.h>
 
 #include <cmath>
 #include <limits>
@@ -17,6 +20,7 @@
 #include "mr2ct/core/StderrCapture.h"
 #include "mr2ct/preprocessing/ItkInterop.h"
 #include "FileIntegrity.h"
+#include "MetaImageHeaderCheck.h"
 #include "NiftiHeaderCheck.h"
 
 namespace fs = std::filesystem;
@@ -110,8 +114,27 @@ itk::ImageIOBase::Pointer openImageIO(const fs::path& path, VolumeInfo& info, co
     if (!noise.empty()) spdlog::debug("{}", noise);
     throw error;
   };
-  auto io = itk::ImageIOFactory::CreateImageIO(path.string().c_str(), itk::IOFileModeEnum::ReadMode);
-  if (!io) fail(IoError(path.string(), "not a readable image (unknown format, wrong magic number or corrupt header)"));
+  // Only the readers of the formats we support ever see a file: ITK's factory would also hand it to
+  // PNG/TIFF/JPEG/BMP/... readers, whose libraries abort() on corrupt input (libpng did, under the
+  // fuzzer). So probe our four explicitly, in this order, and refuse everything else.
+  itk::ImageIOBase::Pointer io;
+  for (itk::ImageIOBase::Pointer candidate :
+       {itk::ImageIOBase::Pointer(itk::NiftiImageIO::New()), itk::ImageIOBase::Pointer(itk::MetaImageIO::New()),
+        itk::ImageIOBase::Pointer(itk::NrrdImageIO::New()), itk::ImageIOBase::Pointer(itk::GDCMImageIO::New())}) {
+    // MetaIO divides by header values and parses numbers without bounds: check its header first.
+    if (std::string(candidate->GetNameOfClass()) == "MetaImageIO" && detail::looksLikeMetaImage(path))
+      detail::checkMetaImageHeader(path);
+    if (candidate->CanReadFile(path.string().c_str())) {
+      io = candidate;
+      break;
+    }
+  }
+  if (!io) {
+    const std::string other = detail::otherImageFormat(path);
+    if (!other.empty())
+      fail(IoError(path.string(), other + " file: not a volume format mr2ct reads (NIfTI, MetaImage, NRRD or DICOM)"));
+    fail(IoError(path.string(), "not a readable image (unknown format, wrong magic number or corrupt header)"));
+  }
   // ITK's NIfTI reader abort()s on a NaN/Inf orientation: refuse such headers first (NiftiHeaderCheck.h).
   if (std::string(io->GetNameOfClass()) == "NiftiImageIO") detail::checkNiftiHeaderValues(path);
   io->SetFileName(path.string());

@@ -240,6 +240,26 @@ inline void addMetaImage(std::vector<Malformed>& all) {
                    writeVolume(v, t);
                  },
                  {"nan"}});
+  // Fuzzer regressions and MetaIO hazards, refused by our header check (MetaImageHeaderCheck.h)
+  // before MetaIO divides by them (SIGFPE), loops over them (a %d pattern with step 0) or parses
+  // unbounded lists of numbers.
+  all.push_back({"mha_zero_channels", f, edited([](Bytes b) { return b.insert(b.find("ElementType"), "ElementNumberOfChannels = 0\n"); }),
+                 {"ElementNumberOfChannels"}});
+  all.push_back({"mha_size_product_overflows", f, edited([](Bytes b) {
+                   return withHeaderLine(withHeaderLine(b, "NDims = ", "4"), "DimSize = ", "65536 65536 65536 65536");
+                 }),
+                 {"overflow"}});
+  all.push_back({"mha_list_data_files", f, line("ElementDataFile = ", "LIST 2D"), {"several files"}});
+  all.push_back({"mha_pattern_step_zero", f, line("ElementDataFile = ", "slice%03d.raw 1 4 0"), {"several files"}});
+  all.push_back({"mha_nan_spacing", f, line("ElementSpacing = ", "nan 1 1"), {"not finite"}});
+  all.push_back({"mha_endless_number_list", f, edited([](Bytes b) {
+                   std::string many;
+                   for (int i = 0; i < 1000; ++i) many += "1 ";
+                   return withHeaderLine(b, "Offset = ", many);
+                 }),
+                 {"values"}});
+  all.push_back({"mha_megabyte_header_line", f, edited([](Bytes b) { return withHeaderLine(b, "Offset = ", std::string(1 << 20, '7')); }),
+                 {"4 KiB"}});
   all.push_back({"mha_is_a_folder", f, [](const fs::path&, const fs::path& t) { fs::create_directories(t); }, {"folder", "directory"}});
 }
 
@@ -286,6 +306,11 @@ inline void addOther(std::vector<Malformed>& all) {
                    spit(t, b);
                  },
                  {"not a readable", "header", "not found"}});
+  // Fuzzer regression: PNG bytes under a volume extension reached ITK's PNGImageIO, and libpng
+  // abort()ed. Only the NIfTI/MetaImage/NRRD/DICOM readers may see a file now.
+  auto png = [](const fs::path&, const fs::path& t) { spit(t, std::string("\x89PNG\r\n\x1a\n", 8) + std::string(340, '\0')); };
+  all.push_back({"any_png_bytes_as_nii", "case.nii", png, {"PNG file", "not a volume format"}});
+  all.push_back({"any_png_file", "case.png", png, {"PNG file", "not a volume format"}});
   all.push_back({"dicom_folder_without_dicom", "series", [](const fs::path&, const fs::path& t) {
                    fs::create_directories(t);
                    spit(t / "readme.txt", "no images here\n");

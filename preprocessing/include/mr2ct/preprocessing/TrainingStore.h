@@ -19,7 +19,8 @@
 
 namespace mr2ct {
 
-inline constexpr int kTrainingStoreFormatVersion = 1;
+// 2: written with HDF5 superblock v3 / checksummed metadata (H5F_LIBVER_LATEST); 1 had superblock v0.
+inline constexpr int kTrainingStoreFormatVersion = 2;
 
 struct StoredCaseInfo {
   std::string id;

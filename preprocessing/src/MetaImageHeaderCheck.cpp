@@ -1,0 +1,185 @@
+#include "MetaImageHeaderCheck.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "mr2ct/core/AtomicFile.h"
+#include "mr2ct/core/Error.h"
+
+namespace mr2ct::detail {
+
+namespace {
+
+constexpr std::size_t kMaxHeaderBytes = 64 * 1024, kMaxLineBytes = 4096, kMaxDims = 10;
+
+std::string lowerCase(std::string s) {
+  for (auto& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string trim(const std::string& s) {
+  const auto b = s.find_first_not_of(" \t\r");
+  if (b == std::string::npos) return "";
+  return s.substr(b, s.find_last_not_of(" \t\r") - b + 1);
+}
+
+std::vector<std::string> tokens(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+    const auto b = i;
+    while (i < s.size() && s[i] != ' ' && s[i] != '\t') ++i;
+    if (i > b) out.push_back(s.substr(b, i - b));
+  }
+  return out;
+}
+
+class HeaderCheck {
+ public:
+  explicit HeaderCheck(const std::filesystem::path& path) : path_(path.string()) {}
+
+  [[noreturn]] void refuse(const std::string& problem) const { throw DataError(path_, "MetaImage header: " + problem); }
+
+  long long integer(const std::string& key, const std::string& token, long long lo, long long hi) const {
+    char* end = nullptr;
+    errno = 0;
+    const long long v = std::strtoll(token.c_str(), &end, 10);
+    if (token.empty() || *end != '\0') refuse(key + " '" + token.substr(0, 40) + "' is not an integer");
+    if (errno == ERANGE || v < lo || v > hi) {
+      if (key == "DimSize" && v <= 0) refuse("DimSize holds a zero or negative size (" + token + ")");
+      if (key == "DimSize") refuse("DimSize " + token + " overflows (more than 2^31-1 voxels along an axis)");
+      refuse(key + " " + token.substr(0, 40) + " is out of range " + std::to_string(lo) + ".." + std::to_string(hi));
+    }
+    return v;
+  }
+
+  void numbers(const std::string& key, const std::string& value, std::size_t maxCount, bool positive) const {
+    const auto t = tokens(value);
+    if (t.empty()) refuse(key + " has no value");
+    if (t.size() > maxCount) refuse(key + " has " + std::to_string(t.size()) + " values (at most " + std::to_string(maxCount) + ")");
+    for (const auto& s : t) {
+      char* end = nullptr;
+      const double v = std::strtod(s.c_str(), &end);
+      if (*end != '\0' || s.size() > 64) refuse(key + " '" + s.substr(0, 40) + "' is not a number");
+      if (!std::isfinite(v)) refuse(key + " " + s + " is not finite");
+      if (positive && !(v > 0)) refuse(key + " " + s + " is not positive");
+    }
+  }
+
+  void run() {
+    std::ifstream in(path_, std::ios::binary);
+    if (!in) return;  // missing/unreadable: the reader's own check says so
+    std::map<std::string, std::string> fields;
+    std::string line;
+    std::size_t consumed = 0;
+    bool dataFile = false;
+    char c;
+    while (!dataFile) {
+      line.clear();
+      bool eol = false;
+      while (in.get(c)) {
+        if (++consumed > kMaxHeaderBytes) refuse("no ElementDataFile line in the first 64 KiB");
+        if (c == '\n') {
+          eol = true;
+          break;
+        }
+        if (line.size() >= kMaxLineBytes) refuse("a header line is longer than 4 KiB");
+        const auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 && c != '\t' && c != '\r') refuse("binary bytes in the text header");
+        line += c;
+      }
+      if (!eol && line.empty()) break;  // end of file
+      const auto eq = line.find('=');
+      if (eq != std::string::npos) {
+        const std::string key = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
+        if (!fields.emplace(key, value).second) refuse(key + " appears twice");
+        if (key == "ElementDataFile") dataFile = true;
+      }
+      if (!eol) break;
+    }
+    if (!dataFile) refuse("no ElementDataFile line (truncated header?)");
+    const auto get = [&](const std::string& k) -> const std::string* {
+      const auto it = fields.find(k);
+      return it == fields.end() ? nullptr : &it->second;
+    };
+    const std::string* nd = get("NDims");
+    if (!nd) refuse("no NDims");
+    const auto ndims = std::size_t(integer("NDims", *nd, 1, kMaxDims));
+    const std::string* ds = get("DimSize");
+    if (!ds) refuse("no DimSize");
+    const auto sizes = tokens(*ds);
+    if (sizes.size() != ndims)
+      refuse("DimSize has " + std::to_string(sizes.size()) + " values for NDims = " + std::to_string(ndims));
+    long long channels = 1;
+    if (const auto* ch = get("ElementNumberOfChannels")) channels = integer("ElementNumberOfChannels", *ch, 1, 1024);
+    // MetaIO keeps the voxel count in a signed 64-bit integer and divides by it: keep the product
+    // (times the channels and 8 bytes a value) far from overflow.
+    long double product = double(channels) * 8.0;
+    for (const auto& s : sizes) product *= (long double)integer("DimSize", s, 1, std::numeric_limits<std::int32_t>::max());
+    if (product > (long double)(std::int64_t(1) << 62)) refuse("DimSize " + *ds + ": the size product overflows");
+    // MetaIO reads the first NDims (NDims^2) values and ignores extra ones (ITK writes a 3-value
+    // CenterOfRotation into 2D files): bound the count by MetaIO's 10 dimensions, not by NDims.
+    for (const char* k : {"ElementSpacing", "ElementSize"})
+      if (const auto* v = get(k)) numbers(k, *v, kMaxDims, true);
+    for (const char* k : {"Offset", "Position", "Origin", "CenterOfRotation"})
+      if (const auto* v = get(k)) numbers(k, *v, kMaxDims, false);
+    for (const char* k : {"TransformMatrix", "Rotation", "Orientation"})
+      if (const auto* v = get(k)) numbers(k, *v, kMaxDims * kMaxDims, false);
+    for (const char* k : {"ElementMin", "ElementMax"})
+      if (const auto* v = get(k)) numbers(k, *v, 1, false);
+    if (const auto* v = get("HeaderSize")) integer("HeaderSize", *v, -1, std::numeric_limits<std::int64_t>::max());
+    if (const auto* v = get("CompressedDataSize"))
+      integer("CompressedDataSize", *v, 0, std::numeric_limits<std::int64_t>::max());
+    const std::string file = *get("ElementDataFile");
+    const auto first = tokens(file);
+    if (first.empty()) refuse("ElementDataFile is empty");
+    if (first.front() == "LIST" || file.find('%') != std::string::npos)
+      refuse("ElementDataFile '" + file.substr(0, 60) + "': data split over several files is not supported");
+  }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace
+
+bool looksLikeMetaImage(const std::filesystem::path& path) {
+  const std::string ext = lowerCase(path.extension().string());
+  return ext == ".mha" || ext == ".mhd";
+}
+
+void checkMetaImageHeader(const std::filesystem::path& path) { HeaderCheck(path).run(); }
+
+std::string otherImageFormat(const std::filesystem::path& path) {
+  unsigned char b[8] = {};
+  {
+    std::ifstream in(path, std::ios::binary);
+    in.read(reinterpret_cast<char*>(b), sizeof b);
+  }
+  if (b[0] == 0x89 && b[1] == 'P' && b[2] == 'N' && b[3] == 'G') return "PNG";
+  if (b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) return "JPEG";
+  if ((b[0] == 'I' && b[1] == 'I' && b[2] == 42 && b[3] == 0) || (b[0] == 'M' && b[1] == 'M' && b[2] == 0 && b[3] == 42))
+    return "TIFF";
+  if (b[0] == 'G' && b[1] == 'I' && b[2] == 'F' && b[3] == '8') return "GIF";
+  if (b[0] == 'B' && b[1] == 'M') return "BMP";
+  const std::string ext = lowerCase(fullExtension(path));
+  if (ext == ".png") return "PNG";
+  if (ext == ".jpg" || ext == ".jpeg") return "JPEG";
+  if (ext == ".tif" || ext == ".tiff") return "TIFF";
+  if (ext == ".bmp") return "BMP";
+  if (ext == ".gif") return "GIF";
+  if (ext == ".vtk") return "VTK";
+  return "";
+}
+
+}  // namespace mr2ct::detail
