@@ -96,7 +96,7 @@ TEST(Cli, PhantomWritesCasesAndManifest) {
   test::TempDir dir;
   const auto out = dir / "ph";
   auto r = cli({"phantom", "--out", out.string(), "--cases", "3", "--seed", "4", "--size", "48,56,40", "--spacing",
-                "3.5", "--mr-spacing", "3.8,4.2", "--quiet"});
+                "3.5", "--mr-spacing", "3.8,4.2", "--threads", "1", "--quiet"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("wrote 3 phantom case(s)"), std::string::npos) << r.out;
   EXPECT_TRUE(std::filesystem::exists(out / "manifest.csv"));
@@ -110,10 +110,12 @@ TEST(Cli, PhantomWritesCasesAndManifest) {
 
 TEST(Cli, QuickDemoRunsTheWholePipeline) {
   // The demo on tiny phantoms: phantom -> preprocess -> train -> convert -> evaluate (+ baseline).
+  // One thread: ctest runs tests side by side, and OpenMP threads on an oversubscribed machine
+  // spin-wait at every barrier (a 10 s run became 4 minutes under load).
   test::TempDir dir;
   const auto out = dir / "demo";
   auto r = cli({"demo", "--out", out.string(), "--quick", "--cases", "4", "--size", "48,48,40", "--spacing", "3.5",
-                "--mr-spacing", "3.8,4.2", "--quiet"});
+                "--mr-spacing", "3.8,4.2", "--threads", "1", "--quiet"});
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("mr2ct (flow matching)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("bulk-density baseline"), std::string::npos) << r.out;
@@ -138,7 +140,7 @@ TEST(Cli, QuickDemoRunsTheWholePipeline) {
   EXPECT_GE(converted, 1);
   // A second run finds every stage done and only prints the table again.
   r = cli({"demo", "--out", out.string(), "--quick", "--cases", "4", "--size", "48,48,40", "--spacing", "3.5",
-           "--mr-spacing", "3.8,4.2", "--quiet"});
+           "--mr-spacing", "3.8,4.2", "--threads", "1", "--quiet"});
   EXPECT_EQ(r.code, 0) << r.err;
 }
 

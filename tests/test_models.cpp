@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <utility>
 
 #include "mr2ct/core/Error.h"
 #include "mr2ct/models/FlowMatching.h"
@@ -339,6 +340,16 @@ TEST_F(Seeded, WeightsRoundTripAndMismatchedOrCorruptCheckpoints) {
 
 // ---- trainer ------------------------------------------------------------------------------------
 
+/// The loss of the first and of the last row of a log.csv.
+std::pair<double, double> firstAndLastLoss(const fs::path& logCsv) {
+  std::ifstream log(logCsv);
+  std::string header, first, line, lastLine;
+  std::getline(log, header);
+  std::getline(log, first);
+  while (std::getline(log, line)) lastLine = line;
+  return {std::stod(first.substr(first.find(',') + 1)), std::stod(lastLine.substr(lastLine.find(',') + 1))};
+}
+
 TEST(Trainer, LossFallsOnAPhantom) {
   const auto src = phantomSource(2, 1);
   TempFolder dir;
@@ -350,13 +361,8 @@ TEST(Trainer, LossFallsOnAPhantom) {
   const TrainSummary s = trainModel(c, src, dir.path, run);
   EXPECT_EQ(s.lastStep, 60);
   // First logged interval vs the last one.
-  std::ifstream log(trainLogPath(dir.path));
-  std::string header, first, line, lastLine;
-  std::getline(log, header);
-  std::getline(log, first);
-  while (std::getline(log, line)) lastLine = line;
-  const double l0 = std::stod(first.substr(first.find(',') + 1)), l1 = std::stod(lastLine.substr(lastLine.find(',') + 1));
-  EXPECT_LT(l1, 0.5 * l0) << first << " → " << lastLine;
+  const auto [l0, l1] = firstAndLastLoss(trainLogPath(dir.path));
+  EXPECT_LT(l1, 0.5 * l0);
   ASSERT_EQ(s.finalValMaeHu.size(), 2u);
   EXPECT_TRUE(std::isfinite(s.finalValMaeHu[0].second));
   // The folder is complete and loads.
@@ -379,13 +385,8 @@ TEST(Trainer, Bf16AutocastTrainsAndRestoresTheAutocastState) {
   trainModel(c, src, bf16.path, run);
   EXPECT_FALSE(at::autocast::is_cpu_enabled());  // the guard gave the thread its state back
   // The loss falls in bf16 too.
-  std::ifstream log(trainLogPath(bf16.path));
-  std::string header, first, line, lastLine;
-  std::getline(log, header);
-  std::getline(log, first);
-  while (std::getline(log, line)) lastLine = line;
-  const double l0 = std::stod(first.substr(first.find(',') + 1)), l1 = std::stod(lastLine.substr(lastLine.find(',') + 1));
-  EXPECT_LT(l1, 0.5 * l0) << first << " → " << lastLine;
+  const auto [l0, l1] = firstAndLastLoss(trainLogPath(bf16.path));
+  EXPECT_LT(l1, 0.5 * l0);
   // Same seed, same batches: only the arithmetic differs, so the weights must (autocast did act)
   // and the saved weights stay float32.
   VelocityUNet a = makeNetwork(c), b = makeNetwork(c);
