@@ -26,6 +26,10 @@ for T in $THREADS; do
   "$BENCH" speed --preset unet2d-bench --size 256 --slices "$SLICES" --batch 4 --nfe "$NFE_LIST" --threads "$T" \
     --malloc tuned | tail -1 > "$TMP/ours_$T.json"
   cat "$TMP/ours_$T.json"
+  # the other memory layout (convert's default is channels-last)
+  "$BENCH" speed --preset unet2d-bench --size 256 --slices "$SLICES" --batch 4 --nfe "$NFE_LIST" --threads "$T" \
+    --malloc tuned --channels-last 0 | tail -1 > "$TMP/nchw_$T.json"
+  cat "$TMP/nchw_$T.json"
   for N in $NFES; do
     /usr/bin/python3 "$PEER" sample --solver euler --nfe "$N" --batch 4 --threads "$T" --malloc tuned \
       | tail -1 > "$TMP/peer_${T}_$N.json"
@@ -36,16 +40,24 @@ done
 /usr/bin/python3 - "$TMP" "$THREADS" "$NFES" <<'PY'
 import json, sys, os
 tmp, threads, nfes = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
-print("| threads | NFE | ours slices/s | peer slices/s | ratio | ours s/volume (150 sl) | ours s/volume/NFE |")
-print("|---|---|---|---|---|---|---|")
+print("| threads | NFE | ours slices/s (channels-last) | NCHW | peer slices/s | ratio | NCHW ratio | ours s/volume (150 sl) | ours s/volume/NFE |")
+print("|---|---|---|---|---|---|---|---|---|")
+rows = []
 for t in threads:
     ours = json.load(open(os.path.join(tmp, f"ours_{t}.json")))
+    nchw = json.load(open(os.path.join(tmp, f"nchw_{t}.json")))
     for n in nfes:
         peer = json.load(open(os.path.join(tmp, f"peer_{t}_{n}.json")))
         row = next(r for r in ours["runs"] if r["nfe"] == int(n))
+        alt = next(r for r in nchw["runs"] if r["nfe"] == int(n))
         ps = next(peer[k] for k in ("slices_per_s", "slices_per_sec", "slices/s") if k in peer)
-        print(f"| {t} | {n} | {row['slices_per_s']:.3f} | {ps:.3f} | {row['slices_per_s']/ps:.2f}x | "
-              f"{row['s_per_volume']:.1f} | {row['s_per_volume_per_nfe']:.1f} |")
+        rows.append({"threads": int(t), "nfe": int(n), "ours_slices_per_s": row["slices_per_s"],
+                     "nchw_slices_per_s": alt["slices_per_s"], "peer_slices_per_s": ps,
+                     "ratio": row["slices_per_s"] / ps, "ratio_nchw": alt["slices_per_s"] / ps,
+                     "s_per_volume": row["s_per_volume"], "s_per_volume_per_nfe": row["s_per_volume_per_nfe"]})
+        print(f"| {t} | {n} | {row['slices_per_s']:.3f} | {alt['slices_per_s']:.3f} | {ps:.3f} | {row['slices_per_s']/ps:.2f}x | "
+              f"{alt['slices_per_s']/ps:.2f}x | {row['s_per_volume']:.1f} | {row['s_per_volume_per_nfe']:.1f} |")
+print(json.dumps({"bench": "convert_speed_summary", "rows": rows, "loadavg": os.getloadavg()}))
 PY
 fi
 

@@ -9,7 +9,8 @@
 # brainweb: brainweb20-paired in $MR2CT_DATA_DIR (12 train subjects, 3 val subjects, never both),
 #           data_manifests/brainweb20-experiment.ini
 # Environment: OUT (default runs/study-<dataset>), THREADS (per model, default 1: the two models
-# train side by side on a 2-core machine), STEPS (override the INI's training steps).
+# train side by side on a 2-core machine), STEPS (override the INI's training steps), EULER_NFES
+# ("1 2 4 8 16", one nested sweep), HEUN_NFES ("2 4 8 16"; Heun takes 2 evaluations per step).
 # Rerunning resumes: `mr2ct run` skips finished stages, training resumes bit-for-bit, finished
 # conversions and reports are kept.
 set -euo pipefail
@@ -19,6 +20,9 @@ BUILD=$(cd "${2:-$HERE/../build}" && pwd)
 MR2CT=$BUILD/bin/mr2ct
 OUT=${OUT:-$HERE/../runs/study-$DATASET}
 THREADS=${THREADS:-1}
+EULER_NFES=${EULER_NFES:-"1 2 4 8 16"}
+HEUN_NFES=${HEUN_NFES:-"2 4 8 16"}
+EULER_MAX=$(echo $EULER_NFES | tr ' ' '\n' | sort -n | tail -1)
 PY=/usr/bin/python3
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
@@ -72,7 +76,6 @@ noise_pid=$!
 wait $run_pid || { echo "run failed: see $OUT/run.log" >&2; exit 1; }
 wait $noise_pid || { echo "noise training failed: see $OUT/train-noise.log" >&2; exit 1; }
 log "training done in $(( $(date +%s) - start )) s"
-[ -e "$OUT/train_seconds" ] || echo $(( $(date +%s) - start )) > "$OUT/train_seconds"
 
 # 2. conversions of the evaluation split: per model, one nested Euler sweep and four Heun runs.
 mapfile -t CASES < <($PY - "$WORK/reference/manifest.csv" "$SPLIT" <<'PY'
@@ -91,19 +94,20 @@ for model in mr noise; do
   dir=$WORK/model; [ $model = noise ] && dir=$OUT/model-noise
   for entry in "${CASES[@]}"; do
     id=${entry%%$'\t'*}; mr=${entry#*$'\t'}
-    if [ ! -e "$SWEEP/$model-euler-16/$id.nii.gz" ]; then
+    if [ ! -e "$SWEEP/$model-euler-$EULER_MAX/$id.nii.gz" ]; then
       mkdir -p "$SWEEP/tmp"
       t0=$(date +%s.%N)
-      "$MR2CT" convert --model "$dir" --input "$mr" --output "$SWEEP/tmp/$id.nii.gz" --nfe-sweep 1,2,4,8,16 \
+      "$MR2CT" convert --model "$dir" --input "$mr" --output "$SWEEP/tmp/$id.nii.gz" --nfe-sweep "$(echo $EULER_NFES | tr ' ' ,)" \
         --threads 2 --quiet
       echo "{\"model\":\"$model\",\"solver\":\"euler-sweep\",\"case\":\"$id\",\"seconds\":$(echo "$(date +%s.%N) - $t0" | bc)}" >> "$TIMES"
-      for n in 1 2 4 8 16; do
+      for n in $EULER_NFES; do
         mkdir -p "$SWEEP/$model-euler-$n"
         mv "$SWEEP/tmp/${id}_nfe$n.nii.gz" "$SWEEP/$model-euler-$n/$id.nii.gz"
       done
     fi
-    for steps in 1 2 4 8; do
-      target=$SWEEP/$model-heun-$((2 * steps))/$id.nii.gz
+    for nfe in $HEUN_NFES; do
+      steps=$((nfe / 2))
+      target=$SWEEP/$model-heun-$nfe/$id.nii.gz
       [ -e "$target" ] && continue
       mkdir -p "$(dirname "$target")"
       "$MR2CT" convert --model "$dir" --input "$mr" --output "$target" --solver heun --steps $steps --threads 2 --quiet
@@ -144,10 +148,6 @@ for source, d in (("mr", os.path.join(work, "model")), ("noise", os.path.join(ou
     log = list(csv.DictReader(open(os.path.join(d, "log.csv"))))
     train[source] = {"steps": int(log[-1]["step"]),
                      "final_val_mae_hu": next((r["val_mae_hu"] for r in reversed(log) if r["val_mae_hu"]), None)}
-try:
-    train["wall_seconds_both_side_by_side"] = int(open(os.path.join(out, "train_seconds")).read())
-except OSError:
-    pass
 result = {"dataset": dataset, "split": split, "config": open(config).read(), "rows": rows,
           "baseline_bulk_density": base, "training": train}
 json.dump(result, open(os.path.join(out, "study.json"), "w"), indent=2)
