@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The quality study (README "Quality"): trains one model per flow-matching source (`mr`: x0 is the
 # MR itself; `noise`: x0 ~ N(0, I), the classic conditional baseline) on the same store with the
-# same settings, converts the evaluation split with Euler at NFE 1, 2, 4, 8, 16 (one nested sweep)
-# and Heun at NFE 2, 4, 8, 16, evaluates everything against the reference CT on each MR's grid, next
-# to the bulk-density baseline, and writes one table (Markdown + JSON) and an NFE-versus-MAE plot.
+# same settings. The mr model converts the evaluation split (whole volumes, `mr2ct convert`) with
+# Euler at NFE 1, 2, 4, 8, 16 (one nested sweep) and Heun at NFE 2, 4, 8, 16, evaluated against the
+# reference CT on each MR's grid next to the bulk-density baseline. Both sources are also compared
+# by the trainer's own validation (MAE in the body of whole val slices, Euler NFE 1, 2, 4, 8, from
+# x0 = MR or from seeded noise): `mr2ct convert` integrates from the MR only. Writes one table
+# (Markdown + JSON) and an NFE-versus-MAE plot.
 #   bench/quality_study.sh phantom|brainweb [BUILD_DIR]
 # phantom:  10 generated head phantoms, data_manifests/phantom-study.ini
 # brainweb: brainweb20-paired in $MR2CT_DATA_DIR (12 train subjects, 3 val subjects, never both),
@@ -21,7 +24,7 @@ MR2CT=$BUILD/bin/mr2ct
 OUT=${OUT:-$HERE/../runs/study-$DATASET}
 THREADS=${THREADS:-1}
 EULER_NFES=${EULER_NFES:-"1 2 4 8 16"}
-HEUN_NFES=${HEUN_NFES:-"2 4 8 16"}
+HEUN_NFES=${HEUN_NFES-"2 4 8 16"}  # may be empty: no Heun runs
 EULER_MAX=$(echo $EULER_NFES | tr ' ' '\n' | sort -n | tail -1)
 PY=/usr/bin/python3
 mkdir -p "$OUT"
@@ -90,7 +93,7 @@ PY
 [ ${#CASES[@]} -gt 0 ] || { echo "no '$SPLIT' cases in $WORK/reference/manifest.csv" >&2; exit 1; }
 SWEEP=$OUT/sweep
 TIMES=$OUT/convert_times.jsonl
-for model in mr noise; do
+for model in mr; do  # convert integrates from x0 = MR: the noise model is compared by validation below
   dir=$WORK/model; [ $model = noise ] && dir=$OUT/model-noise
   for entry in "${CASES[@]}"; do
     id=${entry%%$'\t'*}; mr=${entry#*$'\t'}
@@ -116,8 +119,17 @@ for model in mr noise; do
   log "converted the $SPLIT cases with the $model model"
 done
 
+# Both sources on the trainer's validation slices (a resumed run at its last step only validates).
+for model in mr noise; do
+  dir=$WORK/model; [ $model = noise ] && dir=$OUT/model-noise
+  [ -s "$OUT/validation-$model.json" ] && continue
+  "$MR2CT" train --config "$OUT/train.ini" --store "$WORK/store.h5" --out "$dir" --resume --threads 2 --quiet \
+    | tail -1 > "$OUT/validation-$model.json"
+done
+
 # 3. evaluation of every output set against the same references
-for d in "$SWEEP"/*-euler-* "$SWEEP"/*-heun-*; do
+for d in "$SWEEP"/mr-euler-* "$SWEEP"/mr-heun-*; do
+  [ -d "$d" ] || continue
   name=$(basename "$d")
   [ -e "$OUT/reports/$name/summary.json" ] && continue
   "$MR2CT" evaluate --manifest "$WORK/reference/manifest.csv" --allow-outside --pred-dir "$d" \
@@ -159,6 +171,20 @@ lines = [f"Dataset `{dataset}`, split `{split}` ({base['cases']} cases), mean ±
 for r in rows:
     lines.append(f"| mr2ct flow matching | {r['source']} | {r['solver']} | {r['nfe']} | {f(r['mae'])} | {f(r['me'])} | "
                  f"{f(r['psnr'], 2)} | {f(r['ssim'], 3)} | {f(r['mae_bone'])} |")
+val = {}
+for source in ("mr", "noise"):
+    try:
+        val[source] = json.load(open(os.path.join(out, f"validation-{source}.json")))["val_mae_hu"]
+    except (OSError, ValueError, KeyError):
+        pass
+result["validation_mae_hu"] = val
+json.dump(result, open(os.path.join(out, "study.json"), "w"), indent=2)
+if val:
+    nfes = sorted({int(k[3:]) for v in val.values() for k in v})
+    lines += ["", "Both sources on the trainer's validation (whole val slices, 8 per case, EMA weights, Euler, MAE in the body, HU):", "",
+              "| source | " + " | ".join(f"NFE {n}" for n in nfes) + " |", "|---|" + "---|" * len(nfes)]
+    for source, v in val.items():
+        lines.append(f"| {source} | " + " | ".join(f"{v.get(f'nfe{n}', float('nan')):.1f}" for n in nfes) + " |")
 open(os.path.join(out, "study.md"), "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 try:
@@ -171,7 +197,11 @@ try:
     for (source, solver), (colour, style) in styles.items():
         pts = [(r["nfe"], r["mae"]["mean"]) for r in rows if r["source"] == source and r["solver"] == solver]
         if pts:
-            ax.plot(*zip(*pts), style, color=colour, label=f"source {source}, {solver}")
+            ax.plot(*zip(*pts), style, color=colour, label=f"source {source}, {solver} (whole volumes)")
+    for source, colour in (("mr", "C0"), ("noise", "C3")):
+        if source in val:
+            pts = sorted((int(k[3:]), v) for k, v in val[source].items())
+            ax.plot(*zip(*pts), ":^", color=colour, label=f"source {source}, Euler (validation slices)")
     ax.axhline(base["mae"]["mean"], color="grey", linestyle=":", label="bulk-density baseline")
     ax.set_xscale("log", base=2)
     ax.set_xticks([1, 2, 4, 8, 16]); ax.set_xticklabels(["1", "2", "4", "8", "16"])
