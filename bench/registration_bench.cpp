@@ -18,6 +18,7 @@
 #include "mr2ct/core/Error.h"
 #include "mr2ct/core/Log.h"
 #include "mr2ct/preprocessing/HeadPhantom.h"
+#include "mr2ct/preprocessing/BodyMask.h"
 #include "mr2ct/preprocessing/Registration.h"
 #include "mr2ct/preprocessing/VolumeIO.h"
 
@@ -55,7 +56,12 @@ int ours(int argc, char** argv) {
   if (const char* v = std::getenv("REG_DEBUG")) spdlog::set_level(std::string(v) == "trace" ? spdlog::level::trace : spdlog::level::debug);
   o.validate();
   const auto t0 = std::chrono::steady_clock::now();
-  const RegistrationResult r = registerImages(mr, ct, o);
+  // REG_BODY_MASK=1: the metric limited to the MR's body mask, as `mr2ct preprocess` does
+  // (REG_MASK_MARGIN mm around it, default the library's).
+  if (const char* v = std::getenv("REG_MASK_MARGIN")) o.maskMarginMm = std::stod(v);
+  const bool bodyMask = std::getenv("REG_BODY_MASK") && std::string(std::getenv("REG_BODY_MASK")) == "1";
+  const Mask body = bodyMask ? bodyMaskFromMr(mr) : Mask();
+  const RegistrationResult r = registerImages(mr, ct, o, bodyMask ? &body : nullptr);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (argc > 8) r.transform.save(argv[8]);
   nlohmann::json j{{"program", "mr2ct"}, {"seconds", seconds}, {"final_metric", r.qa.finalMetric},

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "RegistrationInternal.h"
+#include "mr2ct/preprocessing/BodyMask.h"
 #include "mr2ct/core/Error.h"
 #include "mr2ct/core/Log.h"
 #include <spdlog/fmt/ranges.h>
@@ -79,7 +80,9 @@ RegistrationResult registerImages(const Volume& fixed, const Volume& moving, con
   }
 
   const registration::Initialisation init = registration::initialise(fixed, moving, options);
-  registration::Images images{itkView(fixed), itkView(moving), fixedMask ? itkView(*fixedMask) : nullptr};
+  // The grown mask must outlive `images` (the ITK view shares its buffer).
+  const Mask metricMask = fixedMask ? dilateMaskBox(*fixedMask, options.maskMarginMm) : Mask();
+  registration::Images images{itkView(fixed), itkView(moving), fixedMask ? itkView(metricMask) : nullptr};
   registration::StageReport report;
   const auto elapsed = [&start] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -94,12 +97,14 @@ RegistrationResult registerImages(const Volume& fixed, const Volume& moving, con
     current = registration::affineStage(images, current, registration::scheduleFrom(options, fixed.geometry(), 1),
                                         report);
   if (options.kind == RegistrationKind::BSpline)
-    current = registration::bsplineStage(images, current, options.bsplineGridMm,
+    current = registration::bsplineStage(images, current,
+                                         {options.bsplineGridMm, options.bsplineBending, options.bsplineShrink},
                                          registration::scheduleFrom(options, fixed.geometry(), 1), report);
 
   result.transform = current;
   auto& qa = result.qa;
   qa.finalMetric = report.metric;
+  qa.smoothnessPenalty = report.penalty;
   qa.iterationsPerLevel = report.iterationsPerLevel;
   qa.initialisation = init.description;
   // Measured from the start the search chose (centres + turn), not from its coarse refinement: an

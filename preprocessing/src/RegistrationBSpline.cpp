@@ -1,5 +1,6 @@
 // B-spline stage: a cubic B-spline free-form deformation on top of the linear result, optimised
-// with L-BFGS-B (no scales needed: all parameters are displacements in mm).
+// with L-BFGS-B (no scales needed: all parameters are displacements in mm) on Mattes MI plus a
+// smoothness penalty (BSplineRegularisedMetric).
 #include <itkBSplineTransform.h>
 #include <itkBSplineTransformInitializer.h>
 #include <itkImageRegistrationMethodv4.h>
@@ -8,12 +9,13 @@
 #include <algorithm>
 #include <cmath>
 
-#include "RegistrationStage.h"
+#include "BSplineRegularisedMetric.h"
 
 namespace mr2ct::registration {
 
-SpatialTransform bsplineStage(const Images& images, const SpatialTransform& linear, double gridMm,
+SpatialTransform bsplineStage(const Images& images, const SpatialTransform& linear, const BSplineSettings& settings,
                               const Schedule& s, StageReport& report) {
+  const double gridMm = settings.gridMm;
   using BSpline = itk::BSplineTransform<double, 3, 3>;
   using Method = itk::ImageRegistrationMethodv4<ItkFloatImage, ItkFloatImage, BSpline>;
 
@@ -29,7 +31,9 @@ SpatialTransform bsplineStage(const Images& images, const SpatialTransform& line
   initializer->InitializeTransform();
   bspline->SetIdentity();
 
-  auto metric = makeMetric(s.bins, images.fixedMask.GetPointer());
+  auto metric = BSplineRegularisedMetric::New();
+  configureMetric(metric.GetPointer(), s.bins, images.fixedMask.GetPointer());
+  metric->setPenalty(bspline.GetPointer(), settings.bending, settings.shrink);
   auto optimizer = itk::LBFGSBOptimizerv4::New();
   const auto n = bspline->GetNumberOfParameters();
   itk::LBFGSBOptimizerv4::BoundSelectionType select(n);
@@ -69,7 +73,10 @@ SpatialTransform bsplineStage(const Images& images, const SpatialTransform& line
   } catch (const itk::ExceptionObject& e) {
     throw DataError(std::string("bspline registration failed: ") + e.GetDescription());
   }
-  report.metric = optimizer->GetValue();
+  // Mattes MI alone at the final parameters (the optimiser's value includes the penalty).
+  metric->GetValue();
+  report.metric = metric->lastMutualInformation();
+  report.penalty = metric->lastPenalty();
   // The method's full mapping is linear(bspline(p)): the moving initial transform is applied last.
   return linear.after(SpatialTransform::fromItk(bspline.GetPointer()));
 }

@@ -28,6 +28,7 @@ struct Schedule {
 
 struct StageReport {
   double metric = 0;
+  double penalty = 0;  ///< B-spline stage: the smoothness penalty at the end (not part of `metric`)
   std::vector<int> iterationsPerLevel;
 };
 
@@ -46,7 +47,12 @@ SpatialTransform rigidStage(const Images& images, const SpatialTransform& initia
 SpatialTransform affineStage(const Images& images, const SpatialTransform& initial, const Schedule& schedule,
                              StageReport& report);
 /// B-spline stage on top of a linear transform; returns linear ∘ bspline (a composite).
-SpatialTransform bsplineStage(const Images& images, const SpatialTransform& linear, double gridMm,
+struct BSplineSettings {
+  double gridMm = 50;
+  double bending = 0;  ///< weight of the mean squared (dimensionless) second difference of the control points
+  double shrink = 0;   ///< weight of their mean squared displacement (in control-point spacings)
+};
+SpatialTransform bsplineStage(const Images& images, const SpatialTransform& linear, const BSplineSettings& settings,
                               const Schedule& schedule, StageReport& report);
 
 struct Initialisation {

@@ -40,8 +40,12 @@ void RegistrationOptions::validate() const {
       throw UsageError("registration: smoothing sigmas must be >= 0, got " + std::to_string(s));
   if (iterations < 1) throw UsageError("registration: iterations must be >= 1, got " + std::to_string(iterations));
   if (!(bsplineGridMm > 0)) throw UsageError("registration: bsplineGridMm must be > 0");
+  if (!(bsplineBending >= 0) || !std::isfinite(bsplineBending) || !(bsplineShrink >= 0) || !std::isfinite(bsplineShrink))
+    throw UsageError("registration: bsplineBending and bsplineShrink must be >= 0");
   if (maxSamplesPerLevel < 100) throw UsageError("registration: maxSamplesPerLevel must be >= 100");
   if (!(searchSpacingMm > 0)) throw UsageError("registration: searchSpacingMm must be > 0");
+  if (!(maskMarginMm >= 0) || !std::isfinite(maskMarginMm))
+    throw UsageError("registration: maskMarginMm must be >= 0, got " + std::to_string(maskMarginMm));
 }
 
 nlohmann::json RegistrationOptions::toJson() const {
@@ -56,11 +60,15 @@ nlohmann::json RegistrationOptions::toJson() const {
           {"align_centres", alignCentres},
           {"search_spacing_mm", searchSpacingMm},
           {"bspline_grid_mm", bsplineGridMm},
+          {"bspline_bending", bsplineBending},
+          {"bspline_shrink", bsplineShrink},
+          {"mask_margin_mm", maskMarginMm},
           {"seed", seed}};
 }
 
 nlohmann::json RegistrationQA::toJson() const {
-  return {{"final_metric", finalMetric},       {"iterations_per_level", iterationsPerLevel},
+  return {{"final_metric", finalMetric},       {"smoothness_penalty", smoothnessPenalty},
+          {"iterations_per_level", iterationsPerLevel},
           {"seconds", seconds},                {"mean_displacement_mm", meanDisplacementMm},
           {"initialisation", initialisation}, {"warnings", warnings}};
 }

@@ -22,8 +22,7 @@ namespace mr2ct::registration {
 
 using Metric = itk::MattesMutualInformationImageToImageMetricv4<ItkFloatImage, ItkFloatImage, ItkFloatImage, double>;
 
-inline Metric::Pointer makeMetric(int bins, const ItkMaskImage* fixedMask) {
-  auto metric = Metric::New();
+inline void configureMetric(Metric* metric, int bins, const ItkMaskImage* fixedMask) {
   metric->SetNumberOfHistogramBins(bins);
   // Gradients by central differences at the sampled points only: with sparse random sampling this
   // is far cheaper than filtering the whole image.
@@ -35,6 +34,11 @@ inline Metric::Pointer makeMetric(int bins, const ItkMaskImage* fixedMask) {
     so->Update();
     metric->SetFixedImageMask(so);
   }
+}
+
+inline Metric::Pointer makeMetric(int bins, const ItkMaskImage* fixedMask) {
+  auto metric = Metric::New();
+  configureMetric(metric.GetPointer(), bins, fixedMask);
   return metric;
 }
 

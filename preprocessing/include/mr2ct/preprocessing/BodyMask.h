@@ -20,4 +20,8 @@ struct BodyMaskOptions {
 Mask bodyMaskFromMr(const Volume& mr, const BodyMaskOptions& options = {}, const std::string& context = "MR");
 Mask bodyMaskFromCt(const Volume& ct, const BodyMaskOptions& options = {}, const std::string& context = "CT");
 
+/// The mask grown by ±marginMm along each axis (whole voxels, a cuboid structuring element;
+/// separable, O(voxels)). Registration grows the body mask this way so the outline stays in view.
+Mask dilateMaskBox(const Mask& mask, double marginMm);
+
 }  // namespace mr2ct
