@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The quality study (README "Quality"): trains one model per flow-matching source (`mr`: x0 is the
 # MR itself; `noise`: x0 ~ N(0, I), the classic conditional baseline) on the same store with the
-# same settings. The mr model converts the evaluation split (whole volumes, `mr2ct convert`) with
-# Euler at NFE 1, 2, 4, 8, 16 (one nested sweep) and Heun at NFE 2, 4, 8, 16, evaluated against the
-# reference CT on each MR's grid next to the bulk-density baseline. Both sources are also compared
-# by the trainer's own validation (MAE in the body of whole val slices, Euler NFE 1, 2, 4, 8, from
-# x0 = MR or from seeded noise): `mr2ct convert` integrates from the MR only. Writes one table
-# (Markdown + JSON) and an NFE-versus-MAE plot.
+# same settings. Both models convert the evaluation split (whole volumes, `mr2ct convert`; the noise
+# model from seeded noise, --seed 0) with Euler at NFE 1, 2, 4, 8, 16 (one nested sweep) and Heun at
+# NFE 2, 4, 8, 16, evaluated against the reference CT on each MR's grid next to the bulk-density
+# baseline. Both sources are also compared by the trainer's own validation (MAE in the body of
+# whole val slices, Euler NFE 1, 2, 4, 8). Writes one table (Markdown + JSON) and an NFE-versus-MAE
+# plot.
 #   bench/quality_study.sh phantom|brainweb [BUILD_DIR]
 # phantom:  10 generated head phantoms, data_manifests/phantom-study.ini
 # brainweb: brainweb20-paired in $MR2CT_DATA_DIR (12 train subjects, 3 val subjects, never both),
@@ -93,7 +93,7 @@ PY
 [ ${#CASES[@]} -gt 0 ] || { echo "no '$SPLIT' cases in $WORK/reference/manifest.csv" >&2; exit 1; }
 SWEEP=$OUT/sweep
 TIMES=$OUT/convert_times.jsonl
-for model in mr; do  # convert integrates from x0 = MR: the noise model is compared by validation below
+for model in mr noise; do  # the noise model starts from seeded noise (convert --seed, default 0)
   dir=$WORK/model; [ $model = noise ] && dir=$OUT/model-noise
   for entry in "${CASES[@]}"; do
     id=${entry%%$'\t'*}; mr=${entry#*$'\t'}
@@ -128,7 +128,7 @@ for model in mr noise; do
 done
 
 # 3. evaluation of every output set against the same references
-for d in "$SWEEP"/mr-euler-* "$SWEEP"/mr-heun-*; do
+for d in "$SWEEP"/mr-euler-* "$SWEEP"/mr-heun-* "$SWEEP"/noise-euler-* "$SWEEP"/noise-heun-*; do
   [ -d "$d" ] || continue
   name=$(basename "$d")
   [ -e "$OUT/reports/$name/summary.json" ] && continue

@@ -147,6 +147,29 @@ TEST(Convert, ThreeDimensionalModelConvertsWithPatches) {
   EXPECT_TRUE(readVolumeInfo(tmp / "sct.nii.gz").geometry.sameAs(readVolumeInfo(tmp / "mr.nii.gz").geometry, 1e-6));
 }
 
+TEST(Convert, NoiseSourceModelConvertsFromSeededNoise) {
+  TempDir tmp;
+  auto cfg = tinyConfig(2, 0);
+  cfg.flow.source = "noise";
+  const auto model = makeModel(tmp / "model", cfg);
+  writeVolume(phantomMr(), tmp / "mr.mha");
+  auto convert = [&](const std::string& name, const std::string& seed) {
+    std::string err;
+    EXPECT_EQ(cli({"convert", "--model", model.string(), "--input", (tmp / "mr.mha").string(), "--output",
+                   (tmp / name).string(), "--solver", "euler", "--steps", "2", "--seed", seed,
+                   "--pixel-type", "float32", "--quiet"},
+                  nullptr, &err),
+              0)
+        << err;
+    return readVolume(tmp / name);
+  };
+  const Volume a = convert("a.mha", "5"), b = convert("b.mha", "5"), c = convert("c.mha", "6");
+  EXPECT_EQ(a.voxels(), b.voxels());  // reproducible: the seed fixes x0
+  std::size_t differ = 0;
+  for (std::size_t i = 0; i < a.voxelCount(); ++i) differ += a.voxels()[i] != c.voxels()[i];
+  EXPECT_GT(differ, a.voxelCount() / 10);  // another seed starts elsewhere (inside the body)
+}
+
 // Each bad input: exit 1, one line naming the file, nothing at the output path.
 TEST(Convert, BadInputsNameTheFileAndLeaveNothing) {
   TempDir tmp;

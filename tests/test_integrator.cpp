@@ -250,6 +250,38 @@ TEST(Integrator, PatchIntegrationFollowsTheBlendedWholeVolumeField) {
   EXPECT_LT((r.x[0] - x).abs().max().item<float>(), 1e-5f);
 }
 
+// Noise source: v = cond (ignores x), one Euler step, so x1 − MR is exactly the starting noise.
+// It must be N(0, I), fixed by the seed, and the same whatever the batch size (2D) or tiling (3D).
+TEST(Integrator, NoiseSourceStartsFromSeededStandardNoise) {
+  const auto mr = randomVolume(12, 20, 24);
+  const ConditionalVelocityFn v = [](const torch::Tensor&, const torch::Tensor&, const torch::Tensor& c) {
+    return c.narrow(1, 0, 1);
+  };
+  auto run = [&](int dims, int batch, std::uint64_t seed) {
+    IntegratorOptions o;
+    o.dims = dims;
+    o.batchSize = batch;
+    o.sizeMultiple = 8;  // 2D: 20×24 padded to 24×24, so the drawn noise is larger than the slice
+    o.patchSize = {8, 16, 16};
+    o.patchOverlap = {2, 4, 4};
+    o.solver.method = SolverMethod::Euler;
+    o.solver.steps = 1;
+    o.source = "noise";
+    o.noiseSeed = seed;
+    return VolumeIntegrator(v, o).integrate(mr).x[0] - mr;
+  };
+  for (int dims : {2, 3}) {
+    const auto a = run(dims, 2, 7), b = run(dims, 5, 7), c = run(dims, 2, 8);
+    EXPECT_TRUE(torch::equal(a, b)) << dims << "D: the noise must not depend on the batch size";
+    EXPECT_GT((a - c).abs().mean().item<float>(), 0.5f) << dims << "D: another seed, other noise";
+    EXPECT_NEAR(a.mean().item<float>(), 0.0f, 0.05f);
+    EXPECT_NEAR(a.std().item<float>(), 1.0f, 0.05f);
+  }
+  IntegratorOptions bad;
+  bad.source = "uniform";
+  EXPECT_THROW(bad.validate(), UsageError);
+}
+
 TEST(Integrator, BadOptionsAreUsageErrors) {
   IntegratorOptions o;
   o.batchSize = 0;

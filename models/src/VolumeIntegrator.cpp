@@ -1,5 +1,7 @@
 #include "mr2ct/models/VolumeIntegrator.h"
 
+#include <ATen/CPUGeneratorImpl.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -21,6 +23,8 @@ void IntegratorOptions::validate() const {
   if (contextSlices < 0) throw UsageError("integrator: contextSlices must not be negative");
   if (batchSize < 1) throw UsageError("--batch must be at least 1 (got " + std::to_string(batchSize) + ")");
   if (sizeMultiple < 1) throw UsageError("integrator: sizeMultiple must be at least 1");
+  if (source != "mr" && source != "noise")
+    throw UsageError("integrator: source must be mr or noise (got '" + source + "')");
   if (dims == 3) {
     for (int i = 0; i < 3; ++i) {
       if (patchSize[i] < 1 || patchSize[i] % sizeMultiple != 0)
@@ -33,7 +37,9 @@ void IntegratorOptions::validate() const {
 }
 
 nlohmann::json IntegratorOptions::toJson() const {
-  nlohmann::json j{{"dims", dims}, {"batchSize", batchSize}, {"solver", solver.toJson()}, {"device", device.str()}};
+  nlohmann::json j{{"dims", dims}, {"batchSize", batchSize}, {"solver", solver.toJson()}, {"device", device.str()},
+                   {"source", source}};
+  if (source == "noise") j["noiseSeed"] = noiseSeed;
   if (dims == 2) {
     j["contextSlices"] = contextSlices;
   } else {
@@ -85,6 +91,12 @@ torch::Tensor padTo3d(const torch::Tensor& x, int64_t d, int64_t h, int64_t w) {
   const int64_t pd = d - x.size(2), ph = h - x.size(3), pw = w - x.size(4);
   if (pd == 0 && ph == 0 && pw == 0) return x;
   return F::pad(x, F::PadFuncOptions({0, pw, 0, ph, 0, pd}).mode(torch::kReplicate));
+}
+
+/// x0 ~ N(0, I) of the given (padded) shape, from its own CPU generator.
+torch::Tensor seededNoise(at::IntArrayRef sizes, std::uint64_t seed) {
+  auto generator = at::detail::createCPUGenerator(seed);
+  return torch::randn(sizes, generator, torch::kFloat32);
 }
 
 void checkInput(const torch::Tensor& mr) {
@@ -143,6 +155,8 @@ IntegrationResult VolumeIntegrator::runSlices(const torch::Tensor& mrIn, const U
   int64_t B = options_.batchSize;
   if (options_.maxBatchVoxels > 0) B = std::max<int64_t>(1, std::min(B, options_.maxBatchVoxels / (Hp * Wp)));
   const std::size_t batches = std::size_t((D + B - 1) / B);
+  const bool noise = options_.source == "noise";
+  const torch::Tensor noiseVolume = noise ? seededNoise({D, 1, Hp, Wp}, options_.noiseSeed) : torch::Tensor();
   for (int64_t z0 = 0; z0 < D; z0 += B) {
     const int64_t b = std::min(B, D - z0);
     const auto zs = torch::arange(z0, z0 + b, torch::kLong);
@@ -150,7 +164,8 @@ IntegrationResult VolumeIntegrator::runSlices(const torch::Tensor& mrIn, const U
     std::vector<torch::Tensor> channels;
     for (int o = -k; o <= k; ++o) channels.push_back(mr.index_select(0, (zs + o).clamp(0, D - 1)));
     const torch::Tensor cond = padTo2d(torch::stack(channels, 1), Hp, Wp).to(options_.device);
-    const torch::Tensor x0 = cond.narrow(1, k, 1).clone();
+    const torch::Tensor x0 =
+        noise ? noiseVolume.narrow(0, z0, b).to(options_.device) : cond.narrow(1, k, 1).clone();
     int evaluations = 0;
     const VelocityFn v = [&](const torch::Tensor& x, double t) {
       ++evaluations;
@@ -225,7 +240,8 @@ IntegrationResult VolumeIntegrator::runPatches(const torch::Tensor& mrIn, const 
     if (progress) progress(std::size_t(evaluations), std::max(std::size_t(evaluations), expectedEvaluations));
     return out.div_(weightSum).view({1, 1, Sd, Sh, Sw});
   };
-  const auto solved = unit(v, cond.clone());
+  const auto solved =
+      unit(v, options_.source == "noise" ? seededNoise({1, 1, Sd, Sh, Sw}, options_.noiseSeed) : cond.clone());
   result.nfe.assign(outputs, 0);
   for (std::size_t i = 0; i < outputs; ++i) {
     result.x.push_back(

@@ -101,7 +101,8 @@ void ConvertOptions::validate() const {
 
 nlohmann::json ConvertOptions::toJson() const {
   nlohmann::json j{{"model", model.string()}, {"device", device}, {"batch", batch}, {"mask_outside", maskOutside},
-                   {"outside_hu", outsideHu}, {"pixel_type", pixelType == PixelType::Int16 ? "int16" : "float32"}};
+                   {"outside_hu", outsideHu}, {"pixel_type", pixelType == PixelType::Int16 ? "int16" : "float32"},
+                   {"seed", seed}};
   if (nfeSweep.empty())
     j["solver"] = solver.toJson();
   else
@@ -148,9 +149,6 @@ Converter::Converter(ConvertOptions options) : options_(std::move(options)), imp
   impl_->model = loadModel(options_.model, impl_->device);
   const auto& cfg = impl_->model.config;
   impl_->rules = ConversionRules::fromJson(cfg.preprocessing, modelConfigPath(options_.model).string());
-  if (cfg.flow.source != "mr")
-    throw DataError(modelConfigPath(options_.model).string(),
-                    "flow.source '" + cfg.flow.source + "': convert integrates from x0 = MR and needs source \"mr\"");
   if (options_.channelsLast && cfg.network.dims == 2 && impl_->device.is_cpu()) impl_->model.network->useChannelsLast();
 
   IntegratorOptions io;
@@ -162,6 +160,8 @@ Converter::Converter(ConvertOptions options) : options_(std::move(options)), imp
   io.device = impl_->device;
   io.blend = options_.blend;
   io.solver = options_.solver;
+  io.source = cfg.flow.source;  // validated when the model was loaded: mr or noise
+  io.noiseSeed = options_.seed;
   if (!options_.nfeSweep.empty()) io.solver = SolverOptions{};  // the sweep brings its own grids
   if (io.dims == 3) {
     if (cfg.network.patchSize.size() != 3)

@@ -18,6 +18,7 @@
 // Shapes: mr is [D,H,W] float (CPU); results are [D,H,W] float32 CPU.
 #include <array>
 #include <functional>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,10 @@ struct IntegratorOptions {
   BlendWindow blend = BlendWindow::Gaussian;
   torch::Device device = torch::kCPU;
   SolverOptions solver;
+  /// x0: "mr" (the MR itself) or "noise" (N(0, I) drawn for the whole padded volume from
+  /// `noiseSeed` on the CPU, so a result does not depend on batch size or device).
+  std::string source = "mr";
+  std::uint64_t noiseSeed = 0;
 
   void validate() const;  ///< UsageError naming the option
   nlohmann::json toJson() const;
@@ -72,7 +77,7 @@ class VolumeIntegrator {
  public:
   VolumeIntegrator(ConditionalVelocityFn velocity, IntegratorOptions options);
 
-  /// Integrates from x0 = mr with options.solver.
+  /// Integrates from x0 (the MR, or seeded noise; see IntegratorOptions::source) with options.solver.
   IntegrationResult integrate(const torch::Tensor& mr) const;
   /// Euler on nested grids, one result per NFE in `nfes`, from one run (see eulerNfeSweep).
   IntegrationResult integrateSweep(const torch::Tensor& mr, const std::vector<int>& nfes) const;

@@ -56,6 +56,7 @@ struct ConvertOptions {
   PixelType pixelType = PixelType::Int16;
   std::string dicomSeries;              ///< for DICOM folders with several series
   bool channelsLast = true;             ///< 2D on CPU: channels-last inputs (faster oneDNN convolutions)
+  std::uint64_t seed = 0;               ///< models trained with source "noise": seed of x0 ~ N(0, I)
   void validate() const;                ///< UsageError naming the option
   nlohmann::json toJson() const;
 };
