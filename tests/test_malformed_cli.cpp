@@ -36,9 +36,7 @@ class MalformedCli : public ::testing::TestWithParam<Malformed> {};
 TEST_P(MalformedCli, InfoExitsOneWithOneLine) {
   const Malformed& m = GetParam();
   test::TempDir dir;
-  fs::create_directories(dir / "src");
-  const fs::path target = dir / m.file;
-  m.build(dir / "src", target);
+  const fs::path target = m.writeInto(dir.path());
   const fs::path out = dir / "stdout.txt", err = dir / "stderr.txt";
   const std::string cmd = std::string("'") + MR2CT_EXE + "' info '" + target.string() + "' >'" + out.string() + "' 2>'" +
                           err.string() + "'";

@@ -28,9 +28,7 @@ class MalformedInput : public ::testing::TestWithParam<Malformed> {};
 TEST_P(MalformedInput, RefusedWithTheFileNamed) {
   const Malformed& m = GetParam();
   test::TempDir dir;
-  fs::create_directories(dir / "src");
-  const fs::path target = dir / m.file;
-  m.build(dir / "src", target);
+  const fs::path target = m.writeInto(dir.path());
   ReadOptions options;
   options.maxVoxels = std::size_t(1) << 28;  // 1 GiB of floats: "huge" entries exceed it, the valid 120 voxels do not
   std::string message;

@@ -13,19 +13,7 @@
 namespace mr2ct {
 namespace {
 
-Mat3 rotationXYZ(double ax, double ay, double az) {
-  const double cx = std::cos(ax), sx = std::sin(ax), cy = std::cos(ay), sy = std::sin(ay), cz = std::cos(az),
-               sz = std::sin(az);
-  const Mat3 rx{1, 0, 0, 0, cx, -sx, 0, sx, cx}, ry{cy, 0, sy, 0, 1, 0, -sy, 0, cy}, rz{cz, -sz, 0, sz, cz, 0, 0, 0, 1};
-  auto mul = [](const Mat3& a, const Mat3& b) {
-    Mat3 r{};
-    for (int i = 0; i < 3; ++i)
-      for (int j = 0; j < 3; ++j)
-        for (int k = 0; k < 3; ++k) r[i * 3 + j] += a[i * 3 + k] * b[k * 3 + j];
-    return r;
-  };
-  return mul(rz, mul(rx, ry));
-}
+using test::rotationXYZ;
 
 /// Fixed = the volume on a 2 mm grid; moving = the full-resolution volume seen through a known
 /// motion on a 2 mm grid (so the moving image is not a re-interpolation of the fixed one).

@@ -32,6 +32,76 @@ const nlohmann::json& section(const nlohmann::json& j, const char* key) {
   return j.at(key);
 }
 
+// Each config's JSON fields, named once: the same list writes and reads them.
+template <class C, class F>
+void networkFields(C& c, F&& f) {
+  f("preset", c.preset);
+  f("dims", c.dims);
+  f("neighbours", c.neighbours);
+  f("channels", c.channels);
+  f("blocks_per_level", c.blocksPerLevel);
+  f("attention", c.attention);
+  f("groups", c.groups);
+  f("time_features", c.timeFeatures);
+  f("time_dim", c.timeDim);
+  f("max_frequency", c.maxFrequency);
+  f("patch_size", c.patchSize);
+}
+
+template <class C, class F>
+void flowFields(C& c, F&& f) {
+  f("source", c.source);
+  f("sigma", c.sigma);
+  f("time_sampling", c.timeSampling);
+  f("logit_mean", c.logitMean);
+  f("logit_std", c.logitStd);
+  f("body_weight", c.bodyWeight);
+  f("background_weight", c.backgroundWeight);
+}
+
+template <class C, class F>
+void trainingFields(C& c, F&& f) {
+  f("steps", c.steps);
+  f("batch", c.batch);
+  f("lr", c.lr);
+  f("weight_decay", c.weightDecay);
+  f("beta1", c.beta1);
+  f("beta2", c.beta2);
+  f("warmup_steps", c.warmupSteps);
+  f("min_lr_fraction", c.minLrFraction);
+  f("grad_clip", c.gradClip);
+  f("ema_decay", c.emaDecay);
+  f("seed", c.seed);
+  f("body_fraction", c.bodyFraction);
+  f("flips", c.flips);
+  f("intensity_jitter", c.intensityJitter);
+  f("validate_every", c.validateEvery);
+  f("validation_slices", c.validationSlices);
+  f("validation_nfe", c.validationNfe);
+  f("checkpoint_every", c.checkpointEvery);
+  f("log_every", c.logEvery);
+  f("prefetch", c.prefetch);
+  f("device", c.device);
+  f("precision", c.precision);
+  f("channels_last", c.channelsLast);
+  f("hu_min", c.huMin);
+  f("hu_max", c.huMax);
+}
+
+template <class C, class Fields>
+nlohmann::json writeFields(const C& c, Fields fields) {
+  nlohmann::json j = nlohmann::json::object();
+  fields(c, [&j](const char* key, const auto& value) { j[key] = value; });
+  return j;
+}
+
+template <class C, class Fields>
+C readFields(const nlohmann::json& j, const char* sectionName, Fields fields) {
+  C c;
+  fields(c, [&](const char* key, auto& value) { readField(j, sectionName, key, value); });
+  return c;
+}
+
 }  // namespace
 
 // ---- NetworkConfig ------------------------------------------------------------------------------
@@ -82,28 +152,13 @@ void NetworkConfig::validate() const {
 }
 
 nlohmann::json NetworkConfig::toJson() const {
-  return {{"preset", preset},         {"dims", dims},
-          {"neighbours", neighbours}, {"channels", channels},
-          {"blocks_per_level", blocksPerLevel}, {"attention", attention},
-          {"groups", groups},         {"time_features", timeFeatures},
-          {"time_dim", timeDim},      {"max_frequency", maxFrequency},
-          {"patch_size", patchSize},  {"condition_channels", condChannels()}};
+  nlohmann::json j = writeFields(*this, [](auto& c, auto&& f) { networkFields(c, f); });
+  j["condition_channels"] = condChannels();
+  return j;
 }
 
 NetworkConfig NetworkConfig::fromJson(const nlohmann::json& j) {
-  NetworkConfig c;
-  readField(j, "network", "preset", c.preset);
-  readField(j, "network", "dims", c.dims);
-  readField(j, "network", "neighbours", c.neighbours);
-  readField(j, "network", "channels", c.channels);
-  readField(j, "network", "blocks_per_level", c.blocksPerLevel);
-  readField(j, "network", "attention", c.attention);
-  readField(j, "network", "groups", c.groups);
-  readField(j, "network", "time_features", c.timeFeatures);
-  readField(j, "network", "time_dim", c.timeDim);
-  readField(j, "network", "max_frequency", c.maxFrequency);
-  readField(j, "network", "patch_size", c.patchSize);
-  return c;
+  return readFields<NetworkConfig>(j, "network", [](auto& c, auto&& f) { networkFields(c, f); });
 }
 
 // ---- FlowConfig ---------------------------------------------------------------------------------
@@ -119,22 +174,11 @@ void FlowConfig::validate() const {
 }
 
 nlohmann::json FlowConfig::toJson() const {
-  return {{"source", source},          {"sigma", sigma},
-          {"time_sampling", timeSampling}, {"logit_mean", logitMean},
-          {"logit_std", logitStd},     {"body_weight", bodyWeight},
-          {"background_weight", backgroundWeight}};
+  return writeFields(*this, [](auto& c, auto&& f) { flowFields(c, f); });
 }
 
 FlowConfig FlowConfig::fromJson(const nlohmann::json& j) {
-  FlowConfig c;
-  readField(j, "flow", "source", c.source);
-  readField(j, "flow", "sigma", c.sigma);
-  readField(j, "flow", "time_sampling", c.timeSampling);
-  readField(j, "flow", "logit_mean", c.logitMean);
-  readField(j, "flow", "logit_std", c.logitStd);
-  readField(j, "flow", "body_weight", c.bodyWeight);
-  readField(j, "flow", "background_weight", c.backgroundWeight);
-  return c;
+  return readFields<FlowConfig>(j, "flow", [](auto& c, auto&& f) { flowFields(c, f); });
 }
 
 // ---- TrainingConfig -----------------------------------------------------------------------------
@@ -165,61 +209,11 @@ void TrainingConfig::validate() const {
 }
 
 nlohmann::json TrainingConfig::toJson() const {
-  return {{"steps", steps},
-          {"batch", batch},
-          {"lr", lr},
-          {"weight_decay", weightDecay},
-          {"beta1", beta1},
-          {"beta2", beta2},
-          {"warmup_steps", warmupSteps},
-          {"min_lr_fraction", minLrFraction},
-          {"grad_clip", gradClip},
-          {"ema_decay", emaDecay},
-          {"seed", seed},
-          {"body_fraction", bodyFraction},
-          {"flips", flips},
-          {"intensity_jitter", intensityJitter},
-          {"validate_every", validateEvery},
-          {"validation_slices", validationSlices},
-          {"validation_nfe", validationNfe},
-          {"checkpoint_every", checkpointEvery},
-          {"log_every", logEvery},
-          {"prefetch", prefetch},
-          {"device", device},
-          {"precision", precision},
-          {"channels_last", channelsLast},
-          {"hu_min", huMin},
-          {"hu_max", huMax}};
+  return writeFields(*this, [](auto& c, auto&& f) { trainingFields(c, f); });
 }
 
 TrainingConfig TrainingConfig::fromJson(const nlohmann::json& j) {
-  TrainingConfig c;
-  readField(j, "training", "steps", c.steps);
-  readField(j, "training", "batch", c.batch);
-  readField(j, "training", "lr", c.lr);
-  readField(j, "training", "weight_decay", c.weightDecay);
-  readField(j, "training", "beta1", c.beta1);
-  readField(j, "training", "beta2", c.beta2);
-  readField(j, "training", "warmup_steps", c.warmupSteps);
-  readField(j, "training", "min_lr_fraction", c.minLrFraction);
-  readField(j, "training", "grad_clip", c.gradClip);
-  readField(j, "training", "ema_decay", c.emaDecay);
-  readField(j, "training", "seed", c.seed);
-  readField(j, "training", "body_fraction", c.bodyFraction);
-  readField(j, "training", "flips", c.flips);
-  readField(j, "training", "intensity_jitter", c.intensityJitter);
-  readField(j, "training", "validate_every", c.validateEvery);
-  readField(j, "training", "validation_slices", c.validationSlices);
-  readField(j, "training", "validation_nfe", c.validationNfe);
-  readField(j, "training", "checkpoint_every", c.checkpointEvery);
-  readField(j, "training", "log_every", c.logEvery);
-  readField(j, "training", "prefetch", c.prefetch);
-  readField(j, "training", "device", c.device);
-  readField(j, "training", "precision", c.precision);
-  readField(j, "training", "channels_last", c.channelsLast);
-  readField(j, "training", "hu_min", c.huMin);
-  readField(j, "training", "hu_max", c.huMax);
-  return c;
+  return readFields<TrainingConfig>(j, "training", [](auto& c, auto&& f) { trainingFields(c, f); });
 }
 
 // ---- ModelConfig --------------------------------------------------------------------------------

@@ -38,20 +38,9 @@ typename TImage::Pointer resample(const TImage* input, const Geometry& target, c
     }
   }
   filter->SetDefaultPixelValue(outside);
-  typename TImage::SizeType size;
-  typename TImage::SpacingType spacing;
-  typename TImage::PointType origin;
-  typename TImage::DirectionType direction;
-  for (unsigned i = 0; i < 3; ++i) {
-    size[i] = target.size[i];
-    spacing[i] = target.spacing[i];
-    origin[i] = target.origin[i];
-    for (unsigned j = 0; j < 3; ++j) direction(i, j) = target.direction[i * 3 + j];
-  }
-  filter->SetSize(size);
-  filter->SetOutputSpacing(spacing);
-  filter->SetOutputOrigin(origin);
-  filter->SetOutputDirection(direction);
+  auto reference = TImage::New();  // geometry only, never allocated
+  applyGeometry(reference.GetPointer(), target);
+  filter->SetOutputParametersFromImage(reference);
   try {
     filter->Update();
   } catch (const itk::ExceptionObject& e) {

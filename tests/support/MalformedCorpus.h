@@ -79,6 +79,14 @@ struct Malformed {
   std::string file;    ///< file name inside the test's folder (its extension picks the reader)
   std::function<void(const fs::path& dir, const fs::path& target)> build;
   std::vector<std::string> because;  ///< the message must contain one of these (lower-case ok)
+
+  /// Writes the malformed file (and its valid sources under dir/src) into `dir`; returns its path.
+  fs::path writeInto(const fs::path& dir) const {
+    fs::create_directories(dir / "src");
+    const fs::path target = dir / file;
+    build(dir / "src", target);
+    return target;
+  }
 };
 
 inline std::string lower(std::string s) {

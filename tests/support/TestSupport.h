@@ -2,6 +2,7 @@
 // Shared helpers for the GoogleTest suites: temporary folders, real-data lookup, tiny volumes.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <random>
@@ -29,6 +30,21 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+/// R = Rz·Rx·Ry (radians), the convention of the phantom generator's misalignments.
+inline Mat3 rotationXYZ(double ax, double ay, double az) {
+  const double cx = std::cos(ax), sx = std::sin(ax), cy = std::cos(ay), sy = std::sin(ay), cz = std::cos(az),
+               sz = std::sin(az);
+  const Mat3 rx{1, 0, 0, 0, cx, -sx, 0, sx, cx}, ry{cy, 0, sy, 0, 1, 0, -sy, 0, cy}, rz{cz, -sz, 0, sz, cz, 0, 0, 0, 1};
+  auto mul = [](const Mat3& a, const Mat3& b) {
+    Mat3 r{};
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j)
+        for (int k = 0; k < 3; ++k) r[i * 3 + j] += a[i * 3 + k] * b[k * 3 + j];
+    return r;
+  };
+  return mul(rz, mul(rx, ry));
+}
 
 /// $MR2CT_DATA_DIR, or empty when unset / missing.
 inline std::filesystem::path dataDir() {
