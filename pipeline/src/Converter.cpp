@@ -162,6 +162,15 @@ Converter::Converter(ConvertOptions options) : options_(std::move(options)), imp
   io.solver = options_.solver;
   io.source = cfg.flow.source;  // validated when the model was loaded: mr or noise
   io.noiseSeed = options_.seed;
+  // A noise-source model only ever saw x = CT at t = 1 and answers v ≈ x there, while the true
+  // field of a near-deterministic target is stiff, (E[CT | x] − x)/(1 − t). Solvers with a stage at
+  // t = 1 keep part of the noise (BrainWeb: Heun NFE 2/4/8 gave 1066/535/250 HU, Euler 101/88/86).
+  const auto m = options_.solver.method;
+  if (io.source == "noise" && options_.nfeSweep.empty() &&
+      (m == SolverMethod::Heun || m == SolverMethod::Rk4 || m == SolverMethod::Dopri5))
+    spdlog::warn("{}: a noise-source model with a solver that evaluates at t = 1 ({}): expect a noisy result; "
+                 "use --solver euler or midpoint",
+                 options_.model.string(), solverMethodName(m));
   if (!options_.nfeSweep.empty()) io.solver = SolverOptions{};  // the sweep brings its own grids
   if (io.dims == 3) {
     if (cfg.network.patchSize.size() != 3)

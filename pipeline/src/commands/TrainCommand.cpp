@@ -10,6 +10,8 @@ namespace mr2ct {
 
 namespace {
 
+constexpr double kDefaultMrBridgeSigma = 0.2;
+
 /// "128" → {128, 128} (2D) / {128, 128, 128} (3D); "32x64x64" → {32, 64, 64}.
 std::vector<int64_t> parsePatch(const std::string& text, int dims) {
   std::vector<int64_t> v;
@@ -45,7 +47,8 @@ Command trainCommand() {
         ("patch", po::value<std::string>(), "training slice/patch size: N, HxW or DxHxW (default per preset)")
         ("neighbours", po::value<int>()->default_value(0), "2.5D: neighbouring MR slices on each side as condition")
         ("source", po::value<std::string>()->default_value(def.flow.source), "x0: mr (the MR itself) or noise")
-        ("sigma", po::value<double>()->default_value(def.flow.sigma), "bridge noise sigma of the path")
+        ("sigma", po::value<double>(),
+         "bridge noise sigma of the path (default 0.2 with --source mr, 0 with noise; see README \"Quality\")")
         ("time-sampling", po::value<std::string>()->default_value(def.flow.timeSampling), "uniform or logit-normal")
         ("body-weight", po::value<double>()->default_value(def.flow.bodyWeight), "loss weight inside the body")
         ("background-weight", po::value<double>()->default_value(def.flow.backgroundWeight),
@@ -84,7 +87,10 @@ Command trainCommand() {
     if (vm.count("patch")) m.network.patchSize = parsePatch(vm["patch"].as<std::string>(), m.network.dims);
     m.network.neighbours = vm["neighbours"].as<int>();
     m.flow.source = vm["source"].as<std::string>();
-    m.flow.sigma = vm["sigma"].as<double>();
+    // With the MR as both x0 and condition and no bridge noise, (x_t, MR) gives the CT away for
+    // every t > 0 and only the first step is learned; σ = 0.2 cut the validation MAE by 22-48 HU
+    // on BrainWeb and the phantoms.
+    m.flow.sigma = vm.count("sigma") ? vm["sigma"].as<double>() : (m.flow.source == "mr" ? kDefaultMrBridgeSigma : 0.0);
     m.flow.timeSampling = vm["time-sampling"].as<std::string>();
     m.flow.bodyWeight = vm["body-weight"].as<double>();
     m.flow.backgroundWeight = vm["background-weight"].as<double>();
