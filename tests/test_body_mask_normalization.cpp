@@ -9,6 +9,7 @@
 #include "mr2ct/preprocessing/BiasFieldCorrection.h"
 #include "mr2ct/preprocessing/BodyMask.h"
 #include "mr2ct/preprocessing/Normalization.h"
+#include "support/TestSupport.h"
 
 namespace mr2ct {
 namespace {
@@ -99,12 +100,8 @@ TEST(BodyMask, PerSliceFillingClosesTubesOpenAlongZ) {
 
 TEST(BodyMask, EmptyOrFlatInputIsADataErrorNamingTheContext) {
   Volume flat(grid(8), 7.0f);
-  try {
-    bodyMaskFromMr(flat, {}, "case7/mr.nii.gz");
-    FAIL() << "expected DataError";
-  } catch (const DataError& e) {
-    EXPECT_NE(std::string(e.what()).find("case7/mr.nii.gz"), std::string::npos) << e.what();
-  }
+  const std::string message = test::thrownMessage<DataError>([&] { bodyMaskFromMr(flat, {}, "case7/mr.nii.gz"); });
+  EXPECT_NE(message.find("case7/mr.nii.gz"), std::string::npos) << message;
   Volume air(grid(8), -1000.0f);
   EXPECT_THROW(bodyMaskFromCt(air), DataError);
   BodyMaskOptions bad;

@@ -287,12 +287,8 @@ TEST(Registration, NoOverlapIsADataError) {
   RegistrationOptions o = rigidOptions();
   o.alignCentres = false;
   o.rotationSearch = false;
-  try {
-    registerImages(fixed, moving, o);
-    FAIL() << "expected DataError";
-  } catch (const DataError& e) {
-    EXPECT_NE(std::string(e.what()).find("overlap"), std::string::npos) << e.what();
-  }
+  const std::string message = test::thrownMessage<DataError>([&] { registerImages(fixed, moving, o); });
+  EXPECT_NE(message.find("overlap"), std::string::npos) << message;
 }
 
 TEST(Registration, FlatImageIsADataError) {

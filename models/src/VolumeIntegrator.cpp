@@ -104,15 +104,13 @@ void checkInput(const torch::Tensor& mr) {
   if (mr.numel() == 0) throw DataError("integrator: the MR tensor is empty");
 }
 
-}  // namespace
-
-namespace {
 /// Evaluations of eulerNfeSweep: the first one is shared, each grid then takes n − 1 more.
 std::size_t sweepEvaluations(const std::vector<int>& nfes) {
   std::size_t total = 1;
   for (int n : nfes) total += std::size_t(std::max(0, n - 1));
   return total;
 }
+
 }  // namespace
 
 VolumeIntegrator::VolumeIntegrator(ConditionalVelocityFn velocity, IntegratorOptions options)

@@ -7,11 +7,12 @@
 #include <cmath>
 #include <sstream>
 
+#include <spdlog/fmt/ranges.h>
+
 #include "RegistrationInternal.h"
-#include "mr2ct/preprocessing/BodyMask.h"
 #include "mr2ct/core/Error.h"
 #include "mr2ct/core/Log.h"
-#include <spdlog/fmt/ranges.h>
+#include "mr2ct/preprocessing/BodyMask.h"
 
 namespace mr2ct {
 
@@ -117,7 +118,7 @@ RegistrationResult registerImages(const Volume& fixed, const Volume& moving, con
     qa.warnings.push_back(s.str());
   }
   if (qa.finalMetric > -0.05) qa.warnings.push_back("weak mutual information at the end: check the overlay");
-  qa.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  qa.seconds = elapsed();
   return result;
 }
 

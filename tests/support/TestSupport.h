@@ -31,6 +31,18 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+/// The message of the `E` that `f` throws; a test failure (and "") when it throws nothing.
+template <class E, class F>
+std::string thrownMessage(F&& f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected an exception";
+  return "";
+}
+
 /// R = Rz·Rx·Ry (radians), the convention of the phantom generator's misalignments.
 inline Mat3 rotationXYZ(double ax, double ay, double az) {
   const double cx = std::cos(ax), sx = std::sin(ax), cy = std::cos(ay), sy = std::sin(ay), cz = std::cos(az),
