@@ -211,14 +211,18 @@ TEST(Convert, BadInputsNameTheFileAndLeaveNothing) {
   nan.at(3, 3, 3) = std::nanf("");
   writeVolume(nan, tmp / "nan.mha");
   expectFailure({"--model", model.string(), "--input", (tmp / "nan.mha").string(), "--output", output}, "nan.mha");
-  // output folder missing
+  // an output folder that cannot be created: one line naming it, before any work
   std::string err;
-  EXPECT_EQ(cli({"convert", "--model", model.string(), "--input", in, "--output", (tmp / "nodir" / "s.nii.gz").string(),
-                 "--quiet"},
+  EXPECT_EQ(cli({"convert", "--model", model.string(), "--input", in, "--output", "/proc/mr2ct-nodir/s.nii.gz", "--quiet"},
                 nullptr, &err),
             1);
-  EXPECT_NE(err.find("nodir"), std::string::npos) << err;
-  EXPECT_FALSE(fs::exists(tmp / "nodir"));
+  EXPECT_NE(err.find("/proc/mr2ct-nodir"), std::string::npos) << err;
+  EXPECT_NE(err.find("cannot create the output folder"), std::string::npos) << err;
+  // a folder that exists but takes no files: "not writable"
+  err.clear();
+  EXPECT_EQ(cli({"convert", "--model", model.string(), "--input", in, "--output", "/proc/s.nii.gz", "--quiet"}, nullptr, &err),
+            1);
+  EXPECT_NE(err.find("not writable"), std::string::npos) << err;
   // no stray temporary files left next to the output
   for (const auto& e : fs::directory_iterator(tmp.path()))
     EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();

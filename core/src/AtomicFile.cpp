@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/OutputGuard.h"
 
 namespace fs = std::filesystem;
 
@@ -42,6 +43,7 @@ void writeAtomically(const fs::path& target, const std::function<void(const fs::
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw IoError(target.string(), "output folder does not exist: " + dir.string());
   if (fs::is_directory(target, ec)) throw IoError(target.string(), "is a directory, expected a file path");
+  removeStaleTemporaries(target);  // left by an earlier run that was killed mid-write
   const fs::path tmp = temporarySibling(target);
   try {
     write(tmp);

@@ -28,6 +28,7 @@ nlohmann::json CaseEvaluation::toJson() const {
   nlohmann::json j = metrics.toJson();
   j["mask_source"] = maskSource;
   j["resampling"] = resampling.empty() ? nlohmann::json(nullptr) : nlohmann::json(resampling);
+  j["mask_voxels_outside_fov"] = excludedOutsideFov;
   j["warnings"] = warnings;
   return j;
 }
@@ -37,6 +38,9 @@ CaseEvaluation evaluateVolumes(Volume pred, Volume ref, Mask mask, const Evaluat
   options.validate();
   CaseEvaluation c;
   const double tol = options.geometryTolerance;
+  // Where a grid was resampled, the voxels it did not cover hold padding, not data: they leave the
+  // mask (the reference's field of view, or the prediction's when the prediction moved).
+  Mask fov;
   if (!options.refTransform.empty()) {
     // The reference moves onto the prediction's grid through the given transform.
     const SpatialTransform t = SpatialTransform::load(options.refTransform);
@@ -50,6 +54,7 @@ CaseEvaluation evaluateVolumes(Volume pred, Volume ref, Mask mask, const Evaluat
       mask = resampleMask(mask, pred.geometry(), t);
       maskMoved = true;
     }
+    fov = fieldOfViewMask(ref.geometry(), pred.geometry(), t);
     ref = resampleVolume(ref, pred.geometry(), t, Interpolation::Linear, -1024.0f);
     c.resampling = "reference " + refName + " resampled onto the prediction grid through " +
                    options.refTransform.string() + " (linear, -1024 HU outside)" +
@@ -60,6 +65,7 @@ CaseEvaluation evaluateVolumes(Volume pred, Volume ref, Mask mask, const Evaluat
     if (!options.resamplePred)
       throw DataError(predName, "grid differs from the reference " + refName + ": " + diff +
                                     " (use --resample-pred to resample the prediction onto the reference grid)");
+    fov = fieldOfViewMask(pred.geometry(), ref.geometry(), SpatialTransform::identity());
     pred = resampleVolume(pred, ref.geometry(), SpatialTransform::identity(), Interpolation::Linear, -1024.0f);
     c.resampling += std::string(c.resampling.empty() ? "" : "; ") + "prediction " + predName +
                     " resampled onto the reference grid (linear, -1024 HU outside; was: " + diff + ")";
@@ -76,6 +82,18 @@ CaseEvaluation evaluateVolumes(Volume pred, Volume ref, Mask mask, const Evaluat
       throw DataError(maskName, "grid differs from the reference " + refName + ": " +
                                     mask.geometry().differenceFrom(ref.geometry(), tol));
     c.maskSource = maskName;
+  }
+  if (!fov.empty() && fov.geometry().sameAs(mask.geometry(), tol)) {
+    std::size_t excluded = 0;
+    std::uint8_t* m = mask.data();
+    const std::uint8_t* f = fov.data();
+    for (std::size_t i = 0; i < mask.voxelCount(); ++i)
+      if (m[i] && !f[i]) m[i] = 0, ++excluded;
+    c.excludedOutsideFov = excluded;
+    if (excluded > 0)
+      c.warnings.push_back(refName + ": " + std::to_string(excluded) +
+                           " mask voxels lie outside the field of view of the resampled grid (padding, not data) "
+                           "and are left out of the metrics");
   }
   const auto refRange = ref.range();
   if (refRange.min >= 0.0f)

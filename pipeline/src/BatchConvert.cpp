@@ -9,6 +9,7 @@
 #include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
 #include "mr2ct/core/Log.h"
+#include "mr2ct/core/OutputGuard.h"
 #include "mr2ct/core/SafePath.h"
 #include "mr2ct/pipeline/Converter.h"
 #include "mr2ct/pipeline/Manifest.h"
@@ -21,7 +22,6 @@ void BatchConvertOptions::validate() const {
   convert.validate();
   if (manifest.empty()) throw UsageError("--manifest is required for a batch");
   if (outDir.empty()) throw UsageError("--out-dir is required with --manifest");
-  if (!fs::is_directory(outDir)) throw IoError(outDir.string(), "output folder does not exist");
   if (shardCount < 1 || shardIndex < 0 || shardIndex >= shardCount)
     throw UsageError("--shard must be i/N with 0 <= i < N");
   if (jobs < 1) throw UsageError("--jobs must be at least 1");
@@ -98,6 +98,13 @@ BatchConvertSummary runBatchConvert(const BatchConvertOptions& o, std::ostream& 
   const std::string suffix =
       o.shardCount > 1 ? ".shard" + std::to_string(o.shardIndex) + "of" + std::to_string(o.shardCount) : "";
 
+  prepareOutputFolder(o.outDir);  // created like every command's output folder
+  // No output may be one of the files the manifest lists (any case's mr, ct or mask).
+  std::vector<fs::path> listed;
+  for (const auto& c : manifest.cases)
+    for (const auto* p : {&c.mr, &c.ct, &c.mask})
+      if (!p->empty()) listed.push_back(*p);
+
   BatchConvertSummary summary;
   summary.cases.resize(positions.size());
   std::vector<fs::path> outputs(positions.size());
@@ -106,6 +113,8 @@ BatchConvertSummary runBatchConvert(const BatchConvertOptions& o, std::ostream& 
     if (!isSafeId(c.id)) throw DataError(o.manifest.string(), c.where + ": id '" + c.id + "' is not a safe file name");
     summary.cases[k].id = c.id;
     outputs[k] = o.outDir / (c.id + o.extension);
+    refuseOverwritingInputs(outputs[k], listed);
+    for (int n : o.convert.nfeSweep) refuseOverwritingInputs(sweepOutputPath(outputs[k], n), listed);
     summary.cases[k].output = outputs[k].string();
   }
 

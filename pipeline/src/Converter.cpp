@@ -8,6 +8,7 @@
 #include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
 #include "mr2ct/core/Log.h"
+#include "mr2ct/core/OutputGuard.h"
 #include "mr2ct/core/Progress.h"
 #include "mr2ct/models/Runtime.h"
 #include "mr2ct/pipeline/TensorBridge.h"
@@ -198,28 +199,33 @@ ConvertReport Converter::convert(const fs::path& input, const fs::path& output) 
   const auto tStart = std::chrono::steady_clock::now();
   ConvertReport report;
   report.input = input;
-  // Every output is checked before any work: folder exists, extension writable.
+  // Every output is checked before any work: not the input, extension writable, folder created and
+  // writable, space for the uncompressed voxels.
   if (options_.nfeSweep.empty()) {
     report.outputs = {output};
   } else {
     for (int n : options_.nfeSweep) report.outputs.push_back(sweepOutputPath(output, n));
   }
+  ReadOptions ro;
+  ro.dicomSeries = options_.dicomSeries;
+  const VolumeInfo header = readVolumeInfo(input, ro);
+  const std::uintmax_t bytes =
+      header.geometry.voxelCount() * (options_.pixelType == PixelType::Int16 ? 2u : 4u);
   for (const auto& out : report.outputs) {
-    const fs::path dir = out.parent_path().empty() ? fs::path(".") : out.parent_path();
-    if (!fs::is_directory(dir)) throw IoError(out.string(), "output folder " + dir.string() + " does not exist");
+    refuseOverwritingInputs(out, {input});
     const auto& exts = writableExtensions();
     if (std::find(exts.begin(), exts.end(), fullExtension(out)) == exts.end())
       throw UsageError(out.string() + ": unsupported output extension '" + fullExtension(out) + "'");
+    prepareOutputFile(out, bytes);
   }
 
   // Read (NaN/Inf voxels and unreadable geometry are refused here, naming the file).
   auto t = std::chrono::steady_clock::now();
-  ReadOptions ro;
-  ro.dicomSeries = options_.dicomSeries;
   Geometry inputGrid;
   Volume mr;
+  VolumeInfo inputInfo;  // the input's header: a NIfTI output carries its codes and matrices
   {
-    Volume raw = readVolume(input, ro);
+    Volume raw = readVolume(input, ro, &inputInfo);
     inputGrid = raw.geometry();
     inputGrid.validate(input.string());
     report.secondsRead = secondsSince(t);
@@ -278,6 +284,7 @@ ConvertReport Converter::convert(const fs::path& input, const fs::path& output) 
     hu.setGeometry(inputGrid);  // bit-exact origin/spacing/direction of the input
     WriteOptions wo;
     wo.pixelType = options_.pixelType;
+    wo.nifti = inputInfo.nifti;
     writeVolume(hu, report.outputs[i], wo);
   }
   report.secondsWrite = secondsSince(t);

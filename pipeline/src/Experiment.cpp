@@ -14,6 +14,7 @@
 #include "mr2ct/core/Log.h"
 #include "mr2ct/pipeline/Command.h"
 #include "mr2ct/pipeline/Manifest.h"
+#include "mr2ct/preprocessing/BodyMask.h"
 #include "mr2ct/preprocessing/Resampling.h"
 #include "mr2ct/preprocessing/SpatialTransform.h"
 #include "mr2ct/preprocessing/VolumeIO.h"
@@ -218,16 +219,29 @@ fs::path registeredReferences(const std::vector<const ManifestCase*>& cases, con
   for (const ManifestCase* c : cases) {
     if (!c->hasCt()) continue;
     const fs::path target = dir / (c->id + "_ct.nii.gz");
+    const fs::path maskFile = dir / (c->id + "_mask.nii.gz");
     const fs::path tfm = work / "qa" / (c->id + ".tfm");
-    if (!fs::exists(target) && fs::exists(tfm)) {
+    if ((!fs::exists(target) || !fs::exists(maskFile)) && fs::exists(tfm)) {
       const VolumeInfo mrInfo = readVolumeInfo(c->mr);
       const Volume ct = readVolume(c->ct);
-      const Volume onMr =
-          resampleVolume(ct, mrInfo.geometry, SpatialTransform::load(tfm), Interpolation::Linear, -1024.0f);
+      const SpatialTransform t = SpatialTransform::load(tfm);
+      const Volume onMr = resampleVolume(ct, mrInfo.geometry, t, Interpolation::Linear, -1024.0f);
+      // Metrics count only voxels the CT really covers: its field of view on the MR's grid, inside
+      // the case's mask (or the registered CT's body mask). Real CTs often cover less than the MR.
+      Mask mask = c->hasMask() ? readMask(c->mask) : bodyMaskFromCt(onMr, BodyMaskOptions{}, target.string());
+      if (!mask.geometry().sameAs(mrInfo.geometry, 1e-3)) mask = resampleMask(mask, mrInfo.geometry, SpatialTransform::identity());
+      const Mask fov = fieldOfViewMask(ct.geometry(), mrInfo.geometry, t);
+      std::size_t excluded = 0;
+      for (std::size_t i = 0; i < mask.voxelCount(); ++i)
+        if (mask.data()[i] && !fov.data()[i]) mask.data()[i] = 0, ++excluded;
+      if (excluded > 0)
+        spdlog::info("{}: {} mask voxels lie outside the CT's field of view and are not evaluated", c->id, excluded);
+      writeMask(mask, maskFile);
       writeVolume(onMr, target, {PixelType::Int16});
     }
     ManifestCase row = *c;
     if (fs::exists(target)) row.ct = target;  // else: the case failed in preprocess, evaluate reports it
+    if (fs::exists(maskFile)) row.mask = maskFile;
     rows.push_back(row);
   }
   const fs::path manifest = dir / "manifest.csv";

@@ -12,6 +12,7 @@
 
 #include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/SplitCounts.h"
 #include "mr2ct/core/SafePath.h"
 #include "mr2ct/preprocessing/VolumeIO.h"
 
@@ -586,9 +587,7 @@ Manifest scanToManifest(const fs::path& dir, const fs::path& out, const ScanOpti
   std::mt19937 rng(options.seed);
   order = withCt;
   for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
-  const auto nVal = static_cast<std::size_t>(std::lround(double(order.size()) * options.valFraction));
-  const auto nTest = std::min(order.size() - std::min(nVal, order.size()),
-                              static_cast<std::size_t>(std::lround(double(order.size()) * options.testFraction)));
+  const auto [nVal, nTest] = splitCounts(order.size(), options.valFraction, options.testFraction);
   for (std::size_t k = 0; k < order.size(); ++k)
     cases[order[k]].split = k < nVal ? "val" : k < nVal + nTest ? "test" : "train";
 

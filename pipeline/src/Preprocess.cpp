@@ -14,6 +14,7 @@
 
 #include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/OutputGuard.h"
 #include "mr2ct/core/Log.h"
 #include "mr2ct/core/Progress.h"
 #include "mr2ct/preprocessing/QaImage.h"
@@ -273,11 +274,11 @@ std::string qaCsv(const PreprocessSummary& s) {
 PreprocessSummary runPreprocess(const PreprocessOptions& o) {
   o.validate();
   const Manifest manifest = readManifest(o.manifest, o.manifestOptions);
-  if (!o.qaDir.empty()) {
-    std::error_code ec;
-    fs::create_directories(o.qaDir, ec);
-    if (!fs::is_directory(o.qaDir)) throw IoError(o.qaDir.string(), "cannot create the QA folder");
-  }
+  std::vector<fs::path> inputs{o.manifest};
+  for (const auto& c : manifest.cases) inputs.insert(inputs.end(), {c.mr, c.ct, c.mask});
+  refuseOverwritingInputs(o.out, inputs);
+  prepareOutputFile(o.out);
+  if (!o.qaDir.empty()) prepareOutputFolder(o.qaDir);
   const nlohmann::json optionsJson = o.toJson();
   nlohmann::json root{{"preprocessing_options", optionsJson},
                       {"manifest", {{"file", o.manifest.generic_string()}, {"cases", manifest.cases.size()}}},

@@ -2,6 +2,8 @@
 // its manifest. The pieces live in Phantom*.cpp (anatomy, CT, MR, misalignment, fields).
 #include "mr2ct/preprocessing/HeadPhantom.h"
 
+#include "mr2ct/core/SplitCounts.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -134,16 +136,7 @@ PhantomCase generatePhantomCase(const PhantomOptions& options, std::size_t index
 }
 
 std::vector<std::string> phantomSplit(std::size_t n, std::uint64_t seed, double valFraction, double testFraction) {
-  std::size_t nVal = std::size_t(std::llround(valFraction * double(n)));
-  std::size_t nTest = std::size_t(std::llround(testFraction * double(n)));
-  if (n >= 3) {
-    nVal = std::max<std::size_t>(nVal, 1);
-    nTest = std::max<std::size_t>(nTest, 1);
-  } else {
-    nTest = 0;
-    nVal = n == 2 ? 1 : 0;
-  }
-  while (nVal + nTest >= n && n > 0 && (nVal > 1 || nTest > 1)) (nVal > nTest ? nVal : nTest)--;
+  const auto [nVal, nTest] = splitCounts(n, valFraction, testFraction);
   std::vector<std::size_t> order(n);
   std::iota(order.begin(), order.end(), 0);
   phantom::Random rng(seed ^ 0x51c3a7ull);

@@ -123,14 +123,18 @@ Geometry withSpacing(const Geometry& g, const Vec3& spacing) {
   // new voxel inside it.
   Vec3 cornerIndex{-0.5, -0.5, -0.5};
   const Vec3 corner = g.indexToPhysical(cornerIndex);
+  Vec3 offset{};  // from the corner to the new first voxel centre, along each voxel axis
   for (int i = 0; i < 3; ++i) {
     const double extent = double(g.size[i]) * g.spacing[i];
     out.size[i] = std::max<std::size_t>(1, std::size_t(std::llround(extent / spacing[i])));
     out.spacing[i] = spacing[i];
+    // A layer thinner than one new voxel (one thin slice) is sampled in its middle, not half a
+    // new voxel in, which would lie outside the input and read nothing but background.
+    offset[i] = out.size[i] == 1 ? 0.5 * extent : 0.5 * spacing[i];
   }
   for (int r = 0; r < 3; ++r) {
     out.origin[r] = corner[r];
-    for (int c = 0; c < 3; ++c) out.origin[r] += g.direction[r * 3 + c] * 0.5 * spacing[c];
+    for (int c = 0; c < 3; ++c) out.origin[r] += g.direction[r * 3 + c] * offset[c];
   }
   return out;
 }

@@ -21,6 +21,7 @@
 #include "mr2ct/preprocessing/ItkInterop.h"
 #include "FileIntegrity.h"
 #include "MetaImageHeaderCheck.h"
+#include "NiftiFormat.h"
 #include "NiftiHeaderCheck.h"
 
 namespace fs = std::filesystem;
@@ -119,7 +120,7 @@ itk::ImageIOBase::Pointer openImageIO(const fs::path& path, VolumeInfo& info, co
   // fuzzer). So probe our four explicitly, in this order, and refuse everything else.
   itk::ImageIOBase::Pointer io;
   for (itk::ImageIOBase::Pointer candidate :
-       {itk::ImageIOBase::Pointer(itk::NiftiImageIO::New()), itk::ImageIOBase::Pointer(itk::MetaImageIO::New()),
+       {itk::ImageIOBase::Pointer(itk::MetaImageIO::New()),
         itk::ImageIOBase::Pointer(itk::NrrdImageIO::New()), itk::ImageIOBase::Pointer(itk::GDCMImageIO::New())}) {
     // MetaIO divides by header values and parses numbers without bounds: check its header first.
     if (std::string(candidate->GetNameOfClass()) == "MetaImageIO" && detail::looksLikeMetaImage(path))
@@ -130,13 +131,15 @@ itk::ImageIOBase::Pointer openImageIO(const fs::path& path, VolumeInfo& info, co
     }
   }
   if (!io) {
+    const std::string neuro = detail::neuroimagingFormatName(path);
+    if (!neuro.empty())
+      fail(IoError(path.string(), neuro + " file: not supported (mr2ct reads NIfTI-1/-2, MetaImage, NRRD and DICOM; "
+                                          "convert it to NIfTI first, e.g. with mri_convert or mnc2nii)"));
     const std::string other = detail::otherImageFormat(path);
     if (!other.empty())
       fail(IoError(path.string(), other + " file: not a volume format mr2ct reads (NIfTI, MetaImage, NRRD or DICOM)"));
     fail(IoError(path.string(), "not a readable image (unknown format, wrong magic number or corrupt header)"));
   }
-  // ITK's NIfTI reader abort()s on a NaN/Inf orientation: refuse such headers first (NiftiHeaderCheck.h).
-  if (std::string(io->GetNameOfClass()) == "NiftiImageIO") detail::checkNiftiHeaderValues(path);
   io->SetFileName(path.string());
   try {
     io->ReadImageInformation();
@@ -149,8 +152,6 @@ itk::ImageIOBase::Pointer openImageIO(const fs::path& path, VolumeInfo& info, co
   info.dimensions = io->GetNumberOfDimensions();
   const auto bo = io->GetByteOrder();
   info.byteOrder = bo == itk::IOByteOrderEnum::BigEndian ? "big" : bo == itk::IOByteOrderEnum::LittleEndian ? "little" : "";
-  // ITK's NiftiImageIO swaps bytes silently and does not report the order: read it from sizeof_hdr.
-  if (info.format == "NIfTI") info.byteOrder = detail::niftiByteOrder(path);
   return io;
 }
 
@@ -200,9 +201,76 @@ void checkFinite(const Volume& v, const std::string& path) {
                             "," + std::to_string(z) + ")");
 }
 
+// NIfTI files are read by NiftiFormat (both versions, nibabel's scaling and orientation rules).
+bool isNifti(const fs::path& path) {
+  const std::string ext = fullExtension(path);
+  // A PNG (or other known format) named .nii is left to the general path, which names what it is.
+  if (ext == ".nii" || ext == ".nii.gz" || ext == ".hdr" || ext == ".hdr.gz")
+    return detail::looksLikeNifti(path) || detail::otherImageFormat(path).empty();
+  return ext != ".img" && ext != ".img.gz" && detail::looksLikeNifti(path);
+}
+
+// A .img named directly stands for its .hdr.
+fs::path niftiHeaderPath(const fs::path& path) {
+  const std::string ext = fullExtension(path);
+  if (ext != ".img" && ext != ".img.gz") return path;
+  std::string s = path.string();
+  s.replace(s.size() - ext.size(), ext.size(), ".hdr");
+  if (!fs::exists(s)) throw IoError(path.string(), "image data without its header " + s);
+  return s;
+}
+
+void checkNiftiShape(const VolumeInfo& info, const detail::NiftiHeader& h, const ReadOptions& options) {
+  const std::string& p = info.path;
+  const auto rank = h.dim[0];
+  if (rank < 3) throw DataError(p, std::to_string(rank) + "D image where a 3D volume is needed");
+  if (h.dim[4] != 1) throw DataError(p, "4D image (" + std::to_string(h.dim[4]) + " volumes) where a 3D volume is needed");
+  for (std::size_t d = 5; d < 8; ++d)
+    if (h.dim[d] != 1)
+      throw DataError(p, "NIfTI dim[" + std::to_string(d) + "] is " + std::to_string(h.dim[d]) +
+                             ": more than one 3D volume where one is needed");
+  std::size_t total = 1;
+  for (std::size_t d = 1; d <= 3; ++d) {
+    const auto n = std::size_t(h.dim[d]);
+    if (total > std::numeric_limits<std::size_t>::max() / n) throw DataError(p, "header claims a size that overflows");
+    total *= n;
+  }
+  if (total > options.maxVoxels)
+    throw DataError(p, "header claims " + std::to_string(total) + " voxels, more than the limit of " +
+                           std::to_string(options.maxVoxels));
+}
+
+VolumeInfo niftiInfo(const fs::path& path, const ReadOptions& options, detail::NiftiHeader& header) {
+  checkReadableFile(path);
+  detail::checkNiftiHeaderValues(path);  // NaN/absurd orientation fields, wrong magic, zero sizes
+  header = detail::readNiftiHeader(path);
+  VolumeInfo info;
+  info.path = path.string();
+  info.format = "NIfTI";
+  info.formatVersion = header.version;
+  info.pixelType = detail::niftiTypeName(header.datatype);
+  info.dimensions = unsigned(header.dim[0]);
+  info.byteOrder = header.bigEndian ? "big" : "little";
+  checkNiftiShape(info, header, options);
+  if (std::isfinite(header.sclSlope) && header.sclSlope != 0) {
+    info.scaleSlope = header.sclSlope;
+    info.scaleIntercept = header.sclInter;
+  }
+  info.geometry = detail::niftiGeometry(header, &info.warnings, &info.transform);
+  info.nifti = header.spatial;
+  for (const auto& w : info.warnings) spdlog::warn("{}: {}", info.path, w);
+  return info;
+}
+
 }  // namespace
 
 VolumeInfo readVolumeInfo(const fs::path& path, const ReadOptions& options) {
+  if (isNifti(path)) {
+    detail::NiftiHeader header;
+    VolumeInfo info = niftiInfo(niftiHeaderPath(path), options, header);
+    info.path = path.string();
+    return info;
+  }
   VolumeInfo info;
   info.path = path.string();
   std::error_code ec;
@@ -229,8 +297,25 @@ VolumeInfo readVolumeInfo(const fs::path& path, const ReadOptions& options) {
   return info;
 }
 
-Volume readVolume(const fs::path& path, const ReadOptions& options) {
+Volume readVolume(const fs::path& path, const ReadOptions& options, VolumeInfo* infoOut) {
   std::error_code ec;
+  if (!fs::is_directory(path, ec) && isNifti(path)) {
+    detail::NiftiHeader header;
+    const fs::path hdr = niftiHeaderPath(path);
+    VolumeInfo info = niftiInfo(hdr, options, header);
+    info.path = path.string();
+    Volume v;
+    try {
+      v = detail::readNiftiVolume(hdr, header);
+    } catch (const std::bad_alloc&) {
+      throw IoError(path.string(), "not enough memory to read the voxel data");
+    }
+    v.geometry().validate(path.string());
+    if (!options.allowNonFinite) checkFinite(v, path.string());
+    if (infoOut) *infoOut = std::move(info);
+    return v;
+  }
+  if (infoOut) *infoOut = readVolumeInfo(path, options);
   ItkFloatImage::Pointer image;
   if (fs::is_directory(path, ec)) {
     const auto series = findDicomSeries(path, options);
@@ -251,8 +336,6 @@ Volume readVolume(const fs::path& path, const ReadOptions& options) {
     checkHeader(info, io, options);
     // ITK only warns about a short file and returns a partly filled image: refuse it here.
     detail::checkVoxelDataComplete(path, info.format, std::uint64_t(io->GetImageSizeInBytes()));
-    // niftilib zeroes NaN/Inf floats while reading: look at the stored values instead.
-    if (!options.allowNonFinite && info.format == "NIfTI") detail::checkNiftiVoxelsFinite(path);
     auto reader = itk::ImageFileReader<ItkFloatImage>::New();
     reader->SetFileName(path.string());
     reader->SetImageIO(io);
@@ -324,11 +407,34 @@ typename itk::Image<TPixel, 3>::Pointer roundedCopy(const Volume& v) {
   return image;
 }
 
+// The input's NIfTI codes and matrices, when they describe `g` (an output on the input's grid).
+const NiftiSpatialHeader* carriedNifti(const Geometry& g, const WriteOptions& options) {
+  if (!options.nifti) return nullptr;
+  detail::NiftiHeader h;
+  h.dim = {3, std::int64_t(g.size[0]), std::int64_t(g.size[1]), std::int64_t(g.size[2]), 1, 1, 1, 1};
+  h.spatial = *options.nifti;
+  if (detail::niftiGeometry(h).sameAs(g, 1e-4)) return &*options.nifti;
+  spdlog::debug("the input's NIfTI orientation does not describe the output grid; writing codes 1");
+  return nullptr;
+}
+
+void writeNifti(const Volume& volume, const fs::path& path, const WriteOptions& options) {
+  const auto type = options.pixelType == PixelType::Float32 ? detail::NiftiStoredType::Float32
+                    : options.pixelType == PixelType::Int16 ? detail::NiftiStoredType::Int16
+                                                            : detail::NiftiStoredType::UInt8;
+  const NiftiSpatialHeader* spatial = carriedNifti(volume.geometry(), options);
+  writeAtomically(path, [&](const fs::path& tmp) {
+    detail::writeNiftiFile(tmp, volume.geometry(), volume.data(), type, spatial, fullExtension(path) == ".nii.gz");
+  });
+}
+
 }  // namespace
 
 void writeVolume(const Volume& volume, const fs::path& path, const WriteOptions& options) {
   checkWritable(path);
-  const bool compress = options.compress || fullExtension(path) == ".nii.gz";
+  const std::string ext = fullExtension(path);
+  if (ext == ".nii" || ext == ".nii.gz") return writeNifti(volume, path, options);
+  const bool compress = options.compress;
   switch (options.pixelType) {
     case PixelType::Float32: writeItk(itkView(volume).GetPointer(), path, compress); break;
     case PixelType::Int16: writeItk(roundedCopy<short>(volume).GetPointer(), path, compress); break;

@@ -1,6 +1,7 @@
 // `mr2ct baseline bulk-density`: options → BulkDensityOptions → bulkDensitySct → sCT file.
 #include "Commands.h"
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/OutputGuard.h"
 #include "mr2ct/evaluation/BulkDensity.h"
 #include "mr2ct/preprocessing/VolumeIO.h"
 
@@ -38,12 +39,18 @@ Command baselineCommand() {
     o.boneMaxDepthMm = vm["bone-depth-mm"].as<double>();
     o.validate();
     const std::string input = vm["input"].as<std::string>(), output = vm["output"].as<std::string>();
-    const Volume mr = readVolume(input);
+    std::vector<std::filesystem::path> inputs{input};
+    if (vm.count("mask")) inputs.push_back(vm["mask"].as<std::string>());
+    refuseOverwritingInputs(output, inputs);
+    VolumeInfo info;
+    const Volume mr = readVolume(input, {}, &info);
+    prepareOutputFile(output, mr.voxelCount() * 2);
     Mask mask;
     if (vm.count("mask")) mask = readMask(vm["mask"].as<std::string>());
     const BulkDensityResult r = bulkDensitySct(mr, mask, o, input);
     WriteOptions w;
     w.pixelType = PixelType::Int16;
+    if (r.sct.geometry().sameAs(mr.geometry(), 1e-9)) w.nifti = info.nifti;
     writeVolume(r.sct, output, w);
     if (vm["json"].as<bool>()) {
       nlohmann::json j = r.toJson();

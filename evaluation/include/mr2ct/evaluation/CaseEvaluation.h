@@ -35,6 +35,8 @@ struct CaseEvaluation {
   MetricsResult metrics;
   std::string maskSource;   ///< the mask file, or "body mask of the reference CT (HU > -400)"
   std::string resampling;   ///< "" when none, else what was resampled and how
+  /// Mask voxels left out because a resampled grid did not cover them (padding, not data).
+  std::size_t excludedOutsideFov = 0;
   std::vector<std::string> warnings;
   /// The volumes the metrics were computed on (for montages).
   Volume pred, ref;

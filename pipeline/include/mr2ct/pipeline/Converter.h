@@ -84,7 +84,8 @@ class Converter {
   ~Converter();
 
   /// Converts one volume. Outputs: options.nfeSweep empty → {output}; else sweepOutputPath per NFE.
-  /// Checks the output folder and extension before any work; nothing partial is left on failure.
+  /// Before any work: the output is not the input, its extension is writable, its folder is created
+  /// and writable with space for it (IoError/UsageError); nothing partial is left on failure.
   ConvertReport convert(const std::filesystem::path& input, const std::filesystem::path& output) const;
 
   const ModelConfig& config() const;
@@ -102,7 +103,7 @@ class Converter {
 struct BatchConvertOptions {
   ConvertOptions convert;
   std::filesystem::path manifest;
-  std::filesystem::path outDir;     ///< must exist
+  std::filesystem::path outDir;     ///< created when missing
   std::string extension = ".nii.gz";
   bool resume = false;              ///< skip cases whose outputs all exist
   int shardIndex = 0, shardCount = 1;  ///< --shard i/N: cases with position % N == i
