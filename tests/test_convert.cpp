@@ -2,7 +2,11 @@
 // geometry round trip, HU range, air outside the body, sweeps, bad input, batch and shards.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -293,6 +297,136 @@ TEST(Convert, BatchGoesOnAfterAFailureResumesAndShards) {
     for (const auto& c : st) EXPECT_TRUE(ids.insert(c["id"].get<std::string>()).second);
   }
   EXPECT_EQ(ids, (std::set<std::string>{"a", "b", "c"}));
+}
+
+
+// Issue 13, defect 2: `--output` equal to `--input` replaced the MR with the sCT (exit 0).
+TEST(Convert, NeverWritesOverItsInputThroughAPathALinkOrAHardLink) {
+  TempDir tmp;
+  const auto model = makeModel(tmp / "model", tinyConfig());
+  writeVolume(phantomMr(), tmp / "mr.nii.gz");
+  const std::string before = readTextFile(tmp / "mr.nii.gz");
+  fs::create_symlink(tmp / "mr.nii.gz", tmp / "link.nii.gz");
+  fs::create_hard_link(tmp / "mr.nii.gz", tmp / "hard.nii.gz");
+  for (const std::string out : {"mr.nii.gz", "link.nii.gz", "hard.nii.gz", "./mr.nii.gz"}) {
+    std::string err;
+    const fs::path output = out == "./mr.nii.gz" ? tmp.path() / "." / "mr.nii.gz" : tmp / out;
+    EXPECT_EQ(cli({"convert", "--model", model.string(), "--input", (tmp / "mr.nii.gz").string(), "--output",
+                   output.string(), "--quiet"},
+                  nullptr, &err),
+              2)
+        << out;
+    EXPECT_NE(err.find("refusing to overwrite"), std::string::npos) << err;
+  }
+  EXPECT_EQ(readTextFile(tmp / "mr.nii.gz"), before);
+  // a batch never writes over a file its manifest lists (here: case b's output is case a's MR)
+  writeTextAtomically(tmp / "m.csv", "id,mr,ct,mask,split\nmr,mr.nii.gz,,,test\n");
+  std::string err;
+  EXPECT_EQ(cli({"convert", "--model", model.string(), "--manifest", (tmp / "m.csv").string(), "--out-dir",
+                 tmp.path().string(), "--quiet"},
+                nullptr, &err),
+            2);
+  EXPECT_NE(err.find("refusing to overwrite"), std::string::npos) << err;
+  EXPECT_EQ(readTextFile(tmp / "mr.nii.gz"), before);
+}
+
+// Defects 9 and 10: a killed run's temporary is removed by the next run; output folders are created.
+TEST(Convert, RemovesStaleTemporariesAndCreatesItsOutputFolders) {
+  TempDir tmp;
+  const auto model = makeModel(tmp / "model", tinyConfig(2, 0));
+  writeVolume(phantomMr(), tmp / "mr.nii.gz");
+  const pid_t dead = fork();
+  if (dead == 0) _exit(0);
+  ASSERT_GT(dead, 0);
+  int status = 0;
+  waitpid(dead, &status, 0);  // reaped: this pid runs no more
+  fs::create_directories(tmp / "new" / "deeper");
+  const fs::path stale = tmp / "new" / "deeper" / (".sct.tmp-" + std::to_string(dead) + "-0.nii.gz");
+  const fs::path live = tmp / "new" / "deeper" / (".sct.tmp-" + std::to_string(getpid()) + "-99.nii.gz");
+  writeTextAtomically(stale, "half a file");
+  writeTextAtomically(live, "another writer's file");
+  std::string err;
+  ASSERT_EQ(cli({"convert", "--model", model.string(), "--input", (tmp / "mr.nii.gz").string(), "--output",
+                 (tmp / "new" / "deeper" / "sct.nii.gz").string(), "--solver", "euler", "--steps", "1", "--quiet"},
+                nullptr, &err),
+            0)
+      << err;
+  EXPECT_FALSE(fs::exists(stale));
+  EXPECT_TRUE(fs::exists(live));  // its process still runs
+  // the README's batch example on a fresh tree: --out-dir does not exist yet
+  writeTextAtomically(tmp / "m.csv", "id,mr,ct,mask,split\na,mr.nii.gz,,,test\n");
+  ASSERT_EQ(cli({"convert", "--model", model.string(), "--manifest", (tmp / "m.csv").string(), "--out-dir",
+                 (tmp / "batch" / "sct").string(), "--solver", "euler", "--steps", "1", "--quiet"},
+                nullptr, &err),
+            0)
+      << err;
+  EXPECT_TRUE(fs::exists(tmp / "batch" / "sct" / "a.nii.gz"));
+}
+
+// Defect 4: one slice thinner than the model's grid gave "constant image (all voxels 0)".
+TEST(Convert, OneThinSliceIsConvertedOnACoarserModelGrid) {
+  TempDir tmp;
+  ModelConfig c = tinyConfig(2, 0);
+  c.preprocessing["spacing"] = {2.0, 2.0, 2.0};
+  const auto model = makeModel(tmp / "model", c);
+  Volume mr = phantomMr({40, 36, 1});
+  Geometry g = mr.geometry();
+  g.spacing = {1.0, 1.0, 1.0};
+  mr.setGeometry(g);
+  writeVolume(mr, tmp / "slice.nii.gz");
+  std::string err;
+  ASSERT_EQ(cli({"convert", "--model", model.string(), "--input", (tmp / "slice.nii.gz").string(), "--output",
+                 (tmp / "sct.nii.gz").string(), "--solver", "euler", "--steps", "1", "--quiet"},
+                nullptr, &err),
+            0)
+      << err;
+  const Volume sct = readVolume(tmp / "sct.nii.gz");
+  EXPECT_EQ(sct.size(), mr.size());
+  std::size_t body = 0;
+  for (float v : sct.voxels()) body += v != -1000.0f;
+  EXPECT_GT(body, sct.voxelCount() / 10);
+}
+
+// Defects 1 and 6 end to end: a scaled int16 NIfTI without orientation codes, written by nibabel,
+// converts, and the sCT carries the input's shape, affine and codes as nibabel reads them.
+TEST(Convert, ScaledNiftiFromNibabelConvertsAndKeepsItsHeader) {
+  if (std::system("/usr/bin/python3 -c 'import nibabel' >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "python3-nibabel is missing (scripts/install-deps.sh installs it)";
+  TempDir tmp;
+  const auto model = makeModel(tmp / "model", tinyConfig(2, 0));
+  writeVolume(phantomMr(), tmp / "ours.nii");
+  const std::string py =
+      "import nibabel as nib, numpy as np, sys\n"
+      "src = nib.load(sys.argv[1]); d = src.get_fdata()\n"
+      "for name, q, s in [('codes00', 0, 0), ('codes20', 2, 0), ('codes14', 1, 4)]:\n"
+      "    img = nib.Nifti1Image(d, src.affine); img.set_data_dtype('i2')\n"
+      "    img.set_qform(src.affine if q else None, code=q); img.set_sform(src.affine if s else None, code=s)\n"
+      "    nib.save(img, sys.argv[2] + '/' + name + '.nii.gz')\n";
+  writeTextAtomically(tmp / "make.py", py);
+  ASSERT_EQ(std::system(("/usr/bin/python3 " + (tmp / "make.py").string() + " " + (tmp / "ours.nii").string() + " " +
+                         tmp.path().string())
+                            .c_str()),
+            0);
+  for (const std::string name : {"codes00", "codes20", "codes14"}) {
+    std::string err;
+    ASSERT_EQ(cli({"convert", "--model", model.string(), "--input", (tmp / (name + ".nii.gz")).string(), "--output",
+                   (tmp / (name + "_sct.nii.gz")).string(), "--solver", "euler", "--steps", "1", "--quiet"},
+                  nullptr, &err),
+              0)
+        << name << ": " << err;
+  }
+  const std::string check =
+      "import nibabel as nib, numpy as np, sys\n"
+      "bad = 0\n"
+      "for name in ['codes00', 'codes20', 'codes14']:\n"
+      "    a = nib.load(sys.argv[1] + '/' + name + '.nii.gz'); b = nib.load(sys.argv[1] + '/' + name + '_sct.nii.gz')\n"
+      "    same = a.shape == b.shape and np.array_equal(a.affine, b.affine)\n"
+      "    same = same and [int(a.header[k]) for k in ('qform_code', 'sform_code')] == "
+      "[int(b.header[k]) for k in ('qform_code', 'sform_code')]\n"
+      "    if not same: print(name, a.shape, b.shape, a.affine, b.affine, a.header['qform_code'], b.header['qform_code']); bad += 1\n"
+      "sys.exit(bad)\n";
+  writeTextAtomically(tmp / "check.py", check);
+  EXPECT_EQ(std::system(("/usr/bin/python3 " + (tmp / "check.py").string() + " " + tmp.path().string()).c_str()), 0);
 }
 
 }  // namespace

@@ -96,6 +96,35 @@ TEST(CaseEvaluation, RefTransformMovesTheReferenceAndAReferenceGridMask) {
   EXPECT_NE(b.resampling.find("mask with it"), std::string::npos);
 }
 
+// Issue 13, defect 14: a reference CT covering less than the prediction's grid was padded with
+// -1024 HU and those voxels were scored. Only its field of view counts now, and the count is told.
+TEST(CaseEvaluation, VoxelsOutsideTheReferencesFieldOfViewAreNotScored) {
+  test::TempDir dir;
+  const Geometry g = grid();
+  Geometry short_ = g;
+  short_.size[2] = 12;  // the CT stops 8 slices (16 mm) short of the MR's grid
+  const Volume full = headCt(g);
+  Volume ref(short_);
+  for (std::size_t i = 0; i < ref.voxelCount(); ++i) ref.data()[i] = full.data()[i];
+  const Volume pred = headCt(g, 25.0f);
+  SpatialTransform::identity().save(dir / "identity.tfm");
+  EvaluateOptions o;
+  o.refTransform = dir / "identity.tfm";
+  const auto c = evaluateVolumes(pred, ref, maskOf(headCt(g)), o, "p", "r", "m");
+  EXPECT_NEAR(c.metrics.mae, 25.0, 1e-3);
+  EXPECT_GT(c.excludedOutsideFov, 0u);
+  EXPECT_EQ(c.excludedOutsideFov + c.metrics.maskVoxels, maskOf(headCt(g)).count());
+  EXPECT_EQ(c.toJson()["mask_voxels_outside_fov"], c.excludedOutsideFov);
+  // --resample-pred: a prediction covering less than the reference leaves out what it misses
+  EvaluateOptions r;
+  r.resamplePred = true;
+  Volume shortPred(short_);
+  for (std::size_t i = 0; i < shortPred.voxelCount(); ++i) shortPred.data()[i] = pred.data()[i];
+  const auto d = evaluateVolumes(shortPred, full, Mask(), r, "p", "r");
+  EXPECT_NEAR(d.metrics.mae, 25.0, 1e-3);
+  EXPECT_GT(d.excludedOutsideFov, 0u);
+}
+
 TEST(CaseEvaluation, BodyMaskOfReferenceWhenNoMaskAndHuWarning) {
   const Geometry g = grid();
   const Volume ref = headCt(g);

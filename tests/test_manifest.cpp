@@ -1,12 +1,15 @@
 // Manifests: CSV and JSON parsing through one validation path, `check`, and `scan` layouts.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <fstream>
 #include <set>
 
 #include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
 #include "mr2ct/pipeline/Manifest.h"
+#include "mr2ct/preprocessing/HeadPhantom.h"
 #include "mr2ct/preprocessing/VolumeIO.h"
 #include "support/TestSupport.h"
 
@@ -209,6 +212,28 @@ TEST_F(Scan, SynthRadLayoutWithSeededRecordedSplit) {
     differs = val3 != val1;
   }
   EXPECT_TRUE(differs);
+}
+
+// Issue 13, defect 12: `manifest scan --test 0.1` on 3 cases gave no test case while `phantom`
+// guarantees one; both now share splitCounts.
+TEST_F(Scan, SmallDataSetsGetTheSameSplitCountsAsThePhantom) {
+  for (int i = 0; i < 3; ++i) {
+    const auto c = dir / "small" / ("case" + std::to_string(i));
+    makeVolume(c / "mr.nii.gz");
+    makeVolume(c / "ct.nii.gz");
+  }
+  ScanOptions o;
+  o.valFraction = 0.1;
+  o.testFraction = 0.1;
+  const auto m = scanToManifest(dir / "small", dir / "small.csv", o);
+  EXPECT_EQ(m.split("test").size(), 1u);
+  EXPECT_EQ(m.split("val").size(), 1u);
+  EXPECT_EQ(m.split("train").size(), 1u);
+  const auto phantom = phantomSplit(3, 1, 0.1, 0.1);
+  EXPECT_EQ(std::count(phantom.begin(), phantom.end(), "test"), 1);
+  EXPECT_EQ(std::count(phantom.begin(), phantom.end(), "val"), 1);
+  o.testFraction = 0;  // asked for none: none
+  EXPECT_EQ(scanToManifest(dir / "small", dir / "small0.csv", o).split("test").size(), 0u);
 }
 
 TEST_F(Scan, FlatAndNnUnetLayouts) {
