@@ -3,6 +3,7 @@
 #include <cmath>
 #include <iomanip>
 #include <ostream>
+#include <sstream>
 
 #include "mr2ct/core/Error.h"
 #include "mr2ct/preprocessing/Statistics.h"
@@ -14,14 +15,20 @@ nlohmann::json describeVolumeFile(const std::string& path, const std::string& di
   ReadOptions ro;
   ro.allowNonFinite = true;
   ro.dicomSeries = dicomSeries;
-  const VolumeInfo info = readVolumeInfo(path, ro);
-  const Volume v = readVolume(path, ro);
+  VolumeInfo info;
+  const Volume v = readVolume(path, ro, &info);
   const Geometry& g = v.geometry();
   nlohmann::json j;
   j["file"] = path;
   j["format"] = info.format;
+  if (info.formatVersion > 0) j["format_version"] = info.formatVersion;
   j["pixel_type"] = info.pixelType;
+  if (info.scaleSlope != 1.0 || info.scaleIntercept != 0.0)
+    j["scaling"] = {{"slope", info.scaleSlope}, {"intercept", info.scaleIntercept}};
   if (!info.byteOrder.empty()) j["byte_order"] = info.byteOrder;
+  if (!info.transform.empty()) j["transform"] = info.transform;
+  if (info.nifti) j["nifti_codes"] = {{"qform", info.nifti->qformCode}, {"sform", info.nifti->sformCode}};
+  if (!info.warnings.empty()) j["warnings"] = info.warnings;
   j["size"] = g.size;
   j["spacing"] = g.spacing;
   j["origin"] = g.origin;
@@ -79,9 +86,19 @@ int printVolumeInfo(const InfoOptions& options, std::ostream& out, std::ostream&
       all.push_back(j);
       continue;
     }
+    std::ostringstream scaling;
+    if (j.contains("scaling"))
+      scaling << " (scaled: x " << j["scaling"]["slope"].get<double>() << " + " << j["scaling"]["intercept"].get<double>()
+              << ")";
     out << j["file"].get<std::string>() << "\n"
-        << "  format      " << j["format"].get<std::string>() << ", " << j["pixel_type"].get<std::string>()
-        << (j.contains("byte_order") ? ", " + j["byte_order"].get<std::string>() + "-endian" : "") << "\n"
+        << "  format      " << j["format"].get<std::string>()
+        << (j.contains("format_version") ? "-" + std::to_string(j["format_version"].get<int>()) : "") << ", "
+        << j["pixel_type"].get<std::string>() << scaling.str()
+        << (j.contains("byte_order") ? ", " + j["byte_order"].get<std::string>() + "-endian" : "") << "\n";
+    if (j.contains("transform"))
+      out << "  transform   " << j["transform"].get<std::string>() << " (qform_code "
+          << j["nifti_codes"]["qform"].get<int>() << ", sform_code " << j["nifti_codes"]["sform"].get<int>() << ")\n";
+    out
         << "  size        " << j["size"][0] << " x " << j["size"][1] << " x " << j["size"][2] << "\n"
         << "  spacing     " << vec(j["spacing"]) << " mm\n"
         << "  origin      " << vec(j["origin"]) << " mm (LPS)\n"

@@ -258,7 +258,6 @@ VolumeInfo niftiInfo(const fs::path& path, const ReadOptions& options, detail::N
   }
   info.geometry = detail::niftiGeometry(header, &info.warnings, &info.transform);
   info.nifti = header.spatial;
-  for (const auto& w : info.warnings) spdlog::warn("{}: {}", info.path, w);
   return info;
 }
 
@@ -304,6 +303,7 @@ Volume readVolume(const fs::path& path, const ReadOptions& options, VolumeInfo* 
     const fs::path hdr = niftiHeaderPath(path);
     VolumeInfo info = niftiInfo(hdr, options, header);
     info.path = path.string();
+    for (const auto& w : info.warnings) spdlog::warn("{}: {}", info.path, w);  // once per read
     Volume v;
     try {
       v = detail::readNiftiVolume(hdr, header);

@@ -33,7 +33,7 @@ struct VolumeInfo {
   std::string pixelType;     ///< component type as stored: "int16", "uint8", "float32", ...
   double scaleSlope = 1, scaleIntercept = 0;  ///< NIfTI intensity scaling applied (1, 0: none)
   std::string transform;     ///< NIfTI: which header matrix gave the geometry: "sform", "qform", "none"
-  std::vector<std::string> warnings;  ///< assumptions made while reading (also logged as warnings)
+  std::vector<std::string> warnings;  ///< assumptions made while reading (readVolume logs them)
   std::optional<NiftiSpatialHeader> nifti;  ///< NIfTI inputs: the header's spatial fields
   unsigned components = 1;   ///< 1 for scalar images
   unsigned dimensions = 3;   ///< as stored in the file
