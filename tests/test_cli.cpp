@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "mr2ct/pipeline/Command.h"
+#include "mr2ct/preprocessing/SpatialTransform.h"
 #include "mr2ct/preprocessing/VolumeIO.h"
 #include "support/TestSupport.h"
 
@@ -138,6 +139,29 @@ TEST(Cli, QuickDemoRunsTheWholePipeline) {
     ++converted;
   }
   EXPECT_GE(converted, 1);
+  // Metrics count only voxels the CT covers (issue 13, defect 14): every voxel of an evaluation
+  // mask maps, through the registration preprocess found, inside the raw CT's grid.
+  int masks = 0;
+  for (const auto& e : std::filesystem::directory_iterator(run / "reference")) {
+    const std::string name = e.path().filename().string();
+    if (name.size() < 13 || name.substr(name.size() - 12) != "_mask.nii.gz") continue;
+    const std::string id = name.substr(0, name.size() - 12);
+    const Mask mask = readMask(e.path());
+    const Geometry ct = readVolumeInfo(out / "data" / id / "ct.nii.gz").geometry;
+    const SpatialTransform t = SpatialTransform::load(run / "qa" / (id + ".tfm"));
+    std::size_t outside = 0;
+    for (std::size_t z = 0; z < mask.size()[2]; ++z)
+      for (std::size_t y = 0; y < mask.size()[1]; ++y)
+        for (std::size_t x = 0; x < mask.size()[0]; ++x) {
+          if (!mask.at(x, y, z)) continue;
+          const Vec3 i = ct.physicalToIndex(t.apply(mask.geometry().indexToPhysical({double(x), double(y), double(z)})));
+          for (int a = 0; a < 3; ++a) outside += i[a] < -0.5 || i[a] > double(ct.size[a]) - 0.5;
+        }
+    EXPECT_EQ(outside, 0u) << id;
+    EXPECT_GT(mask.count(), 0u) << id;
+    ++masks;
+  }
+  EXPECT_GE(masks, 1);
   // A second run finds every stage done and only prints the table again.
   r = cli({"demo", "--out", out.string(), "--quick", "--cases", "4", "--size", "48,48,40", "--spacing", "3.5",
            "--mr-spacing", "3.8,4.2", "--threads", "1", "--quiet"});
