@@ -149,6 +149,7 @@ void checkNifti(const fs::path& path, std::uint64_t payload) {
     std::string s = path.string();
     s.replace(s.size() - ext.size(), 4, ".img");
     data = s;
+    if (!fs::exists(data) && fs::exists(s + ".gz")) data = s + ".gz";  // .hdr with .img.gz
     if (!fs::exists(data)) throw IoError(data.string(), "file not found (the image data of " + path.string() + ")");
   }
   const std::uint64_t total = decompressedSize(data, voxOffset + payload);

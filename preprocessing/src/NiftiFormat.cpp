@@ -320,7 +320,8 @@ Geometry niftiGeometry(const NiftiHeader& h, std::vector<std::string>* warnings,
             dot += q[std::size_t(3 * r + c)] * q[std::size_t(3 * r + p)];
             np += q[std::size_t(3 * r + p)] * q[std::size_t(3 * r + p)];
           }
-          for (int r = 0; r < 3; ++r) q[std::size_t(3 * r + c)] -= dot / np * q[std::size_t(3 * r + p)];
+          if (np > 0)
+            for (int r = 0; r < 3; ++r) q[std::size_t(3 * r + c)] -= dot / np * q[std::size_t(3 * r + p)];
         }
       }
       return geometryFromRas(q, {s.srow[3], s.srow[7], s.srow[11]}, size);

@@ -304,6 +304,9 @@ Volume readVolume(const fs::path& path, const ReadOptions& options, VolumeInfo* 
     VolumeInfo info = niftiInfo(hdr, options, header);
     info.path = path.string();
     for (const auto& w : info.warnings) spdlog::warn("{}: {}", info.path, w);  // once per read
+    // A header may promise gigabytes in a file of a few bytes: check before allocating.
+    const std::uint64_t payload = std::uint64_t(info.geometry.voxelCount()) * std::uint64_t(header.bitpix / 8);
+    detail::checkVoxelDataComplete(hdr, "NIfTI", payload);
     Volume v;
     try {
       v = detail::readNiftiVolume(hdr, header);
