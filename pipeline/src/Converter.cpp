@@ -12,7 +12,6 @@
 #include "mr2ct/core/Progress.h"
 #include "mr2ct/models/Runtime.h"
 #include "mr2ct/pipeline/TensorBridge.h"
-#include "mr2ct/preprocessing/BiasFieldCorrection.h"
 #include "mr2ct/preprocessing/Resampling.h"
 
 namespace mr2ct {
@@ -25,67 +24,7 @@ double secondsSince(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
-template <class T>
-void readKey(const nlohmann::json& j, const char* key, T& value, const std::string& context) {
-  if (!j.contains(key) || j.at(key).is_null()) return;
-  try {
-    value = j.at(key).get<T>();
-  } catch (const nlohmann::json::exception&) {
-    throw DataError(context, std::string("preprocessing.") + key + " has the wrong type");
-  }
-}
-
 }  // namespace
-
-// ---- rules ---------------------------------------------------------------------------------------
-
-ConversionRules ConversionRules::fromJson(const nlohmann::json& j, const std::string& context) {
-  ConversionRules r;
-  if (!j.is_object()) throw DataError(context, "preprocessing must be an object");
-  try {
-    if (j.contains("orientation") && !j.at("orientation").is_null()) {
-      const std::string o = j.at("orientation").get<std::string>();
-      if (o != "LPS" && o != "none")
-        throw DataError(context, "preprocessing.orientation '" + o + "' is not supported (LPS or none)");
-      r.reorientToLps = o == "LPS";
-    }
-    if (j.contains("spacing") && !j.at("spacing").is_null()) {
-      const auto s = j.at("spacing").get<std::vector<double>>();
-      if (s.size() != 3 || !(s[0] > 0 && s[1] > 0 && s[2] > 0))
-        throw DataError(context, "preprocessing.spacing must be three positive numbers or null");
-      r.spacing = Vec3{s[0], s[1], s[2]};
-    }
-    if (j.contains("n4")) r.n4 = !(j.at("n4").is_boolean() && !j.at("n4").get<bool>()) && !j.at("n4").is_null();
-    if (j.contains("mr_normalization")) r.mrNormalization = MrNormalizationRule::fromJson(j.at("mr_normalization"));
-    if (j.contains("ct_normalization")) r.ctNormalization = CtNormalization::fromJson(j.at("ct_normalization"));
-    if (j.contains("body_mask")) {
-      const auto& b = j.at("body_mask");
-      readKey(b, "closing_radius_mm", r.bodyMask.closingRadiusMm, context);
-      readKey(b, "fill_holes_per_slice", r.bodyMask.fillHolesPerSlice, context);
-      readKey(b, "ct_threshold_hu", r.bodyMask.ctThresholdHu, context);
-      readKey(b, "otsu_bins", r.bodyMask.otsuBins, context);
-    }
-  } catch (const nlohmann::json::exception& e) {
-    throw DataError(context, std::string("preprocessing: ") + e.what());
-  }
-  try {
-    r.mrNormalization.validate();
-    r.ctNormalization.validate();
-    r.bodyMask.validate();
-  } catch (const Error& e) {
-    throw DataError(context, std::string("preprocessing: ") + e.what());
-  }
-  return r;
-}
-
-nlohmann::json ConversionRules::toJson() const {
-  return {{"orientation", reorientToLps ? "LPS" : "none"},
-          {"spacing", spacing ? nlohmann::json(*spacing) : nlohmann::json(nullptr)},
-          {"n4", n4},
-          {"mr_normalization", mrNormalization.toJson()},
-          {"ct_normalization", ctNormalization.toJson()},
-          {"body_mask", bodyMask.toJson()}};
-}
 
 // ---- options -------------------------------------------------------------------------------------
 
@@ -138,7 +77,7 @@ nlohmann::json ConvertReport::toJson() const {
 
 struct Converter::Impl {
   LoadedModel model;
-  ConversionRules rules;
+  PreprocessPlan plan;
   torch::Device device = torch::kCPU;
   std::unique_ptr<VolumeIntegrator> integrator;
 };
@@ -149,7 +88,7 @@ Converter::Converter(ConvertOptions options) : options_(std::move(options)), imp
   if (!fs::is_directory(options_.model)) throw IoError(options_.model.string(), "model folder not found");
   impl_->model = loadModel(options_.model, impl_->device);
   const auto& cfg = impl_->model.config;
-  impl_->rules = ConversionRules::fromJson(cfg.preprocessing, modelConfigPath(options_.model).string());
+  impl_->plan = PreprocessPlan::fromJson(cfg.preprocessing, modelConfigPath(options_.model).string());
   if (options_.channelsLast && cfg.network.dims == 2 && impl_->device.is_cpu()) impl_->model.network->useChannelsLast();
 
   IntegratorOptions io;
@@ -193,7 +132,7 @@ Converter::Converter(ConvertOptions options) : options_(std::move(options)), imp
 Converter::~Converter() = default;
 
 const ModelConfig& Converter::config() const { return impl_->model.config; }
-const ConversionRules& Converter::rules() const { return impl_->rules; }
+const PreprocessPlan& Converter::plan() const { return impl_->plan; }
 
 ConvertReport Converter::convert(const fs::path& input, const fs::path& output) const {
   const auto tStart = std::chrono::steady_clock::now();
@@ -222,26 +161,21 @@ ConvertReport Converter::convert(const fs::path& input, const fs::path& output) 
   // Read (NaN/Inf voxels and unreadable geometry are refused here, naming the file).
   auto t = std::chrono::steady_clock::now();
   Geometry inputGrid;
-  Volume mr;
+  Mask mask;
+  Geometry grid;
+  Volume normalized;
   VolumeInfo inputInfo;  // the input's header: a NIfTI output carries its codes and matrices
   {
-    Volume raw = readVolume(input, ro, &inputInfo);
+    const Volume raw = readVolume(input, ro, &inputInfo);
     inputGrid = raw.geometry();
     inputGrid.validate(input.string());
     report.secondsRead = secondsSince(t);
     t = std::chrono::steady_clock::now();
-    mr = impl_->rules.reorientToLps ? reorientToLps(raw) : raw;
-  }  // the raw buffer is released here when reorientation made a copy
-  const ConversionRules& rules = impl_->rules;
-  if (rules.spacing)
-    mr = resampleVolume(mr, withSpacing(mr.geometry(), *rules.spacing), SpatialTransform::identity(),
-                        Interpolation::Linear, 0.0f);
-  const Geometry grid = mr.geometry();
-  Mask mask = bodyMaskFromMr(mr, rules.bodyMask, input.string());
-  if (rules.n4) mr = correctBiasField(mr, mask, BiasFieldOptions{}, nullptr, input.string());
-  MrNormalizationRecord record;
-  Volume normalized = normalizeMr(mr, mask, rules.mrNormalization, &record, input.string());
-  mr = Volume();  // release
+    PreparedMr prepared = prepareMr(raw, impl_->plan, input.string());
+    grid = prepared.mr.geometry();
+    mask = std::move(prepared.mask);
+    normalized = std::move(prepared.normalized);
+  }  // the raw and intermediate buffers are released here
   report.secondsPreprocess = secondsSince(t);
   report.slices = grid.size[2];
 
@@ -267,7 +201,7 @@ ConvertReport Converter::convert(const fs::path& input, const fs::path& output) 
 
   // Back to HU on the input grid, one output at a time (bounded memory).
   t = std::chrono::steady_clock::now();
-  const CtNormalization& ct = rules.ctNormalization;
+  const CtNormalization& ct = impl_->plan.ctNormalization;
   const bool sameGrid = grid.sameAs(inputGrid, 1e-9);
   for (std::size_t i = 0; i < report.outputs.size(); ++i) {
     Volume hu = volumeFromTensor(integrated.x[i], grid);

@@ -31,27 +31,19 @@ void PreprocessOptions::validate() const {
   if (fullExtension(out) != ".h5" && fullExtension(out) != ".hdf5")
     throw UsageError("preprocess: --out must end in .h5 (got " + out.string() + ")");
   if (jobs < 1 || jobs > 256) throw UsageError("preprocess: --jobs must be in [1, 256]");
-  if (spacing)
-    for (double s : *spacing)
-      if (!(s > 0) || !std::isfinite(s)) throw UsageError("preprocess: --spacing values must be > 0");
   if (registration.kind != RegistrationKind::None) registration.validate();
-  if (n4) biasField.validate();
-  mrNormalization.validate();
-  ctNormalization.validate();
-  bodyMask.validate();
+  try {
+    plan.validate();
+  } catch (const UsageError& e) {
+    throw UsageError(std::string("preprocess: ") + e.what());
+  }
 }
 
 nlohmann::json PreprocessOptions::toJson() const {
-  nlohmann::json j;
+  nlohmann::json j = plan.toJson();
   j["registration"] = registration.kind == RegistrationKind::None ? nlohmann::json{{"kind", "none"}} : registration.toJson();
   j["registration"]["kind"] = toString(registration.kind);
-  j["spacing"] = spacing ? nlohmann::json(*spacing) : nlohmann::json(nullptr);
-  j["n4"] = n4 ? biasField.toJson() : nlohmann::json(false);
-  j["mr_normalization"] = mrNormalization.toJson();
-  j["ct_normalization"] = ctNormalization.toJson();
-  j["body_mask"] = bodyMask.toJson();
   j["ct_outside_hu"] = ctOutsideHu;
-  j["orientation"] = "LPS";
   return j;
 }
 
@@ -102,14 +94,6 @@ PreprocessedCase preprocessCase(const ManifestCase& c, const PreprocessOptions& 
   nlohmann::json timings;
   if (!c.hasCt()) throw DataError(c.id, "no CT in the manifest: nothing to train on");
 
-  // MR: canonical orientation, then the target spacing. Its grid defines the stored space.
-  const Volume mrRaw = readVolume(c.mr);
-  const Geometry sourceMrGeometry = mrRaw.geometry();
-  Volume mr = reorientToLps(mrRaw);
-  if (o.spacing) mr = resampleVolume(mr, withSpacing(mr.geometry(), *o.spacing), SpatialTransform::identity(),
-                                     Interpolation::Linear, 0.0f);
-  const Geometry grid = mr.geometry();
-
   // CT: HU sanity first (an offset CT would silently train the wrong mapping).
   const Volume ctRaw = readVolume(c.ct);
   const auto ctRange = ctRaw.range();
@@ -119,21 +103,24 @@ PreprocessedCase preprocessCase(const ManifestCase& c, const PreprocessOptions& 
                                        "): not in HU? (missing rescale intercept, e.g. stored +1024)");
   if (ctRange.min > -500)
     r.warnings.push_back("CT minimum is " + std::to_string(ctRange.min) + " HU: no air in the field of view?");
-  const Volume ctLps = reorientToLps(ctRaw);
+  const Volume ctLps = o.plan.reorientToLps ? reorientToLps(ctRaw) : ctRaw;
 
-  // Body mask: the manifest's (in the MR's space) or from the MR.
+  // MR: prepared exactly as conversion prepares it (PreprocessPlan.h). Its grid defines the stored space.
   auto t = std::chrono::steady_clock::now();
-  std::string maskSource = "mr";
+  const Volume mrRaw = readVolume(c.mr);
+  const Geometry sourceMrGeometry = mrRaw.geometry();
+  std::optional<Mask> givenMask;
   if (c.hasMask()) {
-    Mask m = reorientToLps(readMask(c.mask));
-    if (!m.geometry().sameAs(grid, 1e-3)) m = resampleMask(m, grid, SpatialTransform::identity());
-    if (m.count() == 0) throw DataError(c.mask.string(), "the mask is empty");
-    r.mask = m;
-    maskSource = "manifest";
-  } else {
-    r.mask = bodyMaskFromMr(mr, o.bodyMask, c.mr.string());
+    givenMask = readMask(c.mask);
+    if (givenMask->count() == 0) throw DataError(c.mask.string(), "the mask is empty");
   }
-  timings["mask"] = secondsSince(t);
+  PreparedMr prepared = prepareMr(mrRaw, o.plan, c.mr.string(), givenMask ? &*givenMask : nullptr);
+  const Volume& mr = prepared.mr;
+  const Geometry grid = mr.geometry();
+  r.mask = prepared.mask;
+  if (r.mask.count() == 0) throw DataError(c.mask.string(), "the mask is empty on the MR's grid");
+  const std::string maskSource = c.hasMask() ? "manifest" : "mr";
+  timings["mr_preparation"] = secondsSince(t);
 
   // Registration of the CT to the MR.
   t = std::chrono::steady_clock::now();
@@ -171,18 +158,12 @@ PreprocessedCase preprocessCase(const ManifestCase& c, const PreprocessOptions& 
     r.warnings.push_back("the CT covers only " + std::to_string(int(std::lround(validFraction * 100))) +
                          " % of the body mask");
 
-  // MR intensities: optional N4, then robust normalization inside the body.
-  nlohmann::json n4Json = false;
-  Volume mrForNorm = mr;
-  if (o.n4) {
-    BiasFieldRecord rec;
-    mrForNorm = correctBiasField(mr, r.mask, o.biasField, &rec, c.mr.string());
-    n4Json = rec.toJson();
-    timings["n4"] = rec.seconds;
-  }
-  MrNormalizationRecord mrRec;
-  r.mr = normalizeMr(mrForNorm, r.mask, o.mrNormalization, &mrRec, c.mr.string());
-  r.ct = o.ctNormalization.apply(r.ctHu);
+  // MR intensities were normalized by prepareMr (N4 first when planned).
+  const nlohmann::json n4Json = prepared.biasField ? prepared.biasField->toJson() : nlohmann::json(false);
+  if (prepared.biasField) timings["n4"] = prepared.biasField->seconds;
+  const MrNormalizationRecord& mrRec = prepared.normalization;
+  r.mr = prepared.normalized;
+  r.ct = o.plan.ctNormalization.apply(r.ctHu);
 
   const double voxelMl = grid.spacing[0] * grid.spacing[1] * grid.spacing[2] / 1000.0;
   r.info.id = c.id;
@@ -192,7 +173,7 @@ PreprocessedCase preprocessCase(const ManifestCase& c, const PreprocessOptions& 
       {"source", {{"mr", c.mr.generic_string()}, {"ct", c.ct.generic_string()}, {"mask", c.mask.generic_string()}}},
       {"source_mr_geometry", geometryToJson(sourceMrGeometry)},
       {"mr_normalization", mrRec.toJson()},
-      {"ct_normalization", o.ctNormalization.toJson()},
+      {"ct_normalization", o.plan.ctNormalization.toJson()},
       {"registration", regJson},
       {"n4", n4Json},
       {"body_mask",

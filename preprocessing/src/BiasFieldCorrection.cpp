@@ -29,6 +29,17 @@ nlohmann::json BiasFieldOptions::toJson() const {
           {"control_points", controlPoints},   {"histogram_bins", histogramBins}};
 }
 
+BiasFieldOptions BiasFieldOptions::fromJson(const nlohmann::json& j) {
+  BiasFieldOptions o;
+  o.shrinkFactor = j.value("shrink_factor", o.shrinkFactor);
+  o.iterations = j.value("iterations", o.iterations);
+  o.convergenceThreshold = j.value("convergence", o.convergenceThreshold);
+  o.splineOrder = j.value("spline_order", o.splineOrder);
+  o.controlPoints = j.value("control_points", o.controlPoints);
+  o.histogramBins = j.value("histogram_bins", o.histogramBins);
+  return o;
+}
+
 nlohmann::json BiasFieldRecord::toJson() const {
   return {{"options", options.toJson()},
           {"seconds", seconds},

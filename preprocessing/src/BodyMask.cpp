@@ -35,6 +35,15 @@ nlohmann::json BodyMaskOptions::toJson() const {
           {"otsu_bins", otsuBins}};
 }
 
+BodyMaskOptions BodyMaskOptions::fromJson(const nlohmann::json& j) {
+  BodyMaskOptions o;
+  o.closingRadiusMm = j.value("closing_radius_mm", o.closingRadiusMm);
+  o.fillHolesPerSlice = j.value("fill_holes_per_slice", o.fillHolesPerSlice);
+  o.ctThresholdHu = j.value("ct_threshold_hu", o.ctThresholdHu);
+  o.otsuBins = j.value("otsu_bins", o.otsuBins);
+  return o;
+}
+
 namespace {
 
 /// Otsu threshold over the finite voxels (ITK's calculator on a histogram of `bins` bins).

@@ -183,9 +183,40 @@ TEST(Preprocess, BadCasesFailAloneAndResumeKeepsFinishedCases) {
   EXPECT_EQ(store.caseIds().size(), 2u);
 
   // Resuming with other options is refused, and the store is left as it was.
-  o.mrNormalization.method = "zscore";
+  o.plan.mrNormalization.method = "zscore";
   EXPECT_THROW(runPreprocess(o), UsageError);
   EXPECT_EQ(TrainingStore::open(dir / "store.h5").caseIds().size(), 2u);
+}
+
+// Issue 17: conversion reran N4 with default options whatever the store was made with. Now the
+// store's plan survives its JSON (as a model folder holds it) and the same prepareMr gives the
+// very tensor preprocess stored.
+TEST(Preprocess, ConversionPreparesTheMrExactlyAsPreprocessDid) {
+  test::TempDir dir;
+  std::ofstream(dir / "m.csv") << "id,mr,ct,mask,split\n" << writePair(dir.path(), "case");
+  auto o = options(dir / "m.csv", dir / "store.h5", RegistrationKind::None);
+  BiasFieldOptions n4;
+  n4.shrinkFactor = 2;
+  n4.iterations = {6, 4};
+  n4.controlPoints = 5;
+  o.plan.biasField = n4;
+  o.plan.mrNormalization.method = "zscore";
+  o.plan.spacing = Vec3{2.5, 2.0, 3.0};
+  const Manifest manifest = readManifest(dir / "m.csv");
+  const PreprocessedCase stored = preprocessCase(manifest.cases[0], o);
+  const PreprocessPlan plan = PreprocessPlan::fromJson(nlohmann::json::parse(o.toJson().dump()), "config.json");
+  EXPECT_EQ(plan.toJson(), o.plan.toJson());
+  ASSERT_TRUE(plan.biasField.has_value());
+  EXPECT_EQ(plan.biasField->iterations, n4.iterations);
+  const PreparedMr converted = prepareMr(readVolume(manifest.cases[0].mr), plan, "mr");
+  ASSERT_TRUE(converted.normalized.geometry().sameAs(stored.mr.geometry(), 0));
+  EXPECT_EQ(converted.normalized.voxels(), stored.mr.voxels());
+  // A plan written before the plan had a version (config.json of older models) keeps its N4 options.
+  nlohmann::json old = o.toJson();
+  old.erase("plan_version");
+  EXPECT_EQ(PreprocessPlan::fromJson(old, "old").biasField->shrinkFactor, 2);
+  old["plan_version"] = PreprocessPlan::kFormatVersion + 1;
+  EXPECT_THROW(PreprocessPlan::fromJson(old, "new"), DataError);
 }
 
 TEST(Preprocess, RigidRegistrationRecoversAKnownShift) {

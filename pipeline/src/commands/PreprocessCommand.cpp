@@ -76,9 +76,9 @@ Command preprocessCommand() {
     o.registration.maskMarginMm = vm["mask-margin"].as<double>();
     o.registration.bsplineGridMm = vm["bspline-grid"].as<double>();
     o.registration.bsplineBending = vm["bspline-bending"].as<double>();
-    if (vm.count("spacing")) o.spacing = parseSpacing(vm["spacing"].as<std::string>());
-    o.n4 = vm["n4"].as<bool>();
-    o.mrNormalization.method = vm["mr-norm"].as<std::string>();
+    if (vm.count("spacing")) o.plan.spacing = parseSpacing(vm["spacing"].as<std::string>());
+    if (vm["n4"].as<bool>()) o.plan.biasField = BiasFieldOptions{};
+    o.plan.mrNormalization.method = vm["mr-norm"].as<std::string>();
     const PreprocessSummary s = runPreprocess(o);
     io.out << o.out.string() << ": " << s.count("ok") << " case(s) preprocessed, " << s.count("kept") << " kept, "
            << s.count("skipped") << " skipped, " << s.count("failed") << " failed\n";

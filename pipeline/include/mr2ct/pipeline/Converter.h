@@ -2,9 +2,9 @@
 // `mr2ct convert`: one MR volume → synthetic CT on the MR's own grid, and the batch form over a
 // manifest. The whole path for one volume:
 //   read (any format VolumeIO reads, DICOM series folders included; NaN voxels refused)
-//   → the model folder's preprocessing rules (ModelConfig.preprocessing = the training store's
-//     PreprocessOptions::toJson(): reorient to LPS, optional target spacing, optional N4, body mask
-//     from the MR, MR normalization rule)
+//   → prepareMr with the model's PreprocessPlan (ModelConfig.preprocessing, the training store's
+//     plan copied unchanged: reorient to LPS, optional target spacing, body mask from the MR,
+//     optional N4 with the trained options, MR normalization) — the function preprocess calls
 //   → tensor [D,H,W] (TensorBridge) → VolumeIntegrator from x0 = MR (slices or 3D patches)
 //   → CtNormalization::toHu → outside the body mask −1000 HU (optional)
 //   → resampled back onto the input MR's grid (linear; exact when only reoriented)
@@ -21,24 +21,10 @@
 #include "mr2ct/models/ModelFolder.h"
 #include "mr2ct/models/OdeSolver.h"
 #include "mr2ct/models/VolumeIntegrator.h"
-#include "mr2ct/preprocessing/BodyMask.h"
-#include "mr2ct/preprocessing/Normalization.h"
+#include "mr2ct/preprocessing/PreprocessPlan.h"
 #include "mr2ct/preprocessing/VolumeIO.h"
 
 namespace mr2ct {
-
-/// The preprocessing a model was trained with, read from ModelConfig.preprocessing. Missing keys
-/// take the preprocess command's defaults; a key of the wrong type is a DataError naming `context`.
-struct ConversionRules {
-  bool reorientToLps = true;           ///< "orientation": "LPS" (the only one the store writes)
-  std::optional<Vec3> spacing;         ///< "spacing": [x,y,z] mm or null (the MR's own grid)
-  bool n4 = false;                     ///< "n4": false or the BiasFieldOptions record
-  MrNormalizationRule mrNormalization; ///< "mr_normalization"
-  CtNormalization ctNormalization;     ///< "ct_normalization"
-  BodyMaskOptions bodyMask;            ///< "body_mask"
-  static ConversionRules fromJson(const nlohmann::json& j, const std::string& context);
-  nlohmann::json toJson() const;
-};
 
 struct ConvertOptions {
   std::filesystem::path model;          ///< model folder (config.json + weights.pt)
@@ -89,7 +75,8 @@ class Converter {
   ConvertReport convert(const std::filesystem::path& input, const std::filesystem::path& output) const;
 
   const ModelConfig& config() const;
-  const ConversionRules& rules() const;
+  /// The model's preparation of an MR (ModelConfig.preprocessing, read by PreprocessPlan::fromJson).
+  const PreprocessPlan& plan() const;
   const ConvertOptions& options() const { return options_; }
 
  private:

@@ -1,9 +1,9 @@
 #pragma once
 // `mr2ct preprocess`: manifest → aligned, masked, normalized HDF5 training store, with per-case QA.
-// Per case: read MR and CT → reorient to LPS → MR resampled to the target spacing (optional) →
-// body mask from the MR (or the manifest's mask) → register the CT to the MR → resample the CT onto
-// the MR grid (outside its field of view: -1024 HU, marked invalid) → optional N4 on the MR →
-// normalize (records kept) → TrainingStoreWriter. Cases run in parallel; a failing case is reported
+// Per case: read MR and CT → prepareMr (reorient to LPS, target spacing, body mask from the MR or
+// the manifest's mask, optional N4, normalization: the function conversion calls too) → register
+// the CT to the MR → resample the CT onto the MR grid (outside its field of view: -1024 HU, marked
+// invalid) → CT normalization → TrainingStoreWriter. Cases run in parallel; a failing case is reported
 // and the others go on.
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -12,9 +12,7 @@
 #include <vector>
 
 #include "mr2ct/pipeline/Manifest.h"
-#include "mr2ct/preprocessing/BiasFieldCorrection.h"
-#include "mr2ct/preprocessing/BodyMask.h"
-#include "mr2ct/preprocessing/Normalization.h"
+#include "mr2ct/preprocessing/PreprocessPlan.h"
 #include "mr2ct/preprocessing/Registration.h"
 #include "mr2ct/preprocessing/TrainingStore.h"
 
@@ -28,17 +26,13 @@ struct PreprocessOptions {
   int jobs = 1;                     ///< cases in parallel
   bool resume = false;              ///< keep the cases already in `out` (same options required)
   RegistrationOptions registration;
-  std::optional<Vec3> spacing;      ///< target MR spacing (mm); none = the MR's own grid
-  bool n4 = false;
-  BiasFieldOptions biasField;
-  MrNormalizationRule mrNormalization;
-  CtNormalization ctNormalization;
-  BodyMaskOptions bodyMask;
+  PreprocessPlan plan;              ///< the MR's preparation (and the CT's normalization), kept by the model
   float ctOutsideHu = -1024.0f;     ///< CT value outside its field of view
 
   void validate() const;            ///< UsageError naming the bad option
   /// The options that determine the stored data (not paths, jobs, resume): the store's
-  /// "preprocessing_options" root attribute; --resume requires it to match.
+  /// "preprocessing_options" root attribute = plan.toJson() + "registration" + "ct_outside_hu";
+  /// --resume requires it to match; `train` copies it into the model folder unchanged.
   nlohmann::json toJson() const;
 };
 

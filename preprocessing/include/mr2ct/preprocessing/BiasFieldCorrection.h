@@ -19,6 +19,8 @@ struct BiasFieldOptions {
   unsigned histogramBins = 200;
   void validate() const;                         ///< UsageError naming the bad option
   nlohmann::json toJson() const;
+  /// The keys of toJson; missing ones keep their defaults (nlohmann::json::exception on bad types).
+  static BiasFieldOptions fromJson(const nlohmann::json& j);
 };
 
 struct BiasFieldRecord {

@@ -14,6 +14,8 @@ struct BodyMaskOptions {
   int otsuBins = 256;             ///< histogram bins for the MR's Otsu threshold
   void validate() const;
   nlohmann::json toJson() const;
+  /// The keys of toJson; missing ones keep their defaults (nlohmann::json::exception on bad types).
+  static BodyMaskOptions fromJson(const nlohmann::json& j);
 };
 
 /// DataError naming `context` when the result is empty.
