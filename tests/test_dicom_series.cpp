@@ -212,6 +212,11 @@ TEST_F(DicomSeriesTest, StudyFolderListsEverySeriesAndPicksOneByUidOrNumber) {
   byUid.dicomSeries = expected_["study_ct"]["series_uid"].get<std::string>();
   expectSameSampling(readVolume(path("study"), byUid), expectedVolume(expected_["study_ct"]), "by uid");
   EXPECT_EQ(readVolumeInfo(path("study"), byNumber).geometry.size[2], 4u);
+  // The files in slice order: IM0004 (named backwards) holds the first slice, at the origin.
+  const auto files = dicomSeriesFiles(path("study"), "8");
+  ASSERT_EQ(files.size(), 4u);
+  EXPECT_EQ(files.front(), path("study") / "S2" / "MR" / "t1" / "IM0004");
+  EXPECT_EQ(files.back(), path("study") / "S2" / "MR" / "t1" / "IM0001");
 
   ReadOptions none;
   none.dicomSeries = "9";

@@ -10,6 +10,7 @@
 #include "mr2ct/core/Error.h"
 #include "mr2ct/core/Log.h"
 #include "mr2ct/core/StderrCapture.h"
+#include "mr2ct/preprocessing/DicomSeries.h"
 #include "mr2ct/preprocessing/ItkInterop.h"
 
 namespace fs = std::filesystem;
@@ -110,3 +111,12 @@ Volume readDicomSeriesVoxels(const fs::path& dir, const DicomSeriesHeader& h) {
 }
 
 }  // namespace mr2ct::detail
+
+namespace mr2ct {
+
+std::vector<fs::path> dicomSeriesFiles(const fs::path& dir, const std::string& series) {
+  const auto all = detail::scanDicomFolder(dir);
+  return detail::layoutDicomSeries(dir, detail::chooseDicomSeries(dir, all, series)).files;
+}
+
+}  // namespace mr2ct

@@ -1,4 +1,5 @@
 #include "DicomSeriesScan.h"
+#include "DicomLengthCheck.h"
 
 #include <gdcmDataSet.h>
 #include <gdcmReader.h>
@@ -137,19 +138,27 @@ void readFramePlanes(const gdcm::DataSet& ds, DicomInstance& in) {
     }
 }
 
+enum class Looks { NotDicom, Dicom, Maybe };
+
 /// A cheap look at the first bytes, so GDCM only parses files that can be DICOM: "DICM" after the
 /// 128-byte preamble, or a file starting with a group 0002/0008 tag (no preamble, little endian).
-bool mayBeDicom(const fs::path& path) {
+Looks looksLikeDicom(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   char head[132] = {};
   in.read(head, sizeof head);
   const auto n = in.gcount();
-  if (n >= 132 && std::memcmp(head + 128, "DICM", 4) == 0) return true;
-  return n >= 8 && (head[0] == 0x02 || head[0] == 0x08) && head[1] == 0x00;
+  if (n >= 132 && std::memcmp(head + 128, "DICM", 4) == 0) return Looks::Dicom;
+  return n >= 8 && (head[0] == 0x02 || head[0] == 0x08) && head[1] == 0x00 ? Looks::Maybe : Looks::NotDicom;
 }
 
 std::optional<DicomInstance> readInstance(const fs::path& path) {
-  if (!mayBeDicom(path)) return std::nullopt;
+  const Looks looks = looksLikeDicom(path);
+  if (looks == Looks::NotDicom) return std::nullopt;
+  // GDCM allocates whatever an element claims before finding the file too short (DicomLengthCheck.h).
+  if (const std::string bad = checkDicomLengths(path); !bad.empty()) {
+    if (looks == Looks::Dicom) throw IoError(path.string(), "corrupt DICOM file: " + bad);
+    return std::nullopt;  // no DICOM preamble: some other file
+  }
   gdcm::Reader reader;
   reader.SetFileName(path.string().c_str());
   std::set<gdcm::Tag> skip{gdcm::Tag(0x7fe0, 0x0010)};

@@ -9,6 +9,7 @@ so a reader that sorts by name or number gets it wrong.
 """
 import json
 import math
+import random
 import os
 import sys
 
@@ -81,8 +82,9 @@ def write_series(folder, *, cols=7, rows=6, n=8, pixel_spacing=(0.9, 0.7), step=
     row, col, normal = r[:, 0], r[:, 1], r[:, 2]
     values = stored_values(cols, rows, n)
     series_uid = generate_uid()
-    order = list(range(n))
-    for k in order:
+    numbers = list(range(1, n + 1))
+    random.Random(n).shuffle(numbers)  # InstanceNumbers unique but not in slice order
+    for k in range(n):
         if keep is not None and not keep(k):
             continue
         ds = base_dataset(sop_class, modality, series_uid, number, description)
@@ -91,7 +93,7 @@ def write_series(folder, *, cols=7, rows=6, n=8, pixel_spacing=(0.9, 0.7), step=
         ds.ImagePositionPatient = [ds_str(v) for v in position]
         ds.PixelSpacing = [ds_str(pixel_spacing[0]), ds_str(pixel_spacing[1])]
         ds.SliceThickness = ds_str(step * 1.6)  # deliberately not the spacing: readers must use positions
-        ds.InstanceNumber = (k * 5) % n + 1  # shuffled
+        ds.InstanceNumber = numbers[k]
         ds.Rows, ds.Columns = rows, cols
         if slope is not None:
             ds.RescaleSlope = ds_str(slope)

@@ -29,4 +29,10 @@ struct DicomSeriesSummary {
 /// DICOM file at all.
 std::vector<DicomSeriesSummary> listDicomSeries(const std::filesystem::path& dir);
 
+/// The image files of the series readVolume(dir) reads with `series` (a SeriesInstanceUID or
+/// SeriesNumber, "" = the only one), in slice order: the first lies at the volume's origin. One
+/// file for an enhanced multi-frame image. For copying the source's patient/study/frame of
+/// reference into derived series. Throws as readVolume does.
+std::vector<std::filesystem::path> dicomSeriesFiles(const std::filesystem::path& dir, const std::string& series = "");
+
 }  // namespace mr2ct
