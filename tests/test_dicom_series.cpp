@@ -253,6 +253,19 @@ TEST_F(DicomSeriesTest, BrokenSeriesAreRefusedWithTheReason) {
   }
 }
 
+/// A slice cut short, and one whose pixel data claims 2 GiB: refused from the declared lengths,
+/// before GDCM allocates them (the fence fuzz_dicom_series called for), naming the file.
+TEST_F(DicomSeriesTest, CorruptFilesAreRefusedBeforeGdcmAllocates) {
+  for (const auto& [folder, says] : std::vector<std::pair<std::string, std::string>>{
+           {"truncated", "element (7fe0,0010) at byte "}, {"huge_length", "claims 2147483647 bytes"}}) {
+    SCOPED_TRACE(folder);
+    const std::string msg = test::thrownMessage<IoError>([&] { readVolume(path(folder)); });
+    EXPECT_EQ(msg.rfind((path(folder) / "IM0004").string() + ": corrupt DICOM file: ", 0), 0u) << msg;
+    EXPECT_NE(msg.find(says), std::string::npos) << msg;
+    EXPECT_NE(msg.find("(truncated or corrupt)"), std::string::npos) << msg;
+  }
+}
+
 #ifdef MR2CT_EXE
 /// The exit code and output (stdout and stderr together) of an mr2ct command line.
 std::pair<int, std::string> mr2ct(const std::string& args) {

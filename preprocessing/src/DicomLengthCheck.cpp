@@ -102,6 +102,11 @@ class Walker {
       if (b_.size() - pos < 8) return "";  // trailing padding: GDCM's business
       const std::size_t start = pos;
       const std::uint16_t g = u16(pos, be), e = u16(pos + 2, be);
+      // GDCM's recovery from a missing VR in an explicit-VR data set allocates without end
+      // (pydicom's SC_rgb_jpeg.dcm: minutes, gigabytes); dcmtk reports such files corrupt too.
+      if (explicitVr && g != 0xfffe && !isVr(b_.data() + pos + 4))
+        return "element " + tagName(g, e) + " at byte " + std::to_string(start) +
+               " has no value representation in an explicit-VR data set (corrupt)";
       std::uint32_t len = 0;
       if (!header(pos, explicitVr, be, len)) return problem_;
       if (g == 0xfffe) {  // item or delimiter: its content (if any) is elements, walked next

@@ -241,6 +241,23 @@ def main():
     write_series(os.path.join(out, "temporal", "t1"), modality="MR", sop_class=MR_STORAGE, edit=temporal(1))
     write_series(os.path.join(out, "temporal", "t2"), modality="MR", sop_class=MR_STORAGE, edit=temporal(2))
 
+    # Corrupt files: a slice cut short, and a slice whose pixel data claims 2 GiB (GDCM would
+    # allocate it before noticing).
+    write_series(os.path.join(out, "truncated"))
+    cut = os.path.join(out, "truncated", "IM0004")
+    with open(cut, "rb") as f:
+        data = f.read()
+    with open(cut, "wb") as f:
+        f.write(data[:-40])
+    write_series(os.path.join(out, "huge_length"))
+    patched = os.path.join(out, "huge_length", "IM0004")
+    with open(patched, "rb") as f:
+        data = bytearray(f.read())
+    at = data.rfind(b"\xe0\x7f\x10\x00OW\x00\x00")
+    data[at + 8:at + 12] = (0x7FFFFFFF).to_bytes(4, "little")
+    with open(patched, "wb") as f:
+        f.write(data)
+
     with open(os.path.join(out, "expected.json"), "w") as f:
         json.dump(expected, f)
 
