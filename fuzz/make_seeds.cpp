@@ -1,7 +1,12 @@
 // Writes the fuzzers' seed corpora: small valid inputs of every kind, so that libFuzzer starts from
 // real headers instead of random bytes. Usage: fuzz_make_seeds <out-folder>; creates
 // <out>/volume/ (first byte = extension selector, as fuzz_volume_reader expects), <out>/manifest/
-// (first byte: 0 = CSV, 1 = JSON) and <out>/store/ (a small valid HDF5 training store).
+// (first byte: 0 = CSV, 1 = JSON), <out>/store/ (a small valid HDF5 training store) and
+// <out>/dicom/ (a two-slice CT series as fuzz_dicom_series expects: 4-byte split header, files).
+#include <itkGDCMImageIO.h>
+#include <itkImageFileWriter.h>
+#include <itkMetaDataObject.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -94,6 +99,57 @@ void storeSeeds(const fs::path& out, const fs::path& scratch) {
   std::ofstream(out / "seed0", std::ios::binary).write(slurp(file).data(), std::streamsize(fs::file_size(file)));
 }
 
+/// Two slices of one oblique CT series written by ITK's GDCM writer (rescale intercept -1024).
+void dicomSeeds(const fs::path& out, const fs::path& scratch) {
+  fs::create_directories(out);
+  using Image = itk::Image<short, 3>;
+  std::vector<std::vector<char>> files;
+  for (int k = 0; k < 2; ++k) {
+    auto image = Image::New();
+    Image::RegionType region;
+    region.SetSize({4, 3, 1});
+    image->SetRegions(region);
+    image->Allocate();
+    short v = short(-50 + 30 * k);
+    for (auto* p = image->GetBufferPointer(); p != image->GetBufferPointer() + 12; ++p) *p = (v += 7);
+    Image::DirectionType d;
+    d.SetIdentity();
+    d(0, 0) = d(1, 1) = std::cos(0.3);
+    d(0, 1) = -std::sin(0.3);
+    d(1, 0) = std::sin(0.3);
+    image->SetDirection(d);
+    const double spacing[3] = {0.8, 1.2, 2.5}, origin[3] = {-10.0, 20.0, 5.0 + 2.5 * k};
+    image->SetSpacing(spacing);
+    image->SetOrigin(origin);
+    auto io = itk::GDCMImageIO::New();
+    io->KeepOriginalUIDOn();
+    auto& dict = io->GetMetaDataDictionary();
+    itk::EncapsulateMetaData<std::string>(dict, "0008|0060", "CT");
+    itk::EncapsulateMetaData<std::string>(dict, "0008|0016", "1.2.840.10008.5.1.4.1.1.2");
+    itk::EncapsulateMetaData<std::string>(dict, "0020|000e", "1.2.826.0.1.3680043.2.1125.1.1");
+    itk::EncapsulateMetaData<std::string>(dict, "0020|0011", "3");
+    itk::EncapsulateMetaData<std::string>(dict, "0020|0013", std::to_string(k + 1));
+    itk::EncapsulateMetaData<std::string>(dict, "0028|1052", "-1024");
+    itk::EncapsulateMetaData<std::string>(dict, "0028|1053", "1");
+    image->SetMetaDataDictionary(dict);
+    auto writer = itk::ImageFileWriter<Image>::New();
+    const fs::path file = scratch / ("slice" + std::to_string(k) + ".dcm");
+    writer->SetFileName(file.string());
+    writer->SetImageIO(io);
+    writer->SetInput(image);
+    writer->Update();
+    files.push_back(slurp(file));
+  }
+  const std::size_t split = files[0].size();
+  std::vector<char> two{char(1), char(split & 0xff), char((split >> 8) & 0xff), char((split >> 16) & 0xff)};
+  two.insert(two.end(), files[0].begin(), files[0].end());
+  two.insert(two.end(), files[1].begin(), files[1].end());
+  std::ofstream(out / "seed0", std::ios::binary).write(two.data(), std::streamsize(two.size()));
+  std::vector<char> one{0, 0, 0, 0};
+  one.insert(one.end(), files[0].begin(), files[0].end());
+  std::ofstream(out / "seed1", std::ios::binary).write(one.data(), std::streamsize(one.size()));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -108,6 +164,10 @@ int main(int argc, char** argv) {
     volumeSeeds(out / "volume", scratch);
     manifestSeeds(out / "manifest");
     storeSeeds(out / "store", scratch);
+    dicomSeeds(out / "dicom", scratch);
+  } catch (const itk::ExceptionObject& e) {
+    std::cerr << "fuzz_make_seeds: " << e.GetDescription() << "\n";
+    return 1;
   } catch (const std::exception& e) {
     std::cerr << "fuzz_make_seeds: " << e.what() << "\n";
     return 1;

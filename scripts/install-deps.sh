@@ -10,10 +10,13 @@ PACKAGES=(
   libinsighttoolkit5-dev libfftw3-dev
   libhdf5-dev libboost-program-options-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libpng-dev zlib1g-dev
+  libgdcm-dev  # the DICOM series scan uses GDCM directly (ITK's GDCMImageIO uses the same)
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # peers that tests and benchmarks run side by side with ours (see ../shared/peers/README.md)
   python3 python3-numpy python3-scipy python3-skimage python3-h5py python3-nibabel python3-torch elastix
+  # DICOM input tests: an independent writer (pydicom) and converter (dcm2niix)
+  python3-pydicom dcm2niix
   # fuzzing and sanitizers (clang's libFuzzer and runtimes)
   clang libclang-rt-14-dev
 )

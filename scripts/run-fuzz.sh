@@ -2,7 +2,7 @@
 # Runs every libFuzzer target for a bounded time from generated seed corpora.
 #   scripts/run-fuzz.sh [build-dir]    (default: ${MR2CT_FUZZ_BUILD_DIR:-build-asan})
 # The build dir must be configured with clang and -DMR2CT_BUILD_FUZZERS=ON (run-tests.sh does so).
-# MR2CT_FUZZ_SECONDS (default 60) per target. Each target's corpus grows in <build>/fuzz/corpus/<t>;
+# MR2CT_FUZZ_SECONDS (default 60) per target; MR2CT_FUZZ_TARGETS (space-separated) runs only those. Each target's corpus grows in <build>/fuzz/corpus/<t>;
 # a crash, leak, timeout or out-of-memory input is written to <build>/fuzz/artifacts/<t>/ and makes
 # this script exit 1 -- except crashes whose report starts inside a Debian third-party library
 # (libhdf5, ITK, GDCM, libpng: we cannot fix them here; README "Reliability" lists them), which are reported
@@ -14,7 +14,7 @@ build="${1:-${MR2CT_FUZZ_BUILD_DIR:-$root/build-asan}}"
 build="$(cd "$build" && pwd)" || { echo "run-fuzz: no build folder $1"; exit 1; }
 seconds="${MR2CT_FUZZ_SECONDS:-60}"
 fuzz="$build/fuzz"
-targets=(fuzz_volume_reader fuzz_manifest fuzz_training_store)
+targets=(${MR2CT_FUZZ_TARGETS:-fuzz_volume_reader fuzz_dicom_series fuzz_manifest fuzz_training_store})
 for t in "${targets[@]}" fuzz_make_seeds; do
   [ -x "$fuzz/$t" ] || { echo "run-fuzz: $fuzz/$t missing (configure with clang and -DMR2CT_BUILD_FUZZERS=ON)"; exit 1; }
 done
@@ -28,8 +28,8 @@ seeds="$fuzz/seeds"
 rm -rf "$seeds"
 "$fuzz/fuzz_make_seeds" "$seeds" || { echo "run-fuzz: seed generation failed"; exit 1; }
 
-declare -A seedDir=([fuzz_volume_reader]=volume [fuzz_manifest]=manifest [fuzz_training_store]=store)
-declare -A dict=([fuzz_volume_reader]="$root/fuzz/volume.dict" [fuzz_manifest]="$root/fuzz/manifest.dict" [fuzz_training_store]="")
+declare -A seedDir=([fuzz_volume_reader]=volume [fuzz_dicom_series]=dicom [fuzz_manifest]=manifest [fuzz_training_store]=store)
+declare -A dict=([fuzz_volume_reader]="$root/fuzz/volume.dict" [fuzz_dicom_series]="" [fuzz_manifest]="$root/fuzz/manifest.dict" [fuzz_training_store]="")
 status=0
 for t in "${targets[@]}"; do
   corpus="$fuzz/corpus/$t"

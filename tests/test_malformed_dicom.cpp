@@ -6,6 +6,7 @@
 #include <string>
 
 #include "mr2ct/core/Error.h"
+#include "mr2ct/preprocessing/DicomSeries.h"
 #include "mr2ct/preprocessing/VolumeIO.h"
 #include "support/MalformedCorpus.h"
 #include "support/TestSupport.h"
@@ -49,14 +50,19 @@ TEST(MalformedDicom, MixedSeriesFolderRefusedUnlessChosen) {
   }
   EXPECT_NE(msg.find(folder.string()), std::string::npos) << msg;
   EXPECT_NE(msg.find("2 DICOM series"), std::string::npos) << msg;
-  // Choosing one of the listed series reads it: one slice.
-  const auto open = msg.rfind('('), comma = msg.find(", ", open);
+  // Choosing one of the listed series by its UID reads it: one slice. The message lists each as
+  // "series N 'description' (UID) MODALITY K images"; both copies share SeriesNumber, so the number
+  // alone is refused as ambiguous.
+  const auto open = msg.rfind(" ("), close = msg.find(')', open);
   ASSERT_NE(open, std::string::npos) << msg;
-  ASSERT_NE(comma, std::string::npos) << msg;
+  ASSERT_NE(close, std::string::npos) << msg;
   ReadOptions options;
-  options.dicomSeries = msg.substr(open + 1, comma - open - 1);
+  options.dicomSeries = msg.substr(open + 2, close - open - 2);
   const Volume v = readVolume(folder, options);
   EXPECT_EQ(v.geometry().size[2], 1u);
+  ReadOptions byNumber;
+  byNumber.dicomSeries = listDicomSeries(folder).front().number;
+  EXPECT_NE(test::thrownMessage<DataError>([&] { readVolume(folder, byNumber); }).find("choose one by its UID"), std::string::npos);
 }
 
 }  // namespace

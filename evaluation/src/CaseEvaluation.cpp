@@ -21,7 +21,8 @@ nlohmann::json EvaluateOptions::toJson() const {
           {"geometry_tolerance", geometryTolerance},
           {"resample_pred", resamplePred},
           {"ref_transform", refTransform.string()},
-          {"body_mask", bodyMask.toJson()}};
+          {"body_mask", bodyMask.toJson()},
+          {"dicom_series", dicomSeries}};
 }
 
 nlohmann::json CaseEvaluation::toJson() const {
@@ -117,7 +118,9 @@ CaseEvaluation evaluateFiles(const std::filesystem::path& pred, const std::files
                              const std::filesystem::path& mask, const EvaluateOptions& options) {
   options.validate();
   Volume p = readVolume(pred);
-  Volume r = readVolume(ref);
+  ReadOptions refOptions;
+  refOptions.dicomSeries = options.dicomSeries;
+  Volume r = readVolume(ref, refOptions);
   Mask m;
   if (!mask.empty()) m = readMask(mask);
   return evaluateVolumes(std::move(p), std::move(r), std::move(m), options, pred.string(), ref.string(),

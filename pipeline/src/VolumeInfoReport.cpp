@@ -1,25 +1,42 @@
 #include "mr2ct/pipeline/VolumeInfoReport.h"
 
 #include <cmath>
+#include <filesystem>
 #include <iomanip>
 #include <ostream>
 #include <sstream>
 
 #include "mr2ct/core/Error.h"
+#include "mr2ct/preprocessing/DicomSeries.h"
 #include "mr2ct/preprocessing/Statistics.h"
 #include "mr2ct/preprocessing/VolumeIO.h"
 
 namespace mr2ct {
 
-nlohmann::json describeVolumeFile(const std::string& path, const std::string& dicomSeries) {
+namespace {
+
+/// A DICOM folder's series, as `info` lists them (every series, readable or not).
+nlohmann::json seriesList(const std::string& dir) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& s : listDicomSeries(dir)) {
+    nlohmann::json e{{"uid", s.uid},          {"number", s.number},     {"description", s.description},
+                     {"modality", s.modality}, {"sop_class", s.sopClass}, {"files", s.files},
+                     {"images", s.images},     {"size", {s.columns, s.rows, s.images}},
+                     {"folder", std::filesystem::relative(s.folder, dir).generic_string()}};
+    if (!s.problem.empty()) e["refused"] = s.problem;
+    list.push_back(e);
+  }
+  return list;
+}
+
+/// Format, geometry and value statistics of the volume at `path` into `j`.
+void describeVolume(nlohmann::json& j, const std::string& path, const std::string& dicomSeries) {
   ReadOptions ro;
   ro.allowNonFinite = true;
   ro.dicomSeries = dicomSeries;
   VolumeInfo info;
   const Volume v = readVolume(path, ro, &info);
   const Geometry& g = v.geometry();
-  nlohmann::json j;
-  j["file"] = path;
   j["format"] = info.format;
   if (info.formatVersion > 0) j["format_version"] = info.formatVersion;
   j["pixel_type"] = info.pixelType;
@@ -56,6 +73,29 @@ nlohmann::json describeVolumeFile(const std::string& path, const std::string& di
     j["p50"] = p[1];
     j["p99"] = p[2];
   }
+}
+
+}  // namespace
+
+nlohmann::json describeVolumeFile(const std::string& path, const std::string& dicomSeries) {
+  nlohmann::json j;
+  j["file"] = path;
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    // A study folder: list every series; describe the volume too when one is chosen or the only one.
+    j["format"] = "DICOM folder";
+    j["dicom_series"] = seriesList(path);
+    std::size_t withImages = 0;
+    for (const auto& s : j["dicom_series"]) withImages += s["images"].get<std::size_t>() > 0;
+    if (dicomSeries.empty() && withImages > 1) return j;
+    try {
+      describeVolume(j, path, dicomSeries);
+    } catch (const Error& e) {
+      j["error"] = e.what();
+    }
+    return j;
+  }
+  describeVolume(j, path, dicomSeries);
   return j;
 }
 
@@ -67,6 +107,20 @@ std::string vec(const nlohmann::json& a) {
   s << ")";
   return s.str();
 }
+void printSeriesList(const nlohmann::json& j, std::ostream& out) {
+  const auto& list = j["dicom_series"];
+  out << j["file"].get<std::string>() << "\n  DICOM folder, " << list.size() << " series"
+      << (list.size() > 1 ? " (read one with --dicom-series NUMBER or UID)" : "") << "\n";
+  for (const auto& s : list) {
+    const std::string number = s["number"].get<std::string>();
+    out << "  series " << std::left << std::setw(5) << (number.empty() ? "-" : number) << std::setw(4)
+        << s["modality"].get<std::string>() << std::right << std::setw(5) << s["images"].get<std::size_t>() << " images  "
+        << s["size"][0] << " x " << s["size"][1] << " x " << s["size"][2] << "  '" << s["description"].get<std::string>()
+        << "'  " << s["uid"].get<std::string>() << "  " << s["folder"].get<std::string>() << "\n";
+    if (s.contains("refused")) out << "         refused: " << s["refused"].get<std::string>() << "\n";
+  }
+}
+
 }  // namespace
 
 int printVolumeInfo(const InfoOptions& options, std::ostream& out, std::ostream& err) {
@@ -84,8 +138,14 @@ int printVolumeInfo(const InfoOptions& options, std::ostream& out, std::ostream&
     }
     if (options.json) {
       all.push_back(j);
-      continue;
     }
+    if (j.contains("error")) {
+      err << "mr2ct: error: " << j["error"].get<std::string>() << "\n";
+      rc = 1;
+    }
+    if (options.json) continue;
+    if (j.contains("dicom_series")) printSeriesList(j, out);
+    if (!j.contains("size")) continue;
     std::ostringstream scaling;
     if (j.contains("scaling"))
       scaling << " (scaled: x " << j["scaling"]["slope"].get<double>() << " + " << j["scaling"]["intercept"].get<double>()

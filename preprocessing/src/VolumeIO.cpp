@@ -2,11 +2,9 @@
 
 #include <itkCastImageFilter.h>
 #include <itkGDCMImageIO.h>
-#include <itkGDCMSeriesFileNames.h>
 #include <itkImageFileReader.h>
 #include <itkImageFileWriter.h>
 #include <itkImageIOFactory.h>
-#include <itkImageSeriesReader.h>
 #include <itkMetaImageIO.h>
 #include <itkNiftiImageIO.h>
 #include <itkNrrdImageIO.h>
@@ -19,6 +17,7 @@
 #include "mr2ct/core/Log.h"
 #include "mr2ct/core/StderrCapture.h"
 #include "mr2ct/preprocessing/ItkInterop.h"
+#include "DicomSeriesReader.h"
 #include "FileIntegrity.h"
 #include "MetaImageHeaderCheck.h"
 #include "NiftiFormat.h"
@@ -70,38 +69,6 @@ void checkReadableFile(const fs::path& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw IoError(path.string(), "file not found");
   if (fs::is_regular_file(path, ec) && fs::file_size(path, ec) == 0) throw IoError(path.string(), "file is empty");
-}
-
-struct DicomSeries {
-  std::vector<std::string> files;
-};
-
-DicomSeries findDicomSeries(const fs::path& dir, const ReadOptions& options) {
-  auto names = itk::GDCMSeriesFileNames::New();
-  names->SetUseSeriesDetails(true);
-  std::vector<std::string> uids;
-  {
-    StderrCapture quiet;  // GDCM prints its own warnings for folders without DICOM
-    names->SetDirectory(dir.string());
-    uids = names->GetSeriesUIDs();
-    if (uids.empty()) {
-      spdlog::debug("{}", quiet.release());
-      throw IoError(dir.string(), "is a folder without a DICOM series");
-    }
-  }
-  std::string uid = options.dicomSeries;
-  if (uid.empty()) {
-    if (uids.size() > 1) {
-      std::string list;
-      for (const auto& u : uids) list += (list.empty() ? "" : ", ") + u;
-      throw DataError(dir.string(), "folder holds " + std::to_string(uids.size()) +
-                                        " DICOM series, choose one with --dicom-series (" + list + ")");
-    }
-    uid = uids.front();
-  } else if (std::find(uids.begin(), uids.end(), uid) == uids.end()) {
-    throw DataError(dir.string(), "no DICOM series with uid " + uid);
-  }
-  return {names->GetFileNames(uid)};
 }
 
 // Validates the header of a single-file image and returns its ImageIO, ready for reading.
@@ -274,20 +241,12 @@ VolumeInfo readVolumeInfo(const fs::path& path, const ReadOptions& options) {
   info.path = path.string();
   std::error_code ec;
   if (fs::is_directory(path, ec)) {
-    const auto series = findDicomSeries(path, options);
-    auto io = itk::GDCMImageIO::New();
-    io->SetFileName(series.files.front());
-    try {
-      io->ReadImageInformation();
-    } catch (const itk::ExceptionObject& e) {
-      throw IoError(series.files.front(), "cannot read DICOM header: " + itkMessage(e));
-    }
+    const auto series = detail::readDicomSeriesHeader(path, options);
     info.format = "DICOM series";
-    info.pixelType = componentName(io->GetComponentType());
-    info.dicomFiles = series.files.size();
+    info.pixelType = componentName(series.io->GetComponentType());
+    info.dicomFiles = series.files;
     info.dimensions = 3;
-    info.geometry = geometryFromIO(io);
-    info.geometry.size[2] = series.files.size();
+    info.geometry = series.layout.geometry;
     return info;
   }
   auto io = openImageIO(path, info, options);
@@ -321,17 +280,9 @@ Volume readVolume(const fs::path& path, const ReadOptions& options, VolumeInfo* 
   if (infoOut) *infoOut = readVolumeInfo(path, options);
   ItkFloatImage::Pointer image;
   if (fs::is_directory(path, ec)) {
-    const auto series = findDicomSeries(path, options);
-    using SeriesReader = itk::ImageSeriesReader<ItkFloatImage>;
-    auto reader = SeriesReader::New();
-    reader->SetImageIO(itk::GDCMImageIO::New());
-    reader->SetFileNames(series.files);
-    try {
-      reader->Update();
-    } catch (const itk::ExceptionObject& e) {
-      throw IoError(path.string(), "cannot read DICOM series: " + itkMessage(e));
-    }
-    image = reader->GetOutput();
+    Volume v = detail::readDicomSeriesVoxels(path, detail::readDicomSeriesHeader(path, options));
+    if (!options.allowNonFinite) checkFinite(v, path.string());
+    return v;
   } else {
     VolumeInfo info;
     info.path = path.string();

@@ -102,7 +102,7 @@ Command convertCommand() {
         ("blend", po::value<std::string>()->default_value("gaussian"), "3D velocity blending window: gaussian | hann")
         ("no-mask-outside", po::bool_switch(), "keep the network's values outside the body mask (default: -1000 HU)")
         ("pixel-type", po::value<std::string>()->default_value("int16"), "output voxels: int16 | float32")
-        ("dicom-series", po::value<std::string>()->default_value(""), "SeriesInstanceUID for DICOM folders with several")
+        ("dicom-series", po::value<std::string>()->default_value(""), "--input is a DICOM folder of several series (a study): the MR's SeriesInstanceUID or SeriesNumber")
         ("seed", po::value<std::uint64_t>()->default_value(0), "models trained with --source noise: seed of the starting noise");
   };
   c.run = [](const po::variables_map& vm, CommandIO& io) {

@@ -29,6 +29,7 @@ EvaluateOptions evaluateOptions(const po::variables_map& vm) {
   o.resamplePred = vm["resample-pred"].as<bool>();
   o.refTransform = opt(vm, "ref-transform");
   o.bodyMask.ctThresholdHu = float(vm["body-threshold"].as<double>());
+  o.dicomSeries = opt(vm, "dicom-series");
   o.validate();
   return o;
 }
@@ -128,6 +129,8 @@ Command evaluateCommand() {
         "resample-pred", po::bool_switch(), "resample the prediction onto the reference grid when they differ")(
         "ref-transform", po::value<std::string>(),
         "ITK transform (prediction-grid point -> reference point): resample the reference onto the prediction grid")(
+        "dicom-series", po::value<std::string>(),
+        "--ref is a DICOM folder of several series (a study): the CT's SeriesInstanceUID or SeriesNumber")(
         "geometry-tolerance", po::value<double>()->default_value(1e-3),
         "grid tolerance: origin mm, spacing relative, direction absolute")(
         "air-below", po::value<double>()->default_value(-200.0), "reference HU below this: air class")(

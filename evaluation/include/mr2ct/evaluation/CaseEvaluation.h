@@ -27,6 +27,10 @@ struct EvaluateOptions {
   /// a mask on the reference's grid is resampled with it (nearest).
   std::filesystem::path refTransform;
   BodyMaskOptions bodyMask;  ///< used when no mask is given
+  /// When the reference is a DICOM folder holding several series (a PACS export of the study):
+  /// its SeriesInstanceUID or SeriesNumber. Applies to the reference only; the prediction is
+  /// mr2ct's own output, one series.
+  std::string dicomSeries;
   void validate() const;
   nlohmann::json toJson() const;
 };

@@ -47,7 +47,8 @@ struct ReadOptions {
   bool allowNonFinite = false;
   /// Largest volume accepted, in voxels (checked from the header before anything is allocated).
   std::size_t maxVoxels = std::size_t(1) << 30;
-  /// For a DICOM folder holding several series: the SeriesInstanceUID to read ("" = refuse to guess).
+  /// For a DICOM folder holding several series: the SeriesInstanceUID or SeriesNumber to read ("" = the
+  /// only series with images; several are refused, listed). DicomSeries.h lists a folder's series.
   std::string dicomSeries;
 };
 

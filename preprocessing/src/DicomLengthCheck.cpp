@@ -1,0 +1,153 @@
+#include "DicomLengthCheck.h"
+
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <vector>
+
+namespace mr2ct::detail {
+
+namespace {
+
+constexpr std::uint32_t kUndefined = 0xffffffffu;
+
+std::string tagName(std::uint16_t g, std::uint16_t e) {
+  char s[16];
+  std::snprintf(s, sizeof s, "(%04x,%04x)", g, e);
+  return s;
+}
+
+bool isVr(const unsigned char* p) { return p[0] >= 'A' && p[0] <= 'Z' && p[1] >= 'A' && p[1] <= 'Z'; }
+
+bool longVr(const unsigned char* p) {
+  static const char* const kLong[] = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"};
+  for (const char* v : kLong)
+    if (p[0] == v[0] && p[1] == v[1]) return true;
+  return false;
+}
+
+class Walker {
+ public:
+  explicit Walker(std::vector<unsigned char> bytes) : b_(std::move(bytes)) {}
+
+  std::string run() {
+    std::size_t pos = 0;
+    if (b_.size() >= 132 && std::memcmp(b_.data() + 128, "DICM", 4) == 0) pos = 132;
+    // File meta group: explicit VR little endian, whatever follows.
+    std::string syntax;
+    while (pos + 8 <= b_.size() && u16(pos, false) == 0x0002) {
+      const std::size_t start = pos;
+      std::uint32_t len = 0;
+      if (!header(pos, true, false, len)) return problem_;
+      if (len == kUndefined) return "";  // not seen in meta groups: leave it to GDCM
+      if (len > b_.size() - pos) return tooLong(start, len, pos);
+      if (u16(start + 2, false) == 0x0010) syntax.assign(reinterpret_cast<const char*>(b_.data() + pos), len);
+      pos += len;
+    }
+    while (!syntax.empty() && (syntax.back() == '\0' || syntax.back() == ' ')) syntax.pop_back();
+    if (syntax == "1.2.840.10008.1.2.1.99") return "";  // deflated: the data set is compressed
+    bool explicitVr = syntax != "1.2.840.10008.1.2";
+    const bool bigEndian = be_ = syntax == "1.2.840.10008.1.2.2";
+    if (syntax.empty() && pos + 6 <= b_.size()) explicitVr = isVr(b_.data() + pos + 4);  // no meta: guess as GDCM does
+    return dataSet(pos, explicitVr, bigEndian);
+  }
+
+ private:
+  std::uint16_t u16(std::size_t at, bool be) const {
+    return be ? std::uint16_t(b_[at] << 8 | b_[at + 1]) : std::uint16_t(b_[at] | b_[at + 1] << 8);
+  }
+  std::uint32_t u32(std::size_t at, bool be) const {
+    return be ? std::uint32_t(b_[at]) << 24 | std::uint32_t(b_[at + 1]) << 16 | std::uint32_t(b_[at + 2]) << 8 | b_[at + 3]
+              : std::uint32_t(b_[at]) | std::uint32_t(b_[at + 1]) << 8 | std::uint32_t(b_[at + 2]) << 16 |
+                    std::uint32_t(b_[at + 3]) << 24;
+  }
+
+  std::string tooLong(std::size_t start, std::uint32_t len, std::size_t valueAt) const {
+    return "element " + tagName(u16(start, be_), u16(start + 2, be_)) + " at byte " + std::to_string(start) + " claims " +
+           std::to_string(len) + " bytes, " + std::to_string(b_.size() - valueAt) + " left (truncated or corrupt)";
+  }
+
+  /// Reads one element header at pos (advancing past it); len = its value length.
+  bool header(std::size_t& pos, bool explicitVr, bool be, std::uint32_t& len) {
+    if (pos + 8 > b_.size()) {
+      problem_ = "element header at byte " + std::to_string(pos) + " runs past the end of the file";
+      return false;
+    }
+    const std::uint16_t g = u16(pos, be);
+    if (g == 0xfffe || !explicitVr || !isVr(b_.data() + pos + 4)) {  // items, implicit VR (and invalid VRs read so)
+      len = u32(pos + 4, be);
+      pos += 8;
+      return true;
+    }
+    if (longVr(b_.data() + pos + 4)) {
+      if (pos + 12 > b_.size()) {
+        problem_ = "element header at byte " + std::to_string(pos) + " runs past the end of the file";
+        return false;
+      }
+      len = u32(pos + 8, be);
+      pos += 12;
+      return true;
+    }
+    len = u16(pos + 6, be);
+    pos += 8;
+    return true;
+  }
+
+  std::string dataSet(std::size_t pos, bool explicitVr, bool be) {
+    std::size_t elements = 0;
+    while (pos < b_.size()) {
+      if (++elements > 10'000'000) return "";  // enough checked
+      if (b_.size() - pos < 8) return "";  // trailing padding: GDCM's business
+      const std::size_t start = pos;
+      const std::uint16_t g = u16(pos, be), e = u16(pos + 2, be);
+      // GDCM's recovery from a missing VR in an explicit-VR data set allocates without end
+      // (pydicom's SC_rgb_jpeg.dcm: minutes, gigabytes); dcmtk reports such files corrupt too.
+      if (explicitVr && g != 0xfffe && !isVr(b_.data() + pos + 4))
+        return "element " + tagName(g, e) + " at byte " + std::to_string(start) +
+               " has no value representation in an explicit-VR data set (corrupt)";
+      std::uint32_t len = 0;
+      if (!header(pos, explicitVr, be, len)) return problem_;
+      if (g == 0xfffe) {  // item or delimiter: its content (if any) is elements, walked next
+        if (len != kUndefined && e == 0xe000 && len > b_.size() - pos) return tooLong(start, len, pos);
+        continue;
+      }
+      if (g == 0x7fe0 && e == 0x0010) return len == kUndefined ? fragments(pos, be) : (len > b_.size() - pos ? tooLong(start, len, pos) : "");
+      if (len == kUndefined) continue;  // a sequence (or UN of undefined length): its items follow
+      if (len > b_.size() - pos) return tooLong(start, len, pos);
+      // A value that starts like an item is a sequence (implicit VR, or UN): walk into it.
+      if (len >= 8 && u16(pos, be) == 0xfffe && u16(pos + 2, be) == 0xe000) continue;
+      pos += len;
+    }
+    return "";
+  }
+
+  /// Encapsulated pixel data: items of raw bytes up to the sequence delimiter.
+  std::string fragments(std::size_t pos, bool be) {
+    while (pos + 8 <= b_.size()) {
+      const std::size_t start = pos;
+      const std::uint16_t g = u16(pos, be), e = u16(pos + 2, be);
+      const std::uint32_t len = u32(pos + 4, be);
+      pos += 8;
+      if (g != 0xfffe || e == 0xe0dd) return "";
+      if (len > b_.size() - pos) return tooLong(start, len, pos);
+      pos += len;
+    }
+    return "";
+  }
+
+  std::vector<unsigned char> b_;
+  bool be_ = false;  ///< the data set's byte order (the meta group is always little endian)
+  std::string problem_;
+};
+
+}  // namespace
+
+std::string checkDicomLengths(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return Walker(std::move(bytes)).run();
+}
+
+}  // namespace mr2ct::detail

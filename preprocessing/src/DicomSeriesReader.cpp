@@ -1,0 +1,122 @@
+#include "DicomSeriesReader.h"
+
+#include <itkGDCMImageIO.h>
+#include <itkImageFileReader.h>
+#include <itkImageSeriesReader.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "mr2ct/core/Error.h"
+#include "mr2ct/core/Log.h"
+#include "mr2ct/core/StderrCapture.h"
+#include "mr2ct/preprocessing/DicomSeries.h"
+#include "mr2ct/preprocessing/ItkInterop.h"
+
+namespace fs = std::filesystem;
+
+namespace mr2ct::detail {
+
+namespace {
+
+std::string firstLine(const itk::ExceptionObject& e) {
+  std::string d = e.GetDescription();
+  while (!d.empty() && (d.back() == '\n' || d.back() == ' ')) d.pop_back();
+  const auto nl = d.find('\n');
+  return nl == std::string::npos ? d : d.substr(0, nl);
+}
+
+/// GDCM applies one rescale to all frames of a multi-frame image: refuse frames that differ.
+void checkOneRescale(const fs::path& dir, const DicomSeriesFiles& series, const DicomInstance& in) {
+  for (const auto& p : in.frameplanes) {
+    const auto& a = p.rescale;
+    const auto& b = in.frameplanes.front().rescale;
+    if (a.has_value() != b.has_value() || (a && (std::fabs((*a)[0] - (*b)[0]) > 1e-9 || std::fabs((*a)[1] - (*b)[1]) > 1e-9)))
+      throw DataError(dir.string(), "DICOM " + series.label() +
+                                        ": rescale slope/intercept differ between frames of a multi-frame image, which GDCM "
+                                        "cannot apply; convert it with dcm2niix first");
+  }
+}
+
+}  // namespace
+
+DicomSeriesHeader readDicomSeriesHeader(const fs::path& dir, const ReadOptions& options) {
+  const auto all = scanDicomFolder(dir);
+  const DicomSeriesFiles& series = chooseDicomSeries(dir, all, options.dicomSeries);
+  DicomSeriesHeader h;
+  h.layout = layoutDicomSeries(dir, series);
+  h.files = series.instances.size();
+  const Geometry& g = h.layout.geometry;
+  if (g.size[0] * g.size[1] > options.maxVoxels / std::max<std::size_t>(1, g.size[2]))
+    throw DataError(dir.string(), "DICOM " + series.label() + " has " + std::to_string(g.size[0]) + "x" +
+                                      std::to_string(g.size[1]) + "x" + std::to_string(g.size[2]) +
+                                      " voxels, more than the limit of " + std::to_string(options.maxVoxels));
+  if (h.layout.multiFrame)
+    for (const auto& in : series.instances)
+      if (in.path == h.layout.files.front()) checkOneRescale(dir, series, in);
+  auto io = itk::GDCMImageIO::New();
+  io->SetFileName(h.layout.files.front().string());
+  StderrCapture quiet;
+  try {
+    io->ReadImageInformation();
+  } catch (const itk::ExceptionObject& e) {
+    spdlog::debug("{}", quiet.release());
+    throw IoError(h.layout.files.front().string(), "cannot read DICOM header: " + firstLine(e));
+  }
+  h.io = io;
+  return h;
+}
+
+Volume readDicomSeriesVoxels(const fs::path& dir, const DicomSeriesHeader& h) {
+  const Geometry& g = h.layout.geometry;
+  ItkFloatImage::Pointer image;
+  StderrCapture quiet;  // GDCM's own warnings go to the debug log; our errors say what failed
+  try {
+    if (h.layout.files.size() > 1) {
+      std::vector<std::string> names;
+      for (const auto& f : h.layout.files) names.push_back(f.string());
+      auto reader = itk::ImageSeriesReader<ItkFloatImage>::New();
+      reader->SetImageIO(itk::GDCMImageIO::New());
+      reader->SetFileNames(names);
+      reader->Update();
+      image = reader->GetOutput();
+    } else {
+      auto reader = itk::ImageFileReader<ItkFloatImage>::New();
+      reader->SetImageIO(itk::GDCMImageIO::New());
+      reader->SetFileName(h.layout.files.front().string());
+      reader->Update();
+      image = reader->GetOutput();
+    }
+  } catch (const itk::ExceptionObject& e) {
+    spdlog::debug("{}", quiet.release());
+    throw IoError(dir.string(), "cannot read DICOM series pixels: " + firstLine(e));
+  } catch (const std::bad_alloc&) {
+    throw IoError(dir.string(), "not enough memory to read the DICOM series");
+  }
+  const auto size = image->GetLargestPossibleRegion().GetSize();
+  if (size[0] != g.size[0] || size[1] != g.size[1] || size[2] != g.size[2])
+    throw IoError(dir.string(), "GDCM read " + std::to_string(size[0]) + "x" + std::to_string(size[1]) + "x" +
+                                    std::to_string(size[2]) + " voxels where the headers describe " + std::to_string(g.size[0]) +
+                                    "x" + std::to_string(g.size[1]) + "x" + std::to_string(g.size[2]));
+  Volume v(g);
+  const float* src = image->GetBufferPointer();
+  const std::size_t slice = g.size[0] * g.size[1];
+  if (h.layout.multiFrame) {
+    for (std::size_t k = 0; k < g.size[2]; ++k)
+      std::memcpy(v.data() + k * slice, src + h.layout.frameOrder[k] * slice, slice * sizeof(float));
+  } else {
+    std::memcpy(v.data(), src, v.voxelCount() * sizeof(float));
+  }
+  return v;
+}
+
+}  // namespace mr2ct::detail
+
+namespace mr2ct {
+
+std::vector<fs::path> dicomSeriesFiles(const fs::path& dir, const std::string& series) {
+  const auto all = detail::scanDicomFolder(dir);
+  return detail::layoutDicomSeries(dir, detail::chooseDicomSeries(dir, all, series)).files;
+}
+
+}  // namespace mr2ct
