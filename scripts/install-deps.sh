@@ -15,8 +15,9 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # peers that tests and benchmarks run side by side with ours (see ../shared/peers/README.md)
   python3 python3-numpy python3-scipy python3-skimage python3-h5py python3-nibabel python3-torch elastix
-  # DICOM input tests: an independent writer (pydicom) and converter (dcm2niix)
-  python3-pydicom dcm2niix
+  # DICOM tests: an independent writer (pydicom), converter (dcm2niix), validator (dicom3tools) and
+  # PACS (dcmtk: storescu/findscu/dcmqrscp)
+  python3-pydicom dcm2niix dicom3tools dcmtk
   # fuzzing and sanitizers (clang's libFuzzer and runtimes)
   clang libclang-rt-14-dev
 )

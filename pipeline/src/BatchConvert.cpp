@@ -112,7 +112,8 @@ BatchConvertSummary runBatchConvert(const BatchConvertOptions& o, std::ostream& 
     const auto& c = manifest.cases[positions[k]];
     if (!isSafeId(c.id)) throw DataError(o.manifest.string(), c.where + ": id '" + c.id + "' is not a safe file name");
     summary.cases[k].id = c.id;
-    outputs[k] = o.outDir / (c.id + o.extension);
+    const bool dicom = o.convert.outputFormat == OutputFormat::DicomSeries;
+    outputs[k] = o.outDir / (dicom ? c.id : c.id + o.extension);  // DICOM: one series folder per case
     refuseOverwritingInputs(outputs[k], listed);
     for (int n : o.convert.nfeSweep) refuseOverwritingInputs(sweepOutputPath(outputs[k], n), listed);
     summary.cases[k].output = outputs[k].string();
@@ -134,10 +135,15 @@ BatchConvertSummary runBatchConvert(const BatchConvertOptions& o, std::ostream& 
       const auto t = std::chrono::steady_clock::now();
       bool complete = o.resume;
       if (o.resume) {
+        // A series folder only ever appears complete (renamed into place), so existing = done.
+        auto done = [](const fs::path& p) {
+          std::error_code ec;
+          return fs::exists(p, ec) && !(fs::is_directory(p, ec) && fs::is_empty(p, ec));
+        };
         if (o.convert.nfeSweep.empty()) {
-          complete = fs::exists(outputs[k]);
+          complete = done(outputs[k]);
         } else {
-          for (int n : o.convert.nfeSweep) complete = complete && fs::exists(sweepOutputPath(outputs[k], n));
+          for (int n : o.convert.nfeSweep) complete = complete && done(sweepOutputPath(outputs[k], n));
         }
       }
       if (complete) {

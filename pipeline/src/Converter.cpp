@@ -28,6 +28,12 @@ double secondsSince(std::chrono::steady_clock::time_point t) {
 
 // ---- options -------------------------------------------------------------------------------------
 
+OutputFormat parseOutputFormat(const std::string& text) {
+  if (text == "file") return OutputFormat::VolumeFile;
+  if (text == "dicom") return OutputFormat::DicomSeries;
+  throw UsageError("--output-format: use file or dicom (got '" + text + "')");
+}
+
 void ConvertOptions::validate() const {
   if (model.empty()) throw UsageError("--model is required");
   if (nfeSweep.empty()) solver.validate();
@@ -37,12 +43,17 @@ void ConvertOptions::validate() const {
   if (!(overlap >= 0 && overlap < 1)) throw UsageError("--overlap must be in [0, 1)");
   if (maxBatchVoxels < 0) throw UsageError("--max-batch-voxels must not be negative");
   if (!std::isfinite(outsideHu)) throw UsageError("--outside-hu must be finite");
+  if (outputFormat == OutputFormat::DicomSeries) {
+    if (pixelType != PixelType::Int16) throw UsageError("--output-format dicom writes int16 HU; drop --pixel-type float32");
+    dicom.validate();
+  }
 }
 
 nlohmann::json ConvertOptions::toJson() const {
   nlohmann::json j{{"model", model.string()}, {"device", device}, {"batch", batch}, {"mask_outside", maskOutside},
                    {"outside_hu", outsideHu}, {"pixel_type", pixelType == PixelType::Int16 ? "int16" : "float32"},
-                   {"seed", seed}};
+                   {"seed", seed},
+                   {"output_format", outputFormat == OutputFormat::DicomSeries ? "dicom" : "file"}};
   if (nfeSweep.empty())
     j["solver"] = solver.toJson();
   else
@@ -134,6 +145,24 @@ Converter::~Converter() = default;
 const ModelConfig& Converter::config() const { return impl_->model.config; }
 const PreprocessPlan& Converter::plan() const { return impl_->plan; }
 
+DicomDerivation Converter::dicomDerivation(const fs::path& input) const {
+  DicomDerivation d;
+  std::error_code ec;
+  if (fs::is_directory(input, ec)) d.source = readDicomSourceSeries(input, options_.dicomSeries);
+  const bool sweep = !options_.nfeSweep.empty();
+  d.description = "Synthetic CT (HU) predicted from MR " +
+                  (d.source ? "series " + d.source->seriesInstanceUid : "file " + input.filename().string()) +
+                  " by mr2ct " + MR2CT_VERSION + " (flow matching; model " +
+                  fs::absolute(options_.model).lexically_normal().filename().string() + ", " +
+                  (sweep ? std::string("euler sweep") : solverMethodName(options_.solver.method)) +
+                  "); on the MR's grid; not for diagnosis;";
+  if (!d.source && options_.dicom.patientId.empty() && options_.dicom.patientName.empty())
+    spdlog::warn("{}: not a DICOM series and no --patient-id/--patient-name: the sCT series gets empty PatientID "
+                 "and PatientName (a new study); give them so a PACS or TPS files it under the right patient",
+                 input.string());
+  return d;
+}
+
 ConvertReport Converter::convert(const fs::path& input, const fs::path& output) const {
   const auto tStart = std::chrono::steady_clock::now();
   ConvertReport report;
@@ -150,7 +179,18 @@ ConvertReport Converter::convert(const fs::path& input, const fs::path& output) 
   const VolumeInfo header = readVolumeInfo(input, ro);
   const std::uintmax_t bytes =
       header.geometry.voxelCount() * (options_.pixelType == PixelType::Int16 ? 2u : 4u);
+  const bool dicom = options_.outputFormat == OutputFormat::DicomSeries;
+  DicomDerivation derivation;
+  if (dicom) {
+    for (const auto& out : report.outputs) {
+      refuseOverwritingInputs(out, {input});
+      prepareOutputFolder(out.parent_path().empty() ? fs::path(".") : out.parent_path(), bytes);
+      checkDicomSeriesTarget(out, options_.dicom);
+    }
+    derivation = dicomDerivation(input);
+  }
   for (const auto& out : report.outputs) {
+    if (dicom) break;
     refuseOverwritingInputs(out, {input});
     const auto& exts = writableExtensions();
     if (std::find(exts.begin(), exts.end(), fullExtension(out)) == exts.end())
@@ -216,6 +256,12 @@ ConvertReport Converter::convert(const fs::path& input, const fs::path& output) 
       hu = resampleVolume(hu, inputGrid, SpatialTransform::identity(), Interpolation::Linear,
                           options_.maskOutside ? options_.outsideHu : float(ct.minHu));
     hu.setGeometry(inputGrid);  // bit-exact origin/spacing/direction of the input
+    if (dicom) {
+      DicomDerivation d = derivation;
+      d.description += " NFE " + std::to_string(report.nfe[i]) + ".";
+      writeDicomCtSeries(hu, report.outputs[i], options_.dicom, d);
+      continue;
+    }
     WriteOptions wo;
     wo.pixelType = options_.pixelType;
     wo.nifti = inputInfo.nifti;

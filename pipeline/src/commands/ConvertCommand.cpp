@@ -51,6 +51,18 @@ ConvertOptions convertOptionsFrom(const po::variables_map& vm) {
     throw UsageError("--pixel-type: use int16 or float32 (got '" + type + "')");
   o.dicomSeries = vm["dicom-series"].as<std::string>();
   o.seed = vm["seed"].as<std::uint64_t>();
+  o.outputFormat = parseOutputFormat(vm["output-format"].as<std::string>());
+  o.dicom.seriesDescription = vm["series-description"].as<std::string>();
+  o.dicom.seriesNumber = vm["series-number"].as<int>();
+  o.dicom.patientId = vm["patient-id"].as<std::string>();
+  o.dicom.patientName = vm["patient-name"].as<std::string>();
+  o.dicom.patientPosition = vm["patient-position"].as<std::string>();
+  o.dicom.overwrite = vm["overwrite"].as<bool>();
+  const bool dicomOnly = !vm["series-description"].defaulted() || !vm["series-number"].defaulted() ||
+                         !o.dicom.patientId.empty() || !o.dicom.patientName.empty() ||
+                         !o.dicom.patientPosition.empty() || o.dicom.overwrite;
+  if (dicomOnly && o.outputFormat != OutputFormat::DicomSeries)
+    throw UsageError("--series-description/--series-number/--patient-*/--overwrite apply to --output-format dicom");
   o.validate();
   return o;
 }
@@ -74,15 +86,16 @@ Command convertCommand() {
   c.summary = "MR volume(s) to synthetic CT with a trained model (one file, or a manifest batch)";
   c.usage =
       "mr2ct convert --model DIR --input MR --output SCT [--solver heun] [--steps 4] [--device cpu|cuda] "
-      "[--nfe-sweep 1,2,4,8]\n       mr2ct convert --model DIR --manifest M --out-dir D [--resume] [--shard i/N] [--jobs J]";
+      "[--nfe-sweep 1,2,4,8]\n       mr2ct convert --model DIR --input MR --output SCT_DIR --output-format dicom [--patient-id ID] "
+      "[--patient-name 'Family^Given'] [--series-description TEXT] [--series-number N]\n       mr2ct convert --model DIR --manifest M --out-dir D [--resume] [--shard i/N] [--jobs J]";
   c.example = "mr2ct convert --model model --input phantom/case000/mr.nii.gz --output sct.nii.gz --solver heun --steps 4";
   c.declare = [](po::options_description& d, po::positional_options_description&) {
     d.add_options()
         ("model", po::value<std::string>()->required(), "model folder (config.json, weights.pt)")
         ("input", po::value<std::string>(), "MR volume (NIfTI, MetaImage, NRRD or a DICOM series folder)")
-        ("output", po::value<std::string>(), "synthetic CT file; format by extension (.nii.gz, .mha, ...)")
+        ("output", po::value<std::string>(), "synthetic CT file, format by extension (.nii.gz, .mha, ...); with --output-format dicom a series folder")
         ("manifest", po::value<std::string>(), "batch: manifest (.csv/.json); every case's `mr` is converted")
-        ("out-dir", po::value<std::string>(), "batch: folder for <id>.nii.gz and status.csv/status.json")
+        ("out-dir", po::value<std::string>(), "batch: folder for <id>.nii.gz (dicom: series folder <id>) and status.csv/status.json")
         ("resume", po::bool_switch(), "batch: skip cases whose output already exists")
         ("shard", po::value<std::string>()->default_value("0/1"), "batch: convert only shard i of N (cases i, i+N, ...)")
         ("jobs", po::value<int>()->default_value(1), "batch: cases converted at the same time")
@@ -103,7 +116,19 @@ Command convertCommand() {
         ("no-mask-outside", po::bool_switch(), "keep the network's values outside the body mask (default: -1000 HU)")
         ("pixel-type", po::value<std::string>()->default_value("int16"), "output voxels: int16 | float32")
         ("dicom-series", po::value<std::string>()->default_value(""), "--input is a DICOM folder of several series (a study): the MR's SeriesInstanceUID or SeriesNumber")
-        ("seed", po::value<std::uint64_t>()->default_value(0), "models trained with --source noise: seed of the starting noise");
+        ("seed", po::value<std::uint64_t>()->default_value(0), "models trained with --source noise: seed of the starting noise")
+        ("output-format", po::value<std::string>()->default_value("file"),
+         "file (format by --output's extension) | dicom (--output is a folder: a CT series, one file per slice)")
+        ("series-description", po::value<std::string>()->default_value(DicomSeriesOptions{}.seriesDescription),
+         "dicom: SeriesDescription")
+        ("series-number", po::value<int>()->default_value(DicomSeriesOptions{}.seriesNumber), "dicom: SeriesNumber")
+        ("patient-id", po::value<std::string>()->default_value(""),
+         "dicom from a non-DICOM MR: PatientID (else empty); a DICOM MR's own is kept")
+        ("patient-name", po::value<std::string>()->default_value(""),
+         "dicom from a non-DICOM MR: PatientName, DICOM form Family^Given (else empty)")
+        ("patient-position", po::value<std::string>()->default_value(""),
+         "dicom: PatientPosition (HFS, FFS, HFP, ...); default the DICOM MR's, else empty")
+        ("overwrite", po::bool_switch(), "dicom: replace an existing non-empty series folder");
   };
   c.run = [](const po::variables_map& vm, CommandIO& io) {
     const ConvertOptions options = convertOptionsFrom(vm);
@@ -113,6 +138,8 @@ Command convertCommand() {
       b.convert = options;
       b.manifest = vm["manifest"].as<std::string>();
       if (!vm.count("out-dir")) throw UsageError("--out-dir is required with --manifest");
+      if (!options.dicom.patientId.empty() || !options.dicom.patientName.empty())
+        throw UsageError("--patient-id/--patient-name name one patient: give them with --input, not a batch");
       b.outDir = vm["out-dir"].as<std::string>();
       b.resume = vm["resume"].as<bool>();
       std::tie(b.shardIndex, b.shardCount) = parseShard(vm["shard"].as<std::string>());

@@ -21,10 +21,17 @@
 #include "mr2ct/models/ModelFolder.h"
 #include "mr2ct/models/OdeSolver.h"
 #include "mr2ct/models/VolumeIntegrator.h"
+#include "mr2ct/pipeline/DicomCtSeriesWriter.h"
 #include "mr2ct/preprocessing/PreprocessPlan.h"
 #include "mr2ct/preprocessing/VolumeIO.h"
 
 namespace mr2ct {
+
+/// How the sCT is written: a volume file whose extension picks the format, or a DICOM CT series
+/// folder (one file per slice; DicomCtSeriesWriter.h).
+enum class OutputFormat { VolumeFile, DicomSeries };
+/// "file" | "dicom" → OutputFormat; UsageError otherwise.
+OutputFormat parseOutputFormat(const std::string& text);
 
 struct ConvertOptions {
   std::filesystem::path model;          ///< model folder (config.json + weights.pt)
@@ -43,6 +50,8 @@ struct ConvertOptions {
   std::string dicomSeries;              ///< for DICOM folders with several series
   bool channelsLast = true;             ///< 2D on CPU: channels-last inputs (faster oneDNN convolutions)
   std::uint64_t seed = 0;               ///< models trained with source "noise": seed of x0 ~ N(0, I)
+  OutputFormat outputFormat = OutputFormat::VolumeFile;  ///< --output-format file | dicom
+  DicomSeriesOptions dicom;             ///< the series' description, number, patient (dicom only)
   void validate() const;                ///< UsageError naming the option
   nlohmann::json toJson() const;
 };
@@ -80,6 +89,8 @@ class Converter {
   const ConvertOptions& options() const { return options_; }
 
  private:
+  /// The DICOM MR's series to reference (input is a folder) and the DerivationDescription.
+  DicomDerivation dicomDerivation(const std::filesystem::path& input) const;
   struct Impl;
   ConvertOptions options_;
   std::unique_ptr<Impl> impl_;
@@ -91,7 +102,7 @@ struct BatchConvertOptions {
   ConvertOptions convert;
   std::filesystem::path manifest;
   std::filesystem::path outDir;     ///< created when missing
-  std::string extension = ".nii.gz";
+  std::string extension = ".nii.gz";  ///< per case <id><extension>; DICOM: folder <id>
   bool resume = false;              ///< skip cases whose outputs all exist
   int shardIndex = 0, shardCount = 1;  ///< --shard i/N: cases with position % N == i
   int jobs = 1;                     ///< cases converted concurrently
