@@ -148,7 +148,10 @@ const PreprocessPlan& Converter::plan() const { return impl_->plan; }
 DicomDerivation Converter::dicomDerivation(const fs::path& input) const {
   DicomDerivation d;
   std::error_code ec;
-  if (fs::is_directory(input, ec)) d.source = readDicomSourceSeries(input, options_.dicomSeries);
+  if (fs::is_directory(input, ec)) {
+    d.source = readDicomSourceSeries(input, options_.dicomSeries);
+    checkPatientOptionsAgainst(*d.source, options_.dicom);
+  }
   const bool sweep = !options_.nfeSweep.empty();
   d.description = "Synthetic CT (HU) predicted from MR " +
                   (d.source ? "series " + d.source->seriesInstanceUid : "file " + input.filename().string()) +

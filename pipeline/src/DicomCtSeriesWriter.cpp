@@ -117,7 +117,7 @@ const std::vector<gdcm::Tag>& copiedFromMr() {
       {0x0020, 0x000D}, {0x0008, 0x0020}, {0x0008, 0x0030}, {0x0008, 0x0090}, {0x0020, 0x0010},
       {0x0008, 0x0050}, {0x0008, 0x1030}, {0x0008, 0x1048}, {0x0008, 0x1060},  // general study
       {0x0020, 0x0052}, {0x0020, 0x1040},  // frame of reference
-      {0x0018, 0x5100}};                   // PatientPosition
+      {0x0018, 0x5100}, {0x0020, 0x0060}};  // PatientPosition, Laterality
   return tags;
 }
 
@@ -128,27 +128,36 @@ std::string elementText(const gdcm::DataSet& ds, uint16_t group, uint16_t elemen
   return bv ? trimmed(std::string(bv->GetPointer(), bv->GetLength())) : "";
 }
 
+/// A --patient-id/--patient-name that contradicts the DICOM MR's is a mistake: the sCT keeps the MR's.
+void checkPatientOptions(const gdcm::DataSet& mr, const DicomSeriesOptions& o, const fs::path& file) {
+  const std::string mrId = elementText(mr, 0x0010, 0x0020), mrName = elementText(mr, 0x0010, 0x0010);
+  if (!o.patientId.empty() && o.patientId != mrId)
+    throw UsageError("--patient-id '" + o.patientId + "' differs from the MR's PatientID '" + mrId + "' (" +
+                     file.string() + "); the sCT keeps the MR's patient");
+  if (!o.patientName.empty() && o.patientName != mrName)
+    throw UsageError("--patient-name '" + o.patientName + "' differs from the MR's PatientName '" + mrName + "' (" +
+                     file.string() + "); the sCT keeps the MR's patient");
+}
+
+gdcm::DataSet readHeader(const fs::path& file) {
+  gdcm::Reader reader;
+  reader.SetFileName(file.string().c_str());
+  if (!reader.ReadUpToTag(gdcm::Tag(0x7fe0, 0x0010), std::set<gdcm::Tag>{}))
+    throw IoError(file.string(), "cannot read the MR's DICOM header");
+  return reader.GetFile().GetDataSet();
+}
+
 /// The series-wide elements (everything but the per-slice ones) of the sCT series.
 gdcm::DataSet seriesTemplate(const DicomSeriesOptions& o, const DicomDerivation& d, const std::string& seriesUid,
                              const Clock& clock) {
   gdcm::DataSet ds;
   std::string charset;
   if (d.source) {
-    gdcm::Reader reader;
-    reader.SetFileName(d.source->firstFile.string().c_str());
-    if (!reader.ReadUpToTag(gdcm::Tag(0x7fe0, 0x0010), std::set<gdcm::Tag>{}))
-      throw IoError(d.source->firstFile.string(), "cannot read the MR's DICOM header");
-    const gdcm::DataSet& mr = reader.GetFile().GetDataSet();
+    const gdcm::DataSet mr = readHeader(d.source->firstFile);
     for (const auto& tag : copiedFromMr())
       if (mr.FindDataElement(tag)) ds.Replace(mr.GetDataElement(tag));
     charset = elementText(mr, 0x0008, 0x0005);
-    const std::string mrId = elementText(mr, 0x0010, 0x0020), mrName = elementText(mr, 0x0010, 0x0010);
-    if (!o.patientId.empty() && o.patientId != mrId)
-      throw UsageError("--patient-id '" + o.patientId + "' differs from the MR's PatientID '" + mrId + "' (" +
-                       d.source->firstFile.string() + "); the sCT keeps the MR's patient");
-    if (!o.patientName.empty() && o.patientName != mrName)
-      throw UsageError("--patient-name '" + o.patientName + "' differs from the MR's PatientName '" + mrName + "' (" +
-                       d.source->firstFile.string() + "); the sCT keeps the MR's patient");
+    checkPatientOptions(mr, o, d.source->firstFile);
     if (elementText(mr, 0x0020, 0x000D).empty()) {
       spdlog::warn("{}: the MR has no StudyInstanceUID; the sCT gets a new study", d.source->firstFile.string());
       put(ds, 0x0020, 0x000D, gdcm::VR::UI, newUuidDerivedUid());
@@ -187,6 +196,7 @@ gdcm::DataSet seriesTemplate(const DicomSeriesOptions& o, const DicomDerivation&
   putEmptyIfMissing(ds, 0x0008, 0x0050, gdcm::VR::SH);
   putEmptyIfMissing(ds, 0x0020, 0x1040, gdcm::VR::LO);
   putEmptyIfMissing(ds, 0x0018, 0x5100, gdcm::VR::CS);
+  putEmptyIfMissing(ds, 0x0020, 0x0060, gdcm::VR::CS);  // Laterality (2C): empty, the body part is unknown
 
   // General Series, General Equipment, CT Image, VOI LUT, SOP Common.
   put(ds, 0x0008, 0x0016, gdcm::VR::UI, kCtImageStorage);
@@ -354,6 +364,10 @@ DicomSourceSeries readDicomSourceSeries(const fs::path& dir, const std::string& 
   return s;
 }
 
+void checkPatientOptionsAgainst(const DicomSourceSeries& source, const DicomSeriesOptions& options) {
+  checkPatientOptions(readHeader(source.firstFile), options, source.firstFile);
+}
+
 void checkDicomSeriesTarget(const fs::path& dir, const DicomSeriesOptions& options) {
   const fs::path parent = dir.parent_path().empty() ? fs::path(".") : dir.parent_path();
   std::error_code ec;
@@ -441,9 +455,9 @@ std::string writeDicomCtSeries(const Volume& hu, const fs::path& dir, const Dico
       pixelData.SetByteValue(reinterpret_cast<const char*>(pixels.data()), uint32_t(pixels.size() * sizeof(int16_t)));
       ds.Replace(pixelData);
 
-      char name[32];
-      std::snprintf(name, sizeof name, "CT%0*zu.dcm", width, k + 1);
-      const fs::path path = tmp / name;
+      std::string number = std::to_string(k + 1);
+      number.insert(0, std::size_t(std::max(0, width - int(number.size()))), '0');
+      const fs::path path = tmp / ("CT" + number + ".dcm");
       writer.SetFileName(path.string().c_str());
       if (!writer.Write()) throw IoError(path.string(), "cannot write the DICOM file (disk full or not writable?)");
     }

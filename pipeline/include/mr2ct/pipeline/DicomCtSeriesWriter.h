@@ -48,6 +48,9 @@ struct DicomSourceSeries {
 /// SeriesNumber. DataError naming the folder when nothing matches.
 DicomSourceSeries readDicomSourceSeries(const std::filesystem::path& dir, const std::string& series);
 
+/// UsageError when --patient-id/--patient-name contradict the DICOM MR's (the sCT keeps the MR's).
+void checkPatientOptionsAgainst(const DicomSourceSeries& source, const DicomSeriesOptions& options);
+
 /// What is known about the sCT's origin, written into every file.
 struct DicomDerivation {
   std::optional<DicomSourceSeries> source;  ///< set when the MR was a DICOM series
