@@ -131,8 +131,8 @@ TEST_F(DicomOut, FromNiftiValidByDciodvfyPydicomDcm2niixAndReadBackByMr2ct) {
 
 TEST_F(DicomOut, FromDicomMrJoinsItsStudyPatientAndFrameOfReference) {
   convert(model() + " --input " + quote(at("mr_dicom").string()) + " --output " + quote(at("sct_of_dcm.nii.gz").string()));
-  convert(model() + " --input " + quote(at("mr_dicom").string()) + " --output " + quote(at("sct_of_dcm").string()) +
-          " --output-format dicom");
+  convert(model() + " --input " + quote(at("mr_dicom").string()) + " --output " + quote(at("sct_of_dcm").string() + "/") +
+          " --output-format dicom");  // a trailing slash names the same folder
   std::string check;
   const int rc = shell("/usr/bin/python3 " + quote((kScripts / "dicom_out_check.py").string()) + " " +
                            quote(at("sct_of_dcm").string()) + " " + quote(at("sct_of_dcm.nii.gz").string()) + " " +

@@ -172,17 +172,18 @@ ConvertReport Converter::convert(const fs::path& input, const fs::path& output) 
   report.input = input;
   // Every output is checked before any work: not the input, extension writable, folder created and
   // writable, space for the uncompressed voxels.
+  const bool dicom = options_.outputFormat == OutputFormat::DicomSeries;
+  const fs::path target = dicom ? seriesFolderPath(output) : output;  // "sct/" is the folder "sct"
   if (options_.nfeSweep.empty()) {
-    report.outputs = {output};
+    report.outputs = {target};
   } else {
-    for (int n : options_.nfeSweep) report.outputs.push_back(sweepOutputPath(output, n));
+    for (int n : options_.nfeSweep) report.outputs.push_back(sweepOutputPath(target, n));
   }
   ReadOptions ro;
   ro.dicomSeries = options_.dicomSeries;
   const VolumeInfo header = readVolumeInfo(input, ro);
   const std::uintmax_t bytes =
       header.geometry.voxelCount() * (options_.pixelType == PixelType::Int16 ? 2u : 4u);
-  const bool dicom = options_.outputFormat == OutputFormat::DicomSeries;
   DicomDerivation derivation;
   if (dicom) {
     for (const auto& out : report.outputs) {

@@ -368,7 +368,13 @@ void checkPatientOptionsAgainst(const DicomSourceSeries& source, const DicomSeri
   checkPatientOptions(readHeader(source.firstFile), options, source.firstFile);
 }
 
-void checkDicomSeriesTarget(const fs::path& dir, const DicomSeriesOptions& options) {
+fs::path seriesFolderPath(const fs::path& path) {
+  const fs::path p = path.lexically_normal();
+  return p.has_filename() ? p : p.parent_path();  // "sct/" names the folder "sct"
+}
+
+void checkDicomSeriesTarget(const fs::path& path, const DicomSeriesOptions& options) {
+  const fs::path dir = seriesFolderPath(path);
   const fs::path parent = dir.parent_path().empty() ? fs::path(".") : dir.parent_path();
   std::error_code ec;
   if (!fs::is_directory(parent, ec)) throw IoError(dir.string(), "output folder " + parent.string() + " does not exist");
@@ -381,8 +387,9 @@ void checkDicomSeriesTarget(const fs::path& dir, const DicomSeriesOptions& optio
   }
 }
 
-std::string writeDicomCtSeries(const Volume& hu, const fs::path& dir, const DicomSeriesOptions& options,
+std::string writeDicomCtSeries(const Volume& hu, const fs::path& path, const DicomSeriesOptions& options,
                                const DicomDerivation& derivation) {
+  const fs::path dir = seriesFolderPath(path);
   options.validate();
   checkDicomSeriesTarget(dir, options);
   const Geometry& g = hu.geometry();

@@ -57,6 +57,9 @@ struct DicomDerivation {
   std::string description;                  ///< DerivationDescription (ST): how the sCT was made
 };
 
+/// The series folder a path names: "out/sct/" and "out/sct" are both the folder "out/sct".
+std::filesystem::path seriesFolderPath(const std::filesystem::path& path);
+
 /// Throws (before any work) when `dir` cannot become the series folder: its parent is missing or
 /// not writable, it is a file, or it is a non-empty folder and options.overwrite is false.
 void checkDicomSeriesTarget(const std::filesystem::path& dir, const DicomSeriesOptions& options);
