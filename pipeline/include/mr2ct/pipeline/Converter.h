@@ -8,7 +8,8 @@
 //   → tensor [D,H,W] (TensorBridge) → VolumeIntegrator from x0 = MR (slices or 3D patches)
 //   → CtNormalization::toHu → outside the body mask −1000 HU (optional)
 //   → resampled back onto the input MR's grid (linear; exact when only reoriented)
-//   → written atomically with the input's origin, spacing and direction (int16 or float32).
+//   → written atomically with the input's origin, spacing and direction (int16 or float32), or as
+//     a DICOM CT series folder (--output-format dicom, DicomCtSeriesWriter.h).
 #include <array>
 #include <filesystem>
 #include <memory>
