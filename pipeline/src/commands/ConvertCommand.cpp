@@ -51,6 +51,7 @@ ConvertOptions convertOptionsFrom(const po::variables_map& vm) {
     throw UsageError("--pixel-type: use int16 or float32 (got '" + type + "')");
   o.dicomSeries = vm["dicom-series"].as<std::string>();
   o.seed = vm["seed"].as<std::uint64_t>();
+  o.precision = parseInferencePrecision(vm["precision"].as<std::string>());
   o.validate();
   return o;
 }
@@ -60,7 +61,7 @@ void printReport(const ConvertReport& r, std::ostream& out) {
   out << r.input.string() << ": " << r.slices << " slices, read " << r.secondsRead << " s, preprocess "
       << r.secondsPreprocess << " s, integrate " << r.secondsIntegrate << " s, write " << r.secondsWrite
       << " s, total " << r.secondsTotal << " s\n";
-  out << "  network evaluations: " << r.evaluations << ", " << r.secondsPerEvaluation() << " s per NFE over the volume\n";
+  out << "  precision " << inferencePrecisionName(r.precision) << ", network evaluations: " << r.evaluations << ", " << r.secondsPerEvaluation() << " s per NFE over the volume\n";
   for (std::size_t i = 0; i < r.outputs.size(); ++i)
     out << "  NFE " << r.nfe[i] << ": " << r.outputs[i].string() << " (integration at this NFE alone ~"
         << double(r.nfe[i]) * r.secondsPerEvaluation() << " s)\n";
@@ -103,7 +104,9 @@ Command convertCommand() {
         ("no-mask-outside", po::bool_switch(), "keep the network's values outside the body mask (default: -1000 HU)")
         ("pixel-type", po::value<std::string>()->default_value("int16"), "output voxels: int16 | float32")
         ("dicom-series", po::value<std::string>()->default_value(""), "SeriesInstanceUID for DICOM folders with several")
-        ("seed", po::value<std::uint64_t>()->default_value(0), "models trained with --source noise: seed of the starting noise");
+        ("seed", po::value<std::uint64_t>()->default_value(0), "models trained with --source noise: seed of the starting noise")
+        ("precision", po::value<std::string>()->default_value(inferencePrecisionName(ConvertOptions{}.precision)),
+         "network precision: fp32 | bf16 (weights cast once; ODE state float32; fp32 on CPUs without AVX512-BF16/AMX)");
   };
   c.run = [](const po::variables_map& vm, CommandIO& io) {
     const ConvertOptions options = convertOptionsFrom(vm);

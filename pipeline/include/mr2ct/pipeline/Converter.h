@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mr2ct/models/InferencePrecision.h"
 #include "mr2ct/models/ModelFolder.h"
 #include "mr2ct/models/OdeSolver.h"
 #include "mr2ct/models/VolumeIntegrator.h"
@@ -57,6 +58,10 @@ struct ConvertOptions {
   std::string dicomSeries;              ///< for DICOM folders with several series
   bool channelsLast = true;             ///< 2D on CPU: channels-last inputs (faster oneDNN convolutions)
   std::uint64_t seed = 0;               ///< models trained with source "noise": seed of x0 ~ N(0, I)
+  /// Network precision (the one place of its default; the CLI's default is read from here). bf16:
+  /// weights cast once at load, ODE state and solver in float32; falls back to fp32 on a CPU
+  /// without native bf16. fp32 stays the default until the quality study (README) has decided.
+  InferencePrecision precision = InferencePrecision::Fp32;
   void validate() const;                ///< UsageError naming the option
   nlohmann::json toJson() const;
 };
@@ -71,6 +76,7 @@ struct ConvertReport {
   int evaluations = 0;                         ///< network evaluations per trajectory (sweep: shared total)
   double secondsTotal = 0, secondsRead = 0, secondsPreprocess = 0, secondsIntegrate = 0, secondsWrite = 0;
   std::size_t slices = 0;                      ///< slices of the integrated (preprocessed) grid
+  InferencePrecision precision = InferencePrecision::Fp32;  ///< what ran (after any fallback)
   /// Integration seconds per network evaluation (over the whole volume).
   double secondsPerEvaluation() const { return evaluations > 0 ? secondsIntegrate / evaluations : 0; }
   nlohmann::json toJson() const;
@@ -90,6 +96,8 @@ class Converter {
   const ModelConfig& config() const;
   const ConversionRules& rules() const;
   const ConvertOptions& options() const { return options_; }
+  /// The precision that runs (options().precision, or fp32 after a fallback).
+  InferencePrecision precision() const;
 
  private:
   struct Impl;
