@@ -11,8 +11,10 @@ if isinstance(events, dict):
     events = events.get("traceEvents", [])
 events = [e for e in events if e.get("ph") == "X" and "dur" in e]
 KINDS = [("convolution", ("conv2d", "conv3d", "convolution")), ("group_norm", ("group_norm",)),
-         ("silu", ("silu",)), ("upsample", ("upsample", "interpolate")), ("cat", ("cat",)),
-         ("add", ("add",)), ("dtype/layout copies", ("aten::to", "contiguous", "copy_", "_to_copy", "clone")),
+         ("silu (silu, or sigmoid + mul_)", ("silu", "sigmoid", "mul_")),
+         ("upsample (upsample_nearest2d, or empty + expand + copy_)", ("upsample", "interpolate", "copy_", "expand", "empty")),
+         ("cat", ("cat",)),
+         ("add", ("add",)), ("dtype/layout copies", ("aten::to", "contiguous", "_to_copy", "clone")),
          ("linear/time", ("linear", "addmm", "sin", "cos", "exp", "linspace", "mul")),
          ("attention", ("bmm", "softmax"))]
 def kind(name):

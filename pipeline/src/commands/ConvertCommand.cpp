@@ -105,7 +105,7 @@ Command convertCommand() {
         ("pixel-type", po::value<std::string>()->default_value("int16"), "output voxels: int16 | float32")
         ("dicom-series", po::value<std::string>()->default_value(""), "SeriesInstanceUID for DICOM folders with several")
         ("seed", po::value<std::uint64_t>()->default_value(0), "models trained with --source noise: seed of the starting noise")
-        ("precision", po::value<std::string>()->default_value(inferencePrecisionName(ConvertOptions{}.precision)),
+        ("precision", po::value<std::string>()->default_value(inferencePrecisionName(kDefaultConvertPrecision)),
          "network precision: fp32 | bf16 (weights cast once; ODE state float32; fp32 on CPUs without AVX512-BF16/AMX)");
   };
   c.run = [](const po::variables_map& vm, CommandIO& io) {
