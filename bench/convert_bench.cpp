@@ -4,7 +4,10 @@
 //
 //   convert_bench speed --preset unet2d-bench --size 256 --slices 8 --batch 4 --nfe 1,4 --threads 2
 //   convert_bench make-model DIR [--preset unet2d-bench]
-// Prints one JSON line of figures (speed).
+//   convert_bench profile --precision bf16 --size 256 --batch 4 --threads 2 --trace FILE.json
+// --precision fp32|bf16 as `mr2ct convert` (bf16 falls back to fp32 without native bf16).
+// Prints one JSON line of figures (speed); profile writes a Chrome trace of one forward
+// (LibTorch's legacy profiler) that bench/bf16_profile.py sums per op kind.
 #include <malloc.h>
 
 #include <algorithm>
@@ -18,6 +21,12 @@
 
 #include <nlohmann/json.hpp>
 
+#if __has_include(<torch/csrc/autograd/profiler_legacy.h>)
+#include <torch/csrc/autograd/profiler_legacy.h>
+#define MR2CT_HAVE_LEGACY_PROFILER 1
+#endif
+
+#include "mr2ct/models/InferencePrecision.h"
 #include "mr2ct/models/ModelFolder.h"
 #include "mr2ct/models/Runtime.h"
 #include "mr2ct/models/VolumeIntegrator.h"
@@ -55,9 +64,11 @@ int speed(const std::map<std::string, std::string>& a) {
   if (get(a, "--malloc", "tuned") == "tuned") tuneMallocForTensors();
   setTorchThreads(threads);
   torch::manual_seed(0);
+  const InferencePrecision precision =
+      effectiveInferencePrecision(parseInferencePrecision(get(a, "--precision", "fp32")), torch::kCPU);
   VelocityUNet net(velocityUNetPreset(preset));
   net->eval();
-  if (channelsLast) net->useChannelsLast();
+  net->prepareForInference(inferenceScalarType(precision), channelsLast);
   torch::NoGradGuard ng;
   const auto mr = torch::rand({slices, size, size}) * 2 - 1;
   {  // warm-up: one batched forward
@@ -66,7 +77,8 @@ int speed(const std::map<std::string, std::string>& a) {
   }
   nlohmann::json out{{"bench", "convert_speed"}, {"preset", preset},   {"size", size},
                      {"slices", slices},         {"batch", batch},     {"threads", torch::get_num_threads()},
-                     {"channels_last", channelsLast}, {"volume_slices", volumeSlices}};
+                     {"channels_last", channelsLast}, {"volume_slices", volumeSlices},
+                     {"precision", inferencePrecisionName(precision)}, {"cpu_bf16", detectCpuBf16Support().describe()}};
   nlohmann::json rows = nlohmann::json::array();
   for (int nfe : intList(get(a, "--nfe", "1,4"))) {
     IntegratorOptions o;
@@ -101,6 +113,40 @@ int speed(const std::map<std::string, std::string>& a) {
   return 0;
 }
 
+int profile(const std::map<std::string, std::string>& a) {
+#ifdef MR2CT_HAVE_LEGACY_PROFILER
+  const int64_t size = std::stoll(get(a, "--size", "256"));
+  const int64_t batch = std::stoll(get(a, "--batch", "4"));
+  if (get(a, "--malloc", "tuned") == "tuned") tuneMallocForTensors();
+  setTorchThreads(std::stoi(get(a, "--threads", "0")));
+  torch::manual_seed(0);
+  const InferencePrecision precision =
+      effectiveInferencePrecision(parseInferencePrecision(get(a, "--precision", "bf16")), torch::kCPU);
+  VelocityUNet net(velocityUNetPreset(get(a, "--preset", "unet2d-bench")));
+  net->eval();
+  net->prepareForInference(inferenceScalarType(precision), get(a, "--channels-last", "1") == "1");
+  torch::NoGradGuard ng;
+  const auto x = torch::rand({batch, 1, size, size});
+  const auto t = torch::full({batch}, 0.5);
+  for (int i = 0; i < 2; ++i) net->forward(x, t, x);  // warm-up: oneDNN primitives, allocator
+  const auto t0 = std::chrono::steady_clock::now();
+  {
+    torch::autograd::profiler::RecordProfile guard(get(a, "--trace", "forward_trace.json"));
+    net->forward(x, t, x);
+  }
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::cout << nlohmann::json{{"bench", "forward_profile"}, {"precision", inferencePrecisionName(precision)},
+                              {"size", size}, {"batch", batch}, {"threads", torch::get_num_threads()},
+                              {"profiled_forward_s", s}}.dump()
+            << std::endl;
+  return 0;
+#else
+  (void)a;
+  std::cerr << "convert_bench profile: this LibTorch has no legacy profiler\n";
+  return 2;
+#endif
+}
+
 int makeModel(const std::string& dir, const std::map<std::string, std::string>& a) {
   ModelConfig c;
   c.network = NetworkConfig::fromPreset(get(a, "--preset", "unet2d-bench"));
@@ -124,12 +170,13 @@ int makeModel(const std::string& dir, const std::map<std::string, std::string>& 
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::cerr << "usage: convert_bench speed|make-model DIR [--key value ...]\n";
+    std::cerr << "usage: convert_bench speed|profile|make-model DIR [--key value ...]\n";
     return 2;
   }
   const std::string cmd = argv[1];
   try {
     if (cmd == "speed") return speed(parseArgs(argc, argv, 2));
+    if (cmd == "profile") return profile(parseArgs(argc, argv, 2));
     if (cmd == "make-model" && argc >= 3) return makeModel(argv[2], parseArgs(argc, argv, 3));
   } catch (const std::exception& e) {
     std::cerr << "convert_bench: " << e.what() << "\n";

@@ -105,10 +105,19 @@ r = by.get("convert")
 if r and r["summary"] and r["summary"].get("bench") == "convert_speed_summary":
     for row in r["summary"]["rows"]:
         add("convert", (f"sampling unet2d-bench 256², Euler NFE {row['nfe']}, {row['threads']} thread(s): slices/s "
-                        f"channels-last / NCHW (s per 256×256×150 volume)",
+                        f"fp32 channels-last / NCHW (s per 256×256×150 volume)",
                         f"{row['ours_slices_per_s']:.2f} / {row['nchw_slices_per_s']:.2f} ({row['s_per_volume']:.0f} s)"),
             f"fm_reference.py sample: {row['peer_slices_per_s']:.2f}",
             f"{row['ratio']:.2f}x / {row['ratio_nchw']:.2f}x", "≥ 1.1x")
+        if "ours_bf16_slices_per_s" in row:
+            frac = row.get("fraction_of_conv_peak")
+            add("convert", (f"sampling unet2d-bench 256², Euler NFE {row['nfe']}, {row['threads']} thread(s): slices/s "
+                            f"`--precision bf16` ({row['bf16_precision_ran']} ran; {row['cpu_bf16']}); "
+                            f"share of conv_peak.py bf16",
+                            f"{row['ours_bf16_slices_per_s']:.2f} ({row['bf16_s_per_volume']:.0f} s); "
+                            + (f"{100 * frac:.0f} %" if frac else "–")),
+                f"fm_reference.py sample --precision bf16: {row['peer_bf16_slices_per_s']:.2f}",
+                f"{row['ratio_bf16']:.2f}x", "≥ 1.1x")
 r = by.get("convert_rss")
 if r and r["summary"]:
     s = r["summary"]

@@ -10,10 +10,36 @@ namespace mr2ct {
 // ---- blocks -------------------------------------------------------------------------------------
 
 namespace {
-/// GroupNorm in float32: under CPU bf16 autocast the convolutions return bf16, which LibTorch
-/// 1.13's group_norm cannot mix with float32 affine parameters.
+/// GroupNorm in its parameters' dtype: under CPU bf16 autocast (training) the convolutions return
+/// bf16, which LibTorch 1.13's group_norm cannot mix with float32 affine parameters, so the input
+/// goes up to float32; a bf16 inference network (prepareForInference) has bf16 parameters and
+/// normalizes bf16 channels-last directly (1.13 keeps the layout; bench/bf16_profile.md).
 torch::Tensor normFloat(torch::nn::GroupNorm& norm, const torch::Tensor& x) {
-  return norm(x.scalar_type() == torch::kBFloat16 ? x.to(torch::kFloat) : x);
+  const auto type = norm->weight.scalar_type();
+  return norm(x.scalar_type() != type ? x.to(type) : x);
+}
+
+/// SiLU. In bf16 inference as sigmoid(x)·x: LibTorch 1.13's bf16 silu kernel took ~2× as long as
+/// its bf16 sigmoid plus an in-place multiply (bench/bf16_profile.md); one extra bf16 rounding.
+torch::Tensor siluFast(const torch::Tensor& x) {
+  if (x.scalar_type() != torch::kBFloat16 || torch::GradMode::is_enabled()) return torch::silu(x);
+  torch::Tensor s = torch::sigmoid(x);
+  return s.mul_(x);
+}
+
+/// Nearest ×2 upsampling. Channels-last 2D: one copy of an expanded NHWC view into a channels-last
+/// result; 1.13's upsample_nearest2d on channels-last bf16 was ~30× slower (bench/bf16_profile.md).
+torch::Tensor upsampleNearest2x(const torch::Tensor& h, int64_t spatialDims) {
+  if (h.dim() == 4 && !h.is_contiguous() && h.is_contiguous(torch::MemoryFormat::ChannelsLast)) {
+    const int64_t b = h.size(0), c = h.size(1), height = h.size(2), width = h.size(3);
+    torch::Tensor out = torch::empty({b, c, 2 * height, 2 * width}, h.options().memory_format(torch::MemoryFormat::ChannelsLast));
+    out.permute({0, 2, 3, 1}).view({b, height, 2, width, 2, c})
+        .copy_(h.permute({0, 2, 3, 1}).unsqueeze(2).unsqueeze(4).expand({b, height, 2, width, 2, c}));
+    return out;
+  }
+  const std::vector<double> scale(size_t(spatialDims), 2.0);
+  return torch::nn::functional::interpolate(
+      h, torch::nn::functional::InterpolateFuncOptions().scale_factor(scale).mode(torch::kNearest));
 }
 }  // namespace
 
@@ -47,13 +73,13 @@ ResBlockImpl::ResBlockImpl(int dims, int64_t in, int64_t out, int64_t timeDim, i
 }
 
 torch::Tensor ResBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& tembActivated) {
-  torch::Tensor h = conv1(torch::silu(normFloat(norm1, x)));
+  torch::Tensor h = conv1(siluFast(normFloat(norm1, x)));
   // [B, out] → [B, out, 1, 1(, 1)], broadcast over space.
   torch::Tensor tproj = timeProjection(tembActivated);
   std::vector<int64_t> shape{tproj.size(0), tproj.size(1)};
   for (int64_t i = 2; i < h.dim(); ++i) shape.push_back(1);
   h = h + tproj.view(shape);
-  h = conv2(torch::silu(normFloat(norm2, h)));
+  h = conv2(siluFast(normFloat(norm2, h)));
   return (skip ? skip(x) : x) + h;
 }
 
@@ -164,9 +190,14 @@ torch::Tensor VelocityUNetImpl::forward(const torch::Tensor& x_t, const torch::T
                 "VelocityUNet: spatial size ", x_t.sizes(), " must match cond and be a multiple of ",
                 o.sizeMultiple());
 
-  const torch::Tensor temb = torch::silu(
-      time2_(torch::silu(time1_(sinusoidalTimeFeatures(t.to(x_t.dtype()), o.timeFeatures(), o.maxFrequency())))));
-  torch::Tensor input = torch::cat({x_t, cond}, 1);
+  // The time MLP keeps the dtype of its weights (float32 after prepareForInference, since
+  // sin(1000 t) needs more than bf16's 8-bit mantissa); the rest runs in the stem's weight dtype.
+  const auto timeType = time1_->weight.scalar_type();
+  const auto computeType = stem_->weight.scalar_type();
+  const torch::Tensor temb =
+      torch::silu(time2_(torch::silu(time1_(sinusoidalTimeFeatures(t.to(timeType), o.timeFeatures(), o.maxFrequency())))))
+          .to(computeType);
+  torch::Tensor input = torch::cat({x_t, cond}, 1).to(computeType);
   // After useChannelsLast() the 2D weights are NHWC; feed the activations the same way.
   if (spatialDims == 2 && !stem_->weight.is_contiguous() &&
       stem_->weight.is_contiguous(torch::MemoryFormat::ChannelsLast))
@@ -186,13 +217,20 @@ torch::Tensor VelocityUNetImpl::forward(const torch::Tensor& x_t, const torch::T
     h = torch::cat({h, skips[l]}, 1);
     for (auto& block : decoder_[l]) h = block(h, temb);
     if (l > 0) {
-      const std::vector<double> scale(size_t(spatialDims), 2.0);
-      h = torch::nn::functional::interpolate(
-          h, torch::nn::functional::InterpolateFuncOptions().scale_factor(scale).mode(torch::kNearest));
-      h = upsample_[l](h);
+      h = upsample_[l](upsampleNearest2x(h, spatialDims));
     }
   }
-  return head_(torch::silu(normFloat(headNorm_, h)));
+  return head_(siluFast(normFloat(headNorm_, h))).to(x_t.scalar_type());
+}
+
+void VelocityUNetImpl::prepareForInference(at::ScalarType type, bool channelsLast) {
+  torch::NoGradGuard noGrad;
+  const auto timeType = time1_->weight.scalar_type();
+  for (auto& p : parameters()) p.set_data(p.data().to(type));
+  // The time MLP stays in its own dtype (float32): its input holds sinusoids up to 1000 t.
+  for (auto& p : time1_->parameters()) p.set_data(p.data().to(timeType));
+  for (auto& p : time2_->parameters()) p.set_data(p.data().to(timeType));
+  if (channelsLast && options_.dims() == 2) useChannelsLast(true);
 }
 
 void VelocityUNetImpl::useChannelsLast(bool on) {

@@ -63,6 +63,7 @@ ConvertOptions convertOptionsFrom(const po::variables_map& vm) {
                          !o.dicom.patientPosition.empty() || o.dicom.overwrite;
   if (dicomOnly && o.outputFormat != OutputFormat::DicomSeries)
     throw UsageError("--series-description/--series-number/--patient-*/--overwrite apply to --output-format dicom");
+  o.precision = parseInferencePrecision(vm["precision"].as<std::string>());
   o.validate();
   return o;
 }
@@ -72,7 +73,7 @@ void printReport(const ConvertReport& r, std::ostream& out) {
   out << r.input.string() << ": " << r.slices << " slices, read " << r.secondsRead << " s, preprocess "
       << r.secondsPreprocess << " s, integrate " << r.secondsIntegrate << " s, write " << r.secondsWrite
       << " s, total " << r.secondsTotal << " s\n";
-  out << "  network evaluations: " << r.evaluations << ", " << r.secondsPerEvaluation() << " s per NFE over the volume\n";
+  out << "  precision " << inferencePrecisionName(r.precision) << ", network evaluations: " << r.evaluations << ", " << r.secondsPerEvaluation() << " s per NFE over the volume\n";
   for (std::size_t i = 0; i < r.outputs.size(); ++i)
     out << "  NFE " << r.nfe[i] << ": " << r.outputs[i].string() << " (integration at this NFE alone ~"
         << double(r.nfe[i]) * r.secondsPerEvaluation() << " s)\n";
@@ -128,7 +129,9 @@ Command convertCommand() {
          "dicom from a non-DICOM MR: PatientName, DICOM form Family^Given (else empty)")
         ("patient-position", po::value<std::string>()->default_value(""),
          "dicom: PatientPosition (HFS, FFS, HFP, ...); default the DICOM MR's, else empty")
-        ("overwrite", po::bool_switch(), "dicom: replace an existing non-empty series folder");
+        ("overwrite", po::bool_switch(), "dicom: replace an existing non-empty series folder")
+        ("precision", po::value<std::string>()->default_value(inferencePrecisionName(kDefaultConvertPrecision)),
+         "network precision: fp32 | bf16 (weights cast once; ODE state float32; fp32 on CPUs without AVX512-BF16/AMX)");
   };
   c.run = [](const po::variables_map& vm, CommandIO& io) {
     const ConvertOptions options = convertOptionsFrom(vm);

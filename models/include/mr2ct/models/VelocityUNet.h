@@ -69,6 +69,12 @@ class VelocityUNetImpl : public torch::nn::Module {
   /// layout conversions; forward() then feeds NHWC activations. Call before creating an optimizer.
   void useChannelsLast(bool on = true);
 
+  /// Inference only, called once after loading: casts every parameter except the time MLP's
+  /// (which stays float32) to `type` (kBFloat16 for bf16 inference) and, for 2D with
+  /// `channelsLast`, stores the convolution weights NHWC. forward() then casts its float32 inputs
+  /// to `type` once and returns the velocity in x_t's dtype; no per-call weight casts.
+  void prepareForInference(at::ScalarType type, bool channelsLast);
+
   /// Number of trainable scalars.
   int64_t parameterCount() const;
 

@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mr2ct/models/InferencePrecision.h"
 #include "mr2ct/models/ModelFolder.h"
 #include "mr2ct/models/OdeSolver.h"
 #include "mr2ct/models/VolumeIntegrator.h"
@@ -33,6 +34,10 @@ namespace mr2ct {
 enum class OutputFormat { VolumeFile, DicomSeries };
 /// "file" | "dicom" → OutputFormat; UsageError otherwise.
 OutputFormat parseOutputFormat(const std::string& text);
+
+/// The one place of convert's precision default (ConvertOptions and the CLI read it). fp32 until
+/// the quality study (README "Quality") shows bf16 moves the MAE by at most 0.5 HU.
+inline constexpr InferencePrecision kDefaultConvertPrecision = InferencePrecision::Fp32;
 
 struct ConvertOptions {
   std::filesystem::path model;          ///< model folder (config.json + weights.pt)
@@ -53,6 +58,9 @@ struct ConvertOptions {
   std::uint64_t seed = 0;               ///< models trained with source "noise": seed of x0 ~ N(0, I)
   OutputFormat outputFormat = OutputFormat::VolumeFile;  ///< --output-format file | dicom
   DicomSeriesOptions dicom;             ///< the series' description, number, patient (dicom only)
+  /// Network precision. bf16: weights cast once at load, ODE state and solver in float32; falls
+  /// back to fp32 on a CPU without native bf16.
+  InferencePrecision precision = kDefaultConvertPrecision;
   void validate() const;                ///< UsageError naming the option
   nlohmann::json toJson() const;
 };
@@ -67,6 +75,7 @@ struct ConvertReport {
   int evaluations = 0;                         ///< network evaluations per trajectory (sweep: shared total)
   double secondsTotal = 0, secondsRead = 0, secondsPreprocess = 0, secondsIntegrate = 0, secondsWrite = 0;
   std::size_t slices = 0;                      ///< slices of the integrated (preprocessed) grid
+  InferencePrecision precision = InferencePrecision::Fp32;  ///< what ran (after any fallback)
   /// Integration seconds per network evaluation (over the whole volume).
   double secondsPerEvaluation() const { return evaluations > 0 ? secondsIntegrate / evaluations : 0; }
   nlohmann::json toJson() const;
@@ -88,6 +97,8 @@ class Converter {
   /// The model's preparation of an MR (ModelConfig.preprocessing, read by PreprocessPlan::fromJson).
   const PreprocessPlan& plan() const;
   const ConvertOptions& options() const { return options_; }
+  /// The precision that runs (options().precision, or fp32 after a fallback).
+  InferencePrecision precision() const;
 
  private:
   /// The DICOM MR's series to reference (input is a folder) and the DerivationDescription.

@@ -1,0 +1,131 @@
+// models/: bf16 inference (VelocityUNet::prepareForInference) against float32, and the precision
+// option's parsing and CPU fallback (InferencePrecision). Tiny networks, fast.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "mr2ct/core/Error.h"
+#include "mr2ct/models/InferencePrecision.h"
+#include "mr2ct/models/VelocityUNet.h"
+
+using namespace mr2ct;
+
+namespace {
+
+// Tolerance from bf16's 8-bit significand: unit roundoff u = 2^-8 ≈ 3.9e-3 per rounding. The
+// inputs, every weight and every layer's output are rounded once; the deepest path of these tiny
+// networks has ≤ 12 rounded layers, so even with errors adding up linearly the relative L2 error
+// stays below 12u ≈ 0.047. We allow 0.05 and require a nonzero error (bf16 really ran).
+constexpr double kUnitRoundoff = 1.0 / 256.0;
+constexpr double kRelativeTolerance = 0.05;
+
+VelocityUNetOptions tiny2d() {
+  return VelocityUNetOptions().channels({8, 16}).blocksPerLevel(1).attention(true).timeFeatures(8).timeDim(16);
+}
+VelocityUNetOptions tiny3d() { return tiny2d().dims(3).attention(false); }
+
+double relativeError(const torch::Tensor& a, const torch::Tensor& reference) {
+  return (a.to(torch::kDouble) - reference.to(torch::kDouble)).norm().item<double>() /
+         reference.to(torch::kDouble).norm().item<double>();
+}
+
+void expectBf16CloseToFp32(const VelocityUNetOptions& options, std::vector<int64_t> spatial, bool channelsLast) {
+  torch::manual_seed(0);
+  VelocityUNet fp32(options);
+  torch::manual_seed(0);
+  VelocityUNet bf16(options);  // same seed: identical float32 weights
+  fp32->eval();
+  bf16->eval();
+  bf16->prepareForInference(torch::kBFloat16, channelsLast);
+  std::vector<int64_t> shape{3, 1};
+  shape.insert(shape.end(), spatial.begin(), spatial.end());
+  const auto x = torch::randn(shape);
+  const auto cond = torch::randn(shape);
+  const auto t = torch::tensor({0.0f, 0.37f, 1.0f});
+  torch::NoGradGuard ng;
+  const auto reference = fp32->forward(x, t, cond);
+  const auto v = bf16->forward(x, t, cond);
+  EXPECT_EQ(v.scalar_type(), torch::kFloat);
+  EXPECT_EQ(v.sizes(), x.sizes());
+  ASSERT_GT(reference.abs().mean().item<double>(), 1e-3);  // a velocity worth comparing
+  const double err = relativeError(v, reference);
+  EXPECT_LE(err, kRelativeTolerance) << "relative L2 error " << err;
+  EXPECT_GT(err, kUnitRoundoff / 64) << "no rounding at all: the network did not run in bf16";
+}
+
+}  // namespace
+
+TEST(InferencePrecision, Bf16VelocityIsCloseToFp32In2dChannelsLast) {
+  expectBf16CloseToFp32(tiny2d(), {16, 16}, true);
+}
+
+TEST(InferencePrecision, Bf16VelocityIsCloseToFp32In3d) { expectBf16CloseToFp32(tiny3d(), {8, 8, 8}, false); }
+
+TEST(InferencePrecision, WeightsAreCastOnceAndTheTimeMlpStaysFloat32) {
+  torch::manual_seed(0);
+  VelocityUNet net(tiny2d());
+  net->eval();
+  net->prepareForInference(torch::kBFloat16, true);
+  std::map<std::string, const void*> storage;
+  int bf16 = 0, fp32 = 0;
+  for (const auto& p : net->named_parameters()) {
+    const bool timeMlp = p.key().rfind("time1.", 0) == 0 || p.key().rfind("time2.", 0) == 0;
+    EXPECT_EQ(p.value().scalar_type(), timeMlp ? torch::kFloat : torch::kBFloat16) << p.key();
+    (timeMlp ? fp32 : bf16) += 1;
+    if (p.value().dim() == 4) EXPECT_TRUE(p.value().is_contiguous(torch::MemoryFormat::ChannelsLast)) << p.key();
+    storage[p.key()] = p.value().data_ptr();
+  }
+  EXPECT_EQ(fp32, 4);  // time1/time2 weight and bias
+  EXPECT_GT(bf16, 20);
+  // Forward calls cast nothing in place and leave the stored weights where they are.
+  torch::NoGradGuard ng;
+  const auto x = torch::randn({2, 1, 16, 16});
+  for (int i = 0; i < 2; ++i) net->forward(x, torch::rand({2}), x);
+  for (const auto& p : net->named_parameters()) {
+    EXPECT_EQ(p.value().data_ptr(), storage.at(p.key())) << p.key();
+    EXPECT_NE(p.value().scalar_type(), torch::kDouble);
+  }
+}
+
+TEST(InferencePrecision, ParsesAndNamesAndRefusesOthers) {
+  EXPECT_EQ(parseInferencePrecision("fp32"), InferencePrecision::Fp32);
+  EXPECT_EQ(parseInferencePrecision("bf16"), InferencePrecision::Bf16);
+  EXPECT_EQ(inferencePrecisionName(InferencePrecision::Bf16), "bf16");
+  EXPECT_EQ(inferenceScalarType(InferencePrecision::Bf16), torch::kBFloat16);
+  EXPECT_THROW(parseInferencePrecision("fp16"), UsageError);
+  EXPECT_THROW(parseInferencePrecision("BF16"), UsageError);
+}
+
+TEST(InferencePrecision, Bf16FallsBackToFp32OnlyOnACpuWithoutNativeBf16) {
+  forceCpuBf16SupportForTesting(false);
+  EXPECT_FALSE(cpuHasNativeBf16());
+  EXPECT_EQ(effectiveInferencePrecision(InferencePrecision::Bf16, torch::kCPU), InferencePrecision::Fp32);
+  EXPECT_EQ(effectiveInferencePrecision(InferencePrecision::Fp32, torch::kCPU), InferencePrecision::Fp32);
+  // The ISA check is the CPU's: a CUDA device keeps bf16.
+  EXPECT_EQ(effectiveInferencePrecision(InferencePrecision::Bf16, torch::Device("cuda")), InferencePrecision::Bf16);
+  forceCpuBf16SupportForTesting(true);
+  EXPECT_EQ(effectiveInferencePrecision(InferencePrecision::Bf16, torch::kCPU), InferencePrecision::Bf16);
+  forceCpuBf16SupportForTesting(std::nullopt);
+  EXPECT_EQ(cpuHasNativeBf16(), detectCpuBf16Support().any());
+}
+
+TEST(InferencePrecision, DetectorAgreesWithProcCpuinfo) {
+  // An independent source: the kernel's own flags (Linux x86 only; skipped elsewhere).
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  bool found = false, avx512bf16 = false, amx = false;
+  while (std::getline(cpuinfo, line)) {
+    if (line.rfind("flags", 0) != 0) continue;
+    found = true;
+    avx512bf16 = line.find(" avx512_bf16") != std::string::npos;
+    amx = line.find(" amx_bf16") != std::string::npos;
+    break;
+  }
+  if (!found) GTEST_SKIP() << "no /proc/cpuinfo flags line";
+  const auto s = detectCpuBf16Support();
+  EXPECT_EQ(s.avx512bf16, avx512bf16) << s.describe();
+  EXPECT_EQ(s.amxbf16, amx) << s.describe();
+}
