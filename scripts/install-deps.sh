@@ -7,6 +7,7 @@ PACKAGES=(
   # build
   cmake ninja-build g++ make pkg-config
   libtorch-dev libopenblas0-openmp
+  libgloo-dev  # c10d's ProcessGroupGloo headers (data-parallel training)
   libinsighttoolkit5-dev libfftw3-dev
   libhdf5-dev libboost-program-options-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libpng-dev zlib1g-dev
@@ -14,6 +15,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # peers that tests and benchmarks run side by side with ours (see ../shared/peers/README.md)
   python3 python3-numpy python3-scipy python3-skimage python3-h5py python3-nibabel python3-torch elastix
+  # cluster tests: a single-node Slurm (tests/integration/slurm_cluster.sh)
+  slurm-wlm munge
   # fuzzing and sanitizers (clang's libFuzzer and runtimes)
   clang libclang-rt-14-dev
 )
