@@ -186,7 +186,9 @@ std::unique_ptr<GradientReducer> joinProcessGroup(const DistributedContext& cont
   try {
     c10d::TCPStoreOptions o;
     o.port = uint16_t(context.masterPort);
-    o.isServer = context.rank == 0;
+    // torchrun's agent already serves the store on MASTER_PORT and says so; all ranks are clients.
+    const char* agentStore = std::getenv("TORCHELASTIC_USE_AGENT_STORE");
+    o.isServer = context.rank == 0 && !(agentStore && std::string(agentStore) == "True");
     o.numWorkers = size_t(context.worldSize);
     o.waitWorkers = true;
     o.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
