@@ -148,5 +148,6 @@ redone=0
 for f in sharded/*.nii.gz; do [ "$(stat -c %Y "$f")" -gt "$(echo "$before" | tr ' ' '\n' | sort -n | tail -1)" ] && redone=$((redone + 1)); done
 [ "$redone" = 1 ] || fail "--resume rewrote $redone volumes (expected only the missing one)"
 grep -q "from the Slurm job array" log/array-0.log || fail "convert did not log the shard taken from the array"
+for i in 0 1 2 3; do [ -e "sharded/status.shard${i}of4.csv" ] || fail "task $i did not convert shard $i/4"; done
 echo "slurm_cluster: sbatch --array=0-3 convert == unsharded (byte for byte), failing task isolated, --resume redid 1 case"
 echo "slurm_cluster: OK"
