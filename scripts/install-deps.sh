@@ -7,6 +7,7 @@ PACKAGES=(
   # build
   cmake ninja-build g++ make pkg-config
   libtorch-dev libopenblas0-openmp
+  libgloo-dev  # c10d's ProcessGroupGloo headers (data-parallel training)
   libinsighttoolkit5-dev libfftw3-dev
   libhdf5-dev libboost-program-options-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libpng-dev zlib1g-dev
@@ -18,6 +19,8 @@ PACKAGES=(
   # DICOM tests: an independent writer (pydicom), converter (dcm2niix), validator (dicom3tools) and
   # PACS (dcmtk: storescu/findscu/dcmqrscp)
   python3-pydicom dcm2niix dicom3tools dcmtk
+  # cluster tests: a single-node Slurm (tests/integration/slurm_cluster.sh)
+  slurm-wlm munge
   # fuzzing and sanitizers (clang's libFuzzer and runtimes)
   clang libclang-rt-14-dev
 )

@@ -50,7 +50,11 @@ torch::Tensor lossWeights(const torch::Tensor& body, const torch::Tensor& valid,
 torch::Tensor flowMatchingLoss(const torch::Tensor& v, const torch::Tensor& u, const torch::Tensor& w) {
   TORCH_CHECK(v.sizes() == u.sizes() && w.sizes() == u.sizes(), "flowMatchingLoss: v ", v.sizes(), ", u ",
               u.sizes(), " and w ", w.sizes(), " must have the same shape");
-  return (w * (v - u).square()).sum() / w.sum().clamp_min(1.0);
+  return flowMatchingErrorSum(v, u, w) / w.sum().clamp_min(1.0);
+}
+
+torch::Tensor flowMatchingErrorSum(const torch::Tensor& v, const torch::Tensor& u, const torch::Tensor& w) {
+  return (w * (v - u).square()).sum();
 }
 
 }  // namespace mr2ct

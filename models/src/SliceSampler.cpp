@@ -71,9 +71,13 @@ int64_t windowStart(int64_t centre, int64_t size, int64_t n) {
 
 }  // namespace
 
-BatchSampler::BatchSampler(const TrainingDataSource& data, const ModelConfig& config, const std::string& split)
-    : data_(data), config_(config) {
+BatchSampler::BatchSampler(const TrainingDataSource& data, const ModelConfig& config, const std::string& split,
+                           BatchPart part)
+    : data_(data), config_(config), part_(part) {
   config_.validate();
+  if (part.count < 1 || part.index < 0 || part.index >= part.count || config_.training.batch % part.count != 0)
+    throw UsageError("the batch " + std::to_string(config_.training.batch) + " does not split into " +
+                     std::to_string(part.count) + " equal parts");
   const auto ids = data.caseIds(split);
   if (ids.empty()) throw DataError(data.name(), "no cases in split '" + split + "'");
   int64_t body = 0, all = 0;
@@ -213,29 +217,40 @@ TrainingBatch BatchSampler::windows(const std::vector<WindowSpec>& specs, const 
 }
 
 TrainingBatch BatchSampler::batch(int64_t step) const {
+  // The whole batch's random numbers are drawn in one order whatever the part, and only this
+  // part's windows are cut: the random stream, hence every sample, is independent of part.count.
   const auto& tr = config_.training;
   SplitMix64 rng = SplitMix64::forStream(tr.seed, uint64_t(step));
-  std::vector<WindowSpec> specs;
-  for (int64_t i = 0; i < tr.batch; ++i) specs.push_back(drawWindow(rng));
+  const int64_t B = tr.batch / part_.count, first = part_.index * B;
+  std::vector<WindowSpec> all;
+  for (int64_t i = 0; i < tr.batch; ++i) all.push_back(drawWindow(rng));
+  const std::vector<WindowSpec> specs(all.begin() + long(first), all.begin() + long(first + B));
   TrainingBatch b = windows(specs, config_.network.patchSize);
   b.step = step;
-  const int64_t B = tr.batch;
   const int64_t perItem = b.cond.numel() / B;
   float* cond = b.cond.data_ptr<float>();
   const TimeSampler times(config_.flow);
   float* t = b.t.data_ptr<float>();
-  for (int64_t i = 0; i < B; ++i) {
+  for (int64_t i = 0; i < tr.batch; ++i) {
+    const bool mine = i >= first && i < first + B;
     if (tr.intensityJitter > 0.0) {
       const float scale = float(1.0 + rng.uniform(-tr.intensityJitter, tr.intensityJitter));
       const float shift = float(rng.uniform(-tr.intensityJitter, tr.intensityJitter));
-      for (int64_t k = 0; k < perItem; ++k) cond[i * perItem + k] = cond[i * perItem + k] * scale + shift;
+      float* c = cond + (i - first) * perItem;
+      if (mine)
+        for (int64_t k = 0; k < perItem; ++k) c[k] = c[k] * scale + shift;
     }
-    t[i] = float(times.sample(rng));
+    const float ti = float(times.sample(rng));
+    if (mine) t[i - first] = ti;
   }
+  const int64_t perCt = b.ct.numel() / B;
   auto gaussian = [&]() {
     torch::Tensor g = torch::empty_like(b.ct);
     float* p = g.data_ptr<float>();
-    for (int64_t k = 0; k < g.numel(); ++k) p[k] = float(rng.normal());
+    for (int64_t k = 0; k < tr.batch * perCt; ++k) {
+      const float v = float(rng.normal());
+      if (k >= first * perCt && k < (first + B) * perCt) p[k - first * perCt] = v;
+    }
     return g;
   };
   if (config_.flow.source == "noise") b.noise = gaussian();

@@ -221,7 +221,9 @@ TrainSummary trainModel(const ModelConfig& config, const TrainingDataSource& dat
   } else if (fs::exists(trainStatePath(outDir))) {
     throw UsageError(outDir.string() + " already holds a training state; use --resume or another --out");
   }
-  fs::create_directories(outDir);
+  GradientReducer* const reducer = run.reducer;
+  const bool writer = !reducer || reducer->rank() == 0;  // the rank that validates and writes
+  if (writer) fs::create_directories(outDir);
 
   torch::manual_seed(tr.seed);  // network initialisation
   TrainingState state(config, device);
@@ -232,11 +234,16 @@ TrainSummary trainModel(const ModelConfig& config, const TrainingDataSource& dat
     logRows = readLogRows(trainLogPath(outDir), step);
     spdlog::info("resuming {} at step {}", outDir.string(), step);
   }
-  saveModelConfig(config, outDir);
+  if (reducer) {  // every rank starts from rank 0's weights (also a barrier before rank 0 writes)
+    reducer->broadcastFromRankZero(state.network->parameters());
+    reducer->broadcastFromRankZero(state.ema->parameters());
+  }
+  if (writer) saveModelConfig(config, outDir);
 
-  const BatchSampler sampler(data, config, "train");
+  const BatchPart part = reducer ? BatchPart{reducer->rank(), reducer->worldSize()} : BatchPart{};
+  const BatchSampler sampler(data, config, "train", part);
   std::unique_ptr<BatchSampler> val;
-  if (!data.caseIds("val").empty()) val = std::make_unique<BatchSampler>(data, config, "val");
+  if (writer && !data.caseIds("val").empty()) val = std::make_unique<BatchSampler>(data, config, "val");
   const int64_t last = run.stopAfterStep >= 0 ? std::min(tr.steps, run.stopAfterStep) : tr.steps;
   spdlog::info("training {} ({} parameters) on {} train cases{}, seed {}, steps {}..{}, batch {}, device {}",
             config.network.preset, state.network->parameterCount(), sampler.cases().size(),
@@ -248,7 +255,7 @@ TrainSummary trainModel(const ModelConfig& config, const TrainingDataSource& dat
   const LinearProbabilityPath path(config.flow.sigma);
   PrefetchLoader loader(sampler, step, last, tr.prefetch);
   std::optional<ProgressBar> bar;
-  if (run.progress) {
+  if (run.progress && writer) {
     bar.emplace("train", size_t(tr.steps));
     bar->advance(size_t(step));
   }
@@ -270,12 +277,26 @@ TrainSummary trainModel(const ModelConfig& config, const TrainingDataSource& dat
                                         config.flow.backgroundWeight);
     state.optimizer->zero_grad();
     torch::Tensor loss;
+    double lossValue = 0.0;
     {
       const AutocastGuard autocast(tr.precision, device);  // forward only; backward follows its casts
-      loss = flowMatchingLoss(state.network->forward(ps.x_t, t, cond).to(torch::kFloat), ps.dx_t, w);
+      const torch::Tensor v = state.network->forward(ps.x_t, t, cond).to(torch::kFloat);
+      if (!reducer) {
+        loss = flowMatchingLoss(v, ps.dx_t, w);
+      } else {
+        // The loss of the global batch is Σ_ranks Σ w·err² / Σ_ranks Σ w: each rank scales its
+        // numerator by worldSize / Σ w so that the averaged gradient is the global loss's gradient.
+        const torch::Tensor errorSum = flowMatchingErrorSum(v, ps.dx_t, w);
+        torch::Tensor totals = torch::stack({errorSum.detach(), w.sum()}).to(torch::kCPU, torch::kDouble);
+        reducer->sum(totals);
+        const double weightTotal = std::max(1.0, totals[1].item<double>());
+        loss = errorSum * (double(reducer->worldSize()) / weightTotal);
+        lossValue = totals[0].item<double>() / weightTotal;
+      }
     }
     loss.backward();
-    const double lossValue = loss.item<double>();
+    if (!reducer) lossValue = loss.item<double>();
+    else reducer->averageGradients(state.network->parameters());
     if (!std::isfinite(lossValue))
       throw DataError(data.name(), "loss is " + std::to_string(lossValue) + " at step " + std::to_string(step) +
                                        ", stopping training");
@@ -305,7 +326,7 @@ TrainSummary trainModel(const ModelConfig& config, const TrainingDataSource& dat
       row.gradNorm = gradNorm;
       row.samplesPerSecond = sps;
       row.dataWait = loader.waitSeconds() - intervalWait;
-      if (validate) row.valMae = validationMaeHu(state.ema, *val, config, device, {tr.validationNfe})[0];
+      if (validate && writer) row.valMae = validationMaeHu(state.ema, *val, config, device, {tr.validationNfe})[0];
       if (validate) spdlog::info("step {}: val MAE {:.1f} HU (EMA, Euler NFE {})", step, row.valMae, tr.validationNfe);
       logRows.push_back(formatRow(row));
       summary.lastLoss = row.loss;
@@ -314,7 +335,7 @@ TrainSummary trainModel(const ModelConfig& config, const TrainingDataSource& dat
       intervalWait = loader.waitSeconds();
       intervalStart = std::chrono::steady_clock::now();
     }
-    if (step % tr.checkpointEvery == 0 || step == last) {
+    if (writer && (step % tr.checkpointEvery == 0 || step == last)) {
       state.save(outDir, step);
       writeLog(trainLogPath(outDir), logRows);
     }

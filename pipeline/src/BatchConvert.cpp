@@ -1,7 +1,9 @@
 // `mr2ct convert --manifest`: this shard's cases, J at a time, one status record per case.
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <ostream>
 #include <sstream>
 #include <thread>
@@ -39,6 +41,22 @@ std::pair<int, int> parseShard(const std::string& text) {
   } catch (const std::exception&) {
     throw UsageError("--shard '" + text + "': expected i/N with 0 <= i < N (e.g. 0/4)");
   }
+}
+
+std::optional<std::pair<int, int>> slurmArrayShard() {
+  const char* id = std::getenv("SLURM_ARRAY_TASK_ID");
+  const char* count = std::getenv("SLURM_ARRAY_TASK_COUNT");
+  if (!id || !count) return std::nullopt;
+  const char* min = std::getenv("SLURM_ARRAY_TASK_MIN");
+  // An array 0-3 (or 1-4) is shard ID - MIN of COUNT; a stepped or sparse array (0-6:2, 1,5) is
+  // not a partition, so it needs an explicit --shard.
+  try {
+    const int i = std::stoi(id) - (min ? std::stoi(min) : 0), n = std::stoi(count);
+    if (n >= 1 && i >= 0 && i < n) return std::make_pair(i, n);
+  } catch (const std::exception&) {
+  }
+  throw UsageError(std::string("SLURM_ARRAY_TASK_ID=") + id + " of SLURM_ARRAY_TASK_COUNT=" + count +
+                   " is not shard i of a contiguous array (e.g. --array=0-3); pass --shard i/N");
 }
 
 std::vector<std::size_t> shardPositions(std::size_t count, int index, int shards) {

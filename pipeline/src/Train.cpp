@@ -1,6 +1,8 @@
 #include "mr2ct/pipeline/Train.h"
 
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/Log.h"
+#include "mr2ct/pipeline/Distributed.h"
 #include "mr2ct/pipeline/StoreDataSource.h"
 
 namespace mr2ct {
@@ -9,6 +11,7 @@ void TrainCommandOptions::validate() const {
   if (store.empty()) throw UsageError("--store is required");
   if (out.empty()) throw UsageError("--out is required");
   if (!resume) config.validate();
+  if (distTimeoutSeconds < 1) throw UsageError("--dist-timeout must be at least 1 second");
 }
 
 TrainSummary trainFromStore(const TrainCommandOptions& o) {
@@ -26,6 +29,19 @@ TrainSummary trainFromStore(const TrainCommandOptions& o) {
   TrainRunOptions run;
   run.resume = o.resume;
   run.progress = o.progress;
+  run.stopAfterStep = o.stopAfterStep;
+  const DistributedContext context = DistributedContext::fromEnvironment();
+  std::unique_ptr<GradientReducer> reducer;
+  if (context.distributed()) {
+    // --batch is the global batch: each rank trains on batch / world size of its samples.
+    if (config.training.batch % context.worldSize != 0)
+      throw UsageError("--batch " + std::to_string(config.training.batch) + " must be divisible by the " +
+                       std::to_string(context.worldSize) + " processes (it is the global batch)");
+    std::string device = config.training.device;
+    if (device == "cuda") device = config.training.device = "cuda:" + std::to_string(context.localRank);
+    reducer = joinProcessGroup(context, device, std::chrono::seconds(o.distTimeoutSeconds));
+    run.reducer = reducer.get();
+  }
   return trainModel(config, data, o.out, run);
 }
 

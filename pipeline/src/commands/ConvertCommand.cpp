@@ -4,6 +4,7 @@
 
 #include "Commands.h"
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/Log.h"
 #include "mr2ct/pipeline/Converter.h"
 
 namespace mr2ct {
@@ -98,7 +99,9 @@ Command convertCommand() {
         ("manifest", po::value<std::string>(), "batch: manifest (.csv/.json); every case's `mr` is converted")
         ("out-dir", po::value<std::string>(), "batch: folder for <id>.nii.gz (dicom: series folder <id>) and status.csv/status.json")
         ("resume", po::bool_switch(), "batch: skip cases whose output already exists")
-        ("shard", po::value<std::string>()->default_value("0/1"), "batch: convert only shard i of N (cases i, i+N, ...)")
+        ("shard", po::value<std::string>(),
+         "batch: convert only shard i of N (cases i, i+N, ...); default 0/1, or in a Slurm job array "
+         "$SLURM_ARRAY_TASK_ID-$SLURM_ARRAY_TASK_MIN/$SLURM_ARRAY_TASK_COUNT")
         ("jobs", po::value<int>()->default_value(1), "batch: cases converted at the same time")
         ("split", po::value<std::string>()->default_value(""), "batch: only cases of this split (train|val|test)")
         ("data-root", po::value<std::string>()->default_value(""), "batch: manifest data root (else $MR2CT_DATA_DIR)")
@@ -145,7 +148,13 @@ Command convertCommand() {
         throw UsageError("--patient-id/--patient-name name one patient: give them with --input, not a batch");
       b.outDir = vm["out-dir"].as<std::string>();
       b.resume = vm["resume"].as<bool>();
-      std::tie(b.shardIndex, b.shardCount) = parseShard(vm["shard"].as<std::string>());
+      if (vm.count("shard")) {
+        std::tie(b.shardIndex, b.shardCount) = parseShard(vm["shard"].as<std::string>());
+      } else if (const auto array = slurmArrayShard()) {
+        std::tie(b.shardIndex, b.shardCount) = *array;
+        spdlog::info("--shard {}/{} from the Slurm job array (SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT)",
+                     b.shardIndex, b.shardCount);
+      }
       b.jobs = vm["jobs"].as<int>();
       b.split = vm["split"].as<std::string>();
       b.dataRoot = vm["data-root"].as<std::string>();

@@ -74,7 +74,12 @@ Command trainCommand() {
         ("device", po::value<std::string>(), "cpu (default) or cuda[:N]")
         ("channels-last", po::value<bool>()->default_value(def.training.channelsLast), "2D on CPU: channels-last memory format")
         ("precision", po::value<std::string>()->default_value(def.training.precision),
-         "fp32 | bf16 (autocast of the network: faster on CPUs with AVX512-BF16 and on GPUs)");
+         "fp32 | bf16 (autocast of the network: faster on CPUs with AVX512-BF16 and on GPUs)")
+        ("stop-after", po::value<int64_t>()->default_value(-1),
+         "stop with a checkpoint once this many steps are done (a job's time slice); --resume continues")
+        ("dist-timeout", po::value<int64_t>()->default_value(TrainCommandOptions{}.distTimeoutSeconds),
+         "seconds a rank waits for the others (rendezvous, all-reduce) before failing; runs under "
+         "torchrun/srun with > 1 process train data-parallel, --batch is the global batch");
   };
   c.run = [](const po::variables_map& vm, CommandIO& io) {
     TrainCommandOptions o;
@@ -82,6 +87,8 @@ Command trainCommand() {
     if (vm.count("out")) o.out = vm["out"].as<std::string>();
     o.resume = vm["resume"].as<bool>();
     o.progress = !isQuiet();
+    o.distTimeoutSeconds = vm["dist-timeout"].as<int64_t>();
+    o.stopAfterStep = vm["stop-after"].as<int64_t>();
     ModelConfig& m = o.config;
     m.network = NetworkConfig::fromPreset(vm["preset"].as<std::string>());
     if (vm.count("patch")) m.network.patchSize = parsePatch(vm["patch"].as<std::string>(), m.network.dims);

@@ -52,5 +52,7 @@ torch::Tensor lossWeights(const torch::Tensor& body, const torch::Tensor& valid,
 
 /// Weighted mean squared error: Σ w·(v − u)² / max(Σ w, 1). v, u, w: [B, 1, *spatial]. Returns a scalar.
 torch::Tensor flowMatchingLoss(const torch::Tensor& v, const torch::Tensor& u, const torch::Tensor& w);
+/// The loss's numerator Σ w·(v − u)² alone (data-parallel training divides by the global Σ w).
+torch::Tensor flowMatchingErrorSum(const torch::Tensor& v, const torch::Tensor& u, const torch::Tensor& w);
 
 }  // namespace mr2ct

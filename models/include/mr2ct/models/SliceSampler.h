@@ -53,13 +53,23 @@ struct WindowSpec {
   bool flip = false;
 };
 
+/// Which part of every global batch this process trains on (data-parallel training): items
+/// [index·B/count, (index+1)·B/count) of the batch drawn for the whole run, so the samples of a
+/// step do not depend on the number of processes.
+struct BatchPart {
+  int64_t index = 0, count = 1;
+};
+
 class BatchSampler {
  public:
   /// Indexes the split's cases (reads their masks). DataError when the split is empty or a case is
   /// smaller than the 3D patch depth... (2D slices of any size are cropped or padded).
-  BatchSampler(const TrainingDataSource& data, const ModelConfig& config, const std::string& split = "train");
+  /// `part`: the share of each batch that batch() returns (config.training.batch must divide by part.count).
+  BatchSampler(const TrainingDataSource& data, const ModelConfig& config, const std::string& split = "train",
+               BatchPart part = {});
 
-  /// The batch of training step `step`: a pure function of (config.training.seed, step).
+  /// This process's part of the batch of training step `step`: a pure function of
+  /// (config.training.seed, step, part); the parts of all processes concatenate to the whole batch.
   TrainingBatch batch(int64_t step) const;
 
   /// Cuts windows of size `size` ([H,W] or [D,H,W]) around the given centres (no augmentation):
@@ -81,6 +91,7 @@ class BatchSampler {
 
   const TrainingDataSource& data_;
   ModelConfig config_;
+  BatchPart part_;
   std::vector<CaseIndex> cases_;
   std::vector<int64_t> cumulativeBodySlices_;  ///< for choosing a body slice uniformly over all cases
   std::vector<int64_t> cumulativeSlices_;

@@ -18,6 +18,7 @@
 
 #include <torch/torch.h>
 
+#include "mr2ct/models/GradientReducer.h"
 #include "mr2ct/models/ModelFolder.h"
 #include "mr2ct/models/SliceSampler.h"
 #include "mr2ct/models/TrainingDataSource.h"
@@ -32,6 +33,10 @@ struct TrainRunOptions {
   int64_t stopAfterStep = -1; ///< stop (with a checkpoint) once this many steps are done; -1 = run all
   bool progress = true;       ///< progress bar (still silent when stderr is not a terminal or --quiet)
   std::vector<int> finalNfes{1, 2, 4, 8};  ///< validation MAE at the end for these Euler NFEs
+  /// Data-parallel training (not owned; null = one process): each rank trains on its part of every
+  /// global batch (config.training.batch), gradients are averaged before clipping and AdamW, and
+  /// only rank 0 validates and writes the model folder.
+  GradientReducer* reducer = nullptr;
 };
 
 struct TrainSummary {

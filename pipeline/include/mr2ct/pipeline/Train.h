@@ -17,6 +17,10 @@ struct TrainCommandOptions {
   std::optional<int64_t> resumeSteps;        ///< --steps given with --resume
   std::optional<std::string> resumeDevice;   ///< --device given with --resume
   bool progress = true;
+  int64_t stopAfterStep = -1;  ///< --stop-after: checkpoint and stop once this many steps are done (-1: all)
+  /// Data-parallel runs (WORLD_SIZE/SLURM variables > 1 process): a collective that waits longer
+  /// than this for another rank fails (the dead or hung rank's peers exit non-zero).
+  int64_t distTimeoutSeconds = 300;
   void validate() const;  ///< UsageError naming the option
 };
 
