@@ -92,7 +92,7 @@ class LikelihoodCli : public ::testing::Test {
   }
   nlohmann::json score(const fs::path& model, std::vector<std::string> extra, const std::string& ct = "ct.nii.gz") {
     std::vector<std::string> args{"likelihood", "--model", model.string(), "--input", (tmp / "mr.nii.gz").string(),
-                                  "--ct", (tmp / ct).string(), "--json", "--quiet"};
+                                  "--ct", (tmp / ct).string(), "--json", "--quiet", "--threads", "1"};  // 1 thread: tiny tensors
     args.insert(args.end(), extra.begin(), extra.end());
     std::string out, err;
     const int rc = cli(args, &out, &err);
@@ -169,7 +169,7 @@ TEST_F(LikelihoodCli, BatchScoresEveryCaseAndGoesOnAfterAFailure) {
   writeTextAtomically(tmp / "m.csv", "id,mr,ct,split\ngood,mr.nii.gz,ct.nii.gz,val\nbad,mr.nii.gz,ct_shifted.nii.gz,val\n");
   std::string out, err;
   EXPECT_EQ(cli({"likelihood", "--model", model.string(), "--manifest", (tmp / "m.csv").string(), "--out",
-                 (tmp / "report.csv").string(), "--quiet"},
+                 (tmp / "report.csv").string(), "--quiet", "--threads", "1"},
                 &out, &err),
             3);
   EXPECT_NE(err.find("failed: bad:"), std::string::npos) << err;
