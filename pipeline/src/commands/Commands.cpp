@@ -15,6 +15,7 @@ const std::vector<Command>& allCommands() {
       convertCommand(),
       evaluateCommand(),
       baselineCommand(),
+      likelihoodCommand(),
   };
   return commands;
 }

@@ -14,5 +14,6 @@ Command trainCommand();
 Command convertCommand();
 Command evaluateCommand();
 Command baselineCommand();
+Command likelihoodCommand();
 
 }  // namespace mr2ct
