@@ -75,7 +75,9 @@ TEST(InferencePrecision, WeightsAreCastOnceAndTheTimeMlpStaysFloat32) {
     const bool timeMlp = p.key().rfind("time1.", 0) == 0 || p.key().rfind("time2.", 0) == 0;
     EXPECT_EQ(p.value().scalar_type(), timeMlp ? torch::kFloat : torch::kBFloat16) << p.key();
     (timeMlp ? fp32 : bf16) += 1;
-    if (p.value().dim() == 4) EXPECT_TRUE(p.value().is_contiguous(torch::MemoryFormat::ChannelsLast)) << p.key();
+    if (p.value().dim() == 4) {
+      EXPECT_TRUE(p.value().is_contiguous(torch::MemoryFormat::ChannelsLast)) << p.key();
+    }
     storage[p.key()] = p.value().data_ptr();
   }
   EXPECT_EQ(fp32, 4);  // time1/time2 weight and bias
