@@ -256,8 +256,9 @@ TEST_F(DicomSeriesTest, BrokenSeriesAreRefusedWithTheReason) {
 /// A slice cut short, and one whose pixel data claims 2 GiB: refused from the declared lengths,
 /// before GDCM allocates them (the fence fuzz_dicom_series called for), naming the file.
 TEST_F(DicomSeriesTest, CorruptFilesAreRefusedBeforeGdcmAllocates) {
-  for (const auto& [folder, says] : std::vector<std::pair<std::string, std::string>>{
+  for (const auto& c : std::vector<std::pair<std::string, std::string>>{
            {"truncated", "element (7fe0,0010) at byte "}, {"huge_length", "claims 2147483647 bytes"}}) {
+    const std::string folder = c.first, says = c.second;  // (C++17 lambdas cannot capture bindings)
     SCOPED_TRACE(folder);
     const std::string msg = test::thrownMessage<IoError>([&] { readVolume(path(folder)); });
     EXPECT_EQ(msg.rfind((path(folder) / "IM0004").string() + ": corrupt DICOM file: ", 0), 0u) << msg;
