@@ -2,7 +2,7 @@
 // the way ../shared/peers/fm_reference.py `sample` measures (one warm-up forward, then `repeats`
 // complete runs, median), plus a model-folder maker for the memory benchmark (its MR is made by convert_speed.sh).
 //
-//   convert_bench speed --preset unet2d-bench --size 256 --slices 8 --batch 4 --nfe 1,4 --threads 2
+//   convert_bench speed --preset unet2d-bench --size 256 --slices 8 --batch 4 --nfe 1,4 --threads 2 [--device cuda]
 //   convert_bench make-model DIR [--preset unet2d-bench]
 //   convert_bench profile --precision bf16 --size 256 --batch 4 --threads 2 --trace FILE.json
 // --precision fp32|bf16 as `mr2ct convert` (bf16 falls back to fp32 without native bf16).
@@ -64,21 +64,23 @@ int speed(const std::map<std::string, std::string>& a) {
   if (get(a, "--malloc", "tuned") == "tuned") tuneMallocForTensors();
   setTorchThreads(threads);
   torch::manual_seed(0);
+  const torch::Device device = parseDevice(get(a, "--device", "cpu"));
   const InferencePrecision precision =
-      effectiveInferencePrecision(parseInferencePrecision(get(a, "--precision", "fp32")), torch::kCPU);
+      effectiveInferencePrecision(parseInferencePrecision(get(a, "--precision", "fp32")), device);
   VelocityUNet net(velocityUNetPreset(preset));
   net->eval();
+  net->to(device);
   net->prepareForInference(inferenceScalarType(precision), channelsLast);
   torch::NoGradGuard ng;
   const auto mr = torch::rand({slices, size, size}) * 2 - 1;
   {  // warm-up: one batched forward
-    const auto x = mr.narrow(0, 0, std::min<int64_t>(batch, slices)).unsqueeze(1);
-    net->forward(x, torch::zeros({x.size(0)}), x);
+    const auto x = mr.narrow(0, 0, std::min<int64_t>(batch, slices)).unsqueeze(1).to(device);
+    net->forward(x, torch::zeros({x.size(0)}, x.options()), x);
   }
   nlohmann::json out{{"bench", "convert_speed"}, {"preset", preset},   {"size", size},
                      {"slices", slices},         {"batch", batch},     {"threads", torch::get_num_threads()},
                      {"channels_last", channelsLast}, {"volume_slices", volumeSlices},
-                     {"precision", inferencePrecisionName(precision)}, {"cpu_bf16", detectCpuBf16Support().describe()}};
+                     {"precision", inferencePrecisionName(precision)}, {"device", device.str()}, {"cpu_bf16", detectCpuBf16Support().describe()}};
   nlohmann::json rows = nlohmann::json::array();
   for (int nfe : intList(get(a, "--nfe", "1,4"))) {
     IntegratorOptions o;
@@ -86,6 +88,7 @@ int speed(const std::map<std::string, std::string>& a) {
     o.sizeMultiple = net->options().sizeMultiple();
     o.solver.method = SolverMethod::Euler;
     o.solver.steps = nfe;
+    o.device = device;
     VolumeIntegrator integrator([&](const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& c) {
       return net->forward(x, t, c);
     }, o);

@@ -3,6 +3,7 @@
 // timed steps; a step = path sample + forward + loss + zero_grad + backward + AdamW step + loss.item()
 // (batch assembly excluded). Prints one JSON line. bench/train_throughput.sh runs it next to the peer.
 #include <ATen/autocast_mode.h>
+#include <optional>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mr2ct/models/FlowMatching.h"
+#include "mr2ct/models/MixedPrecision.h"
 #include "mr2ct/models/Runtime.h"
 #include "mr2ct/models/VelocityUNet.h"
 
@@ -85,10 +87,7 @@ int main(int argc, char** argv) {
   const auto mr = torch::rand({pool, 1, size, size}), ct = torch::rand({pool, 1, size, size}) * 2 - 1;
   const auto weight = torch::ones({batch, 1, size, size}, torch::TensorOptions().device(device));
 
-  if (bf16) {
-    at::autocast::set_cpu_enabled(true);
-    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-  }
+  const AutocastGuard autocast(bf16 ? "bf16" : "fp32", device);
   std::vector<double> times;
   double lastLoss = 0;
   for (int64_t i = 0; i < warmup + steps; ++i) {

@@ -1,6 +1,7 @@
 #include "mr2ct/models/MixedPrecision.h"
 
 #include <ATen/autocast_mode.h>
+#include <torch/version.h>
 
 #include "mr2ct/core/Error.h"
 
@@ -11,22 +12,42 @@ void validatePrecision(const std::string& precision) {
     throw UsageError("training.precision must be fp32 or bf16, not '" + precision + "'");
 }
 
-AutocastGuard::AutocastGuard(const std::string& precision, const torch::Device& device) {
+namespace {
+
+// LibTorch 2.4 replaced the per-device functions (is_cpu_enabled, get_autocast_gpu_dtype, ...) by
+// ones taking the device type, and later releases drop the old names.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+bool enabledOn(at::DeviceType type) { return at::autocast::is_autocast_enabled(type); }
+void enableOn(at::DeviceType type, bool on) { at::autocast::set_autocast_enabled(type, on); }
+at::ScalarType dtypeOn(at::DeviceType type) { return at::autocast::get_autocast_dtype(type); }
+void setDtypeOn(at::DeviceType type, at::ScalarType dtype) { at::autocast::set_autocast_dtype(type, dtype); }
+#else
+bool enabledOn(at::DeviceType type) {
+  return type == at::kCUDA ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+}
+void enableOn(at::DeviceType type, bool on) {
+  type == at::kCUDA ? at::autocast::set_enabled(on) : at::autocast::set_cpu_enabled(on);
+}
+at::ScalarType dtypeOn(at::DeviceType type) {
+  return type == at::kCUDA ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
+}
+void setDtypeOn(at::DeviceType type, at::ScalarType dtype) {
+  type == at::kCUDA ? at::autocast::set_autocast_gpu_dtype(dtype) : at::autocast::set_autocast_cpu_dtype(dtype);
+}
+#endif
+
+}  // namespace
+
+bool autocastEnabled(const torch::Device& device) { return enabledOn(device.type()); }
+
+AutocastGuard::AutocastGuard(const std::string& precision, const torch::Device& device) : type_(device.type()) {
   validatePrecision(precision);
   if (precision != "bf16") return;
   active_ = true;
-  cuda_ = device.is_cuda();
-  if (cuda_) {
-    wasEnabled_ = at::autocast::is_enabled();
-    previousType_ = at::autocast::get_autocast_gpu_dtype();
-    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-    at::autocast::set_enabled(true);
-  } else {
-    wasEnabled_ = at::autocast::is_cpu_enabled();
-    previousType_ = at::autocast::get_autocast_cpu_dtype();
-    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-    at::autocast::set_cpu_enabled(true);
-  }
+  wasEnabled_ = enabledOn(type_);
+  previousType_ = dtypeOn(type_);
+  setDtypeOn(type_, at::kBFloat16);
+  enableOn(type_, true);
 }
 
 AutocastGuard::~AutocastGuard() {
@@ -34,13 +55,8 @@ AutocastGuard::~AutocastGuard() {
   // Autocast caches bf16 copies of the weights for the duration of a forward; they are stale
   // once the optimizer steps.
   at::autocast::clear_cache();
-  if (cuda_) {
-    at::autocast::set_enabled(wasEnabled_);
-    at::autocast::set_autocast_gpu_dtype(previousType_);
-  } else {
-    at::autocast::set_cpu_enabled(wasEnabled_);
-    at::autocast::set_autocast_cpu_dtype(previousType_);
-  }
+  enableOn(type_, wasEnabled_);
+  setDtypeOn(type_, previousType_);
 }
 
 }  // namespace mr2ct

@@ -2,8 +2,10 @@
 
 #include <cstdlib>
 
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#ifdef MR2CT_HAVE_GLOO  // pip's LibTorch has Gloo inside but ships no gloo/ headers
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
 #ifdef MR2CT_HAVE_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
@@ -211,6 +213,7 @@ std::unique_ptr<GradientReducer> joinProcessGroup(const DistributedContext& cont
       throw UsageError("--device " + device + " with several processes needs a LibTorch built with NCCL");
 #endif
     } else {
+#ifdef MR2CT_HAVE_GLOO
       auto opts = c10d::ProcessGroupGloo::Options::create(std::chrono::duration_cast<std::chrono::milliseconds>(timeout));
       const bool loopback = context.masterAddr == "localhost" || context.masterAddr.rfind("127.", 0) == 0;
       if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"))
@@ -222,6 +225,10 @@ std::unique_ptr<GradientReducer> joinProcessGroup(const DistributedContext& cont
       reducer = std::make_unique<ProcessGroupReducer<c10d::ProcessGroupGloo>>(
           store, c10::make_intrusive<c10d::ProcessGroupGloo>(store, context.rank, context.worldSize, opts), context,
           timeout);
+#else
+      throw UsageError("training on the CPU with several processes needs a LibTorch with Gloo's headers "
+                       "(Debian's libtorch-dev and libgloo-dev); this build has none");
+#endif
     }
   } catch (const Error&) {
     throw;

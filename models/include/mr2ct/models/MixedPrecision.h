@@ -13,6 +13,9 @@ namespace mr2ct {
 /// "fp32" (default) or "bf16"; UsageError for anything else.
 void validatePrecision(const std::string& precision);
 
+/// Whether autocast is on for `device`'s type in this thread.
+bool autocastEnabled(const torch::Device& device);
+
 /// Enables bf16 autocast on `device` for its lifetime when precision is "bf16"; restores the
 /// previous autocast state (thread-local in ATen) when it ends. fp32: does nothing.
 class AutocastGuard {
@@ -23,7 +26,8 @@ class AutocastGuard {
   AutocastGuard& operator=(const AutocastGuard&) = delete;
 
  private:
-  bool active_ = false, cuda_ = false, wasEnabled_ = false;
+  at::DeviceType type_;
+  bool active_ = false, wasEnabled_ = false;
   at::ScalarType previousType_ = at::kBFloat16;
 };
 
