@@ -267,6 +267,38 @@ TEST_F(DicomSeriesTest, CorruptFilesAreRefusedBeforeGdcmAllocates) {
   }
 }
 
+/// File meta groups that made Debian's GDCM assert (abort the whole process) in its meta reader,
+/// as fuzz_dicom_series found them: each must be one IoError naming the file instead.
+TEST(DicomFence, FileMetaInformationThatGdcmWouldAbortOnIsRefused) {
+  auto element = [](std::uint16_t e, const char* vr, const std::string& value) {
+    std::string b{char(0x02), char(0x00), char(e & 0xff), char(e >> 8), vr[0], vr[1]};
+    b += char(value.size() & 0xff);
+    b += char(value.size() >> 8);
+    return b + value;
+  };
+  const std::string preamble = std::string(128, '\0') + "DICM";
+  const std::string syntax = element(0x0010, "UI", std::string("1.2.840.10008.1.2.1") + '\0');
+  const std::string undefinedLength = std::string{char(0x02), 0, char(0x01), 0} + std::string(4, char(0xff));
+  const struct {
+    std::string name, bytes, says;
+  } cases[] = {
+      {"undefined length", preamble + undefinedLength + std::string(64, '\0'), "has an undefined length"},
+      {"non-standard VR", preamble + syntax + element(0x0013, "NH", "ab") + std::string(2, '\0'),
+       "non-standard value representation 'NH'"},
+      {"nothing after the meta group", preamble + syntax, "without a data set"},
+      {"meta element cut", preamble + syntax + std::string{char(0x02), 0, char(0x13), 0, 'S'}, "runs past the end"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    test::TempDir dir;
+    const fs::path file = dir / "IM0001";
+    std::ofstream(file, std::ios::binary).write(c.bytes.data(), std::streamsize(c.bytes.size()));
+    const std::string msg = test::thrownMessage<IoError>([&] { listDicomSeries(dir.path()); });
+    EXPECT_EQ(msg.rfind(file.string() + ": corrupt DICOM file: ", 0), 0u) << msg;
+    EXPECT_NE(msg.find(c.says), std::string::npos) << msg;
+  }
+}
+
 #ifdef MR2CT_EXE
 /// The exit code and output (stdout and stderr together) of an mr2ct command line.
 std::pair<int, std::string> mr2ct(const std::string& args) {

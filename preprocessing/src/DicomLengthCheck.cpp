@@ -28,6 +28,17 @@ bool longVr(const unsigned char* p) {
   return false;
 }
 
+/// The value representations of PS3.5 6.2; GDCM reads any other pair of letters as a VR with a
+/// 4-byte length, which in a file meta group runs its reader past the end (and into an assert).
+bool standardVr(const unsigned char* p) {
+  static const char* const kAll[] = {"AE", "AS", "AT", "CS", "DA", "DS", "DT", "FD", "FL", "IS", "LO",
+                                     "LT", "OB", "OD", "OF", "OL", "OV", "OW", "PN", "SH", "SL", "SQ",
+                                     "SS", "ST", "SV", "TM", "UC", "UI", "UL", "UN", "UR", "US", "UT", "UV"};
+  for (const char* v : kAll)
+    if (p[0] == v[0] && p[1] == v[1]) return true;
+  return false;
+}
+
 class Walker {
  public:
   explicit Walker(std::vector<unsigned char> bytes) : b_(std::move(bytes)) {}
@@ -35,17 +46,34 @@ class Walker {
   std::string run() {
     std::size_t pos = 0;
     if (b_.size() >= 132 && std::memcmp(b_.data() + 128, "DICM", 4) == 0) pos = 132;
-    // File meta group: explicit VR little endian, whatever follows.
+    // File meta group: explicit VR little endian by the standard; GDCM also reads implicit-VR
+    // meta groups ("compat"). Its meta reader asserts (aborting the process with Debian's GDCM)
+    // when a tag, a length or the tag after the group runs past the end of the file, so those
+    // are refused here (fuzz_dicom_series: gdcmFileMetaInformation.cxx lines 425, 436, 487).
     std::string syntax;
-    while (pos + 8 <= b_.size() && u16(pos, false) == 0x0002) {
+    const std::size_t metaStart = pos;
+    while (pos + 4 <= b_.size() && u16(pos, false) == 0x0002) {
       const std::size_t start = pos;
+      if (pos + 8 > b_.size())
+        return "file meta information element " + tagName(0x0002, u16(pos + 2, false)) + " at byte " +
+               std::to_string(pos) + " runs past the end of the file (truncated or corrupt)";
+      const bool explicitVr = isVr(b_.data() + pos + 4);
+      if (explicitVr && !standardVr(b_.data() + pos + 4))
+        return "file meta information element " + tagName(0x0002, u16(pos + 2, false)) + " at byte " +
+               std::to_string(pos) + " has the non-standard value representation '" +
+               std::string(reinterpret_cast<const char*>(b_.data() + pos + 4), 2) + "' (corrupt)";
       std::uint32_t len = 0;
-      if (!header(pos, true, false, len)) return problem_;
-      if (len == kUndefined) return "";  // not seen in meta groups: leave it to GDCM
+      if (!header(pos, explicitVr, false, len)) return problem_;
+      if (len == kUndefined)  // no meta element is a sequence; GDCM asserts on it
+        return "file meta information element " + tagName(0x0002, u16(start + 2, false)) + " at byte " +
+               std::to_string(start) + " has an undefined length (corrupt)";
       if (len > b_.size() - pos) return tooLong(start, len, pos);
       if (u16(start + 2, false) == 0x0010) syntax.assign(reinterpret_cast<const char*>(b_.data() + pos), len);
       pos += len;
     }
+    if (pos > metaStart && b_.size() - pos < 4)
+      return "the file ends after its file meta information, at byte " + std::to_string(pos) +
+             ", without a data set (truncated or corrupt)";
     while (!syntax.empty() && (syntax.back() == '\0' || syntax.back() == ' ')) syntax.pop_back();
     if (syntax == "1.2.840.10008.1.2.1.99") return "";  // deflated: the data set is compressed
     bool explicitVr = syntax != "1.2.840.10008.1.2";
