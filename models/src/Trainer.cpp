@@ -22,9 +22,12 @@ namespace mr2ct {
 namespace fs = std::filesystem;
 
 double learningRateAt(const TrainingConfig& t, int64_t step) {
-  if (step < t.warmupSteps) return t.lr * double(step + 1) / double(t.warmupSteps);
-  const double span = double(std::max<int64_t>(1, t.steps - 1 - t.warmupSteps));
-  const double p = std::min(1.0, double(step - t.warmupSteps) / span);
+  // A short run keeps at least half its steps for the cosine (a 100-step warm-up of a 60-step run
+  // would never reach the learning rate).
+  const int64_t warmup = std::min(t.warmupSteps, t.steps / 2);
+  if (step < warmup) return t.lr * double(step + 1) / double(warmup);
+  const double span = double(std::max<int64_t>(1, t.steps - 1 - warmup));
+  const double p = std::min(1.0, double(step - warmup) / span);
   return t.lr * (t.minLrFraction + (1.0 - t.minLrFraction) * 0.5 * (1.0 + std::cos(M_PI * p)));
 }
 

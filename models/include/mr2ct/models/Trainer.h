@@ -25,7 +25,8 @@
 
 namespace mr2ct {
 
-/// lr(s) = lr·(s+1)/warmup during warm-up, then cosine from lr to lr·minLrFraction at the last step.
+/// lr(s) = lr·(s+1)/w during warm-up (w = min(warmupSteps, steps/2)), then cosine from lr to
+/// lr·minLrFraction at the last step.
 double learningRateAt(const TrainingConfig& t, int64_t step);
 
 struct TrainRunOptions {
