@@ -267,8 +267,8 @@ TEST_F(DicomSeriesTest, CorruptFilesAreRefusedBeforeGdcmAllocates) {
   }
 }
 
-/// File meta groups that made Debian's GDCM assert (abort the whole process) in its meta reader,
-/// as fuzz_dicom_series found them: each must be one IoError naming the file instead.
+/// Files that made Debian's GDCM assert (abort the whole process) in its meta reader, or allocate
+/// a declared gigabyte, as fuzz_dicom_series found them: each must be one IoError naming the file.
 TEST(DicomFence, FileMetaInformationThatGdcmWouldAbortOnIsRefused) {
   auto element = [](std::uint16_t e, const char* vr, const std::string& value) {
     std::string b{char(0x02), char(0x00), char(e & 0xff), char(e >> 8), vr[0], vr[1]};
@@ -287,6 +287,12 @@ TEST(DicomFence, FileMetaInformationThatGdcmWouldAbortOnIsRefused) {
        "non-standard value representation 'NH'"},
       {"nothing after the meta group", preamble + syntax, "without a data set"},
       {"meta element cut", preamble + syntax + std::string{char(0x02), 0, char(0x13), 0, 'S'}, "runs past the end"},
+      // Not an abort but GDCM allocating (and zeroing) 1 GiB: elements after the pixel data count too.
+      {"huge element after the pixel data",
+       preamble + syntax + std::string{char(0xe0), char(0x7f), char(0x10), 0, 'O', 'W', 0, 0, 4, 0, 0, 0} +
+           std::string(4, '\0') + std::string{char(0x09), 0, char(0x10), 0, 'O', 'B', 0, 0, 0, 0, 0, char(0x40)} +
+           std::string(16, '\0'),
+       "element (0009,0010) at byte 176 claims 1073741824 bytes"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);

@@ -141,7 +141,16 @@ class Walker {
         if (len != kUndefined && e == 0xe000 && len > b_.size() - pos) return tooLong(start, len, pos);
         continue;
       }
-      if (g == 0x7fe0 && e == 0x0010) return len == kUndefined ? fragments(pos, be) : (len > b_.size() - pos ? tooLong(start, len, pos) : "");
+      // Pixel data is not the end: GDCM reads (and allocates) whatever elements follow it.
+      if (g == 0x7fe0 && e == 0x0010) {
+        if (len == kUndefined) {
+          if (std::string bad = fragments(pos, be); !bad.empty()) return bad;
+          continue;
+        }
+        if (len > b_.size() - pos) return tooLong(start, len, pos);
+        pos += len;
+        continue;
+      }
       if (len == kUndefined) continue;  // a sequence (or UN of undefined length): its items follow
       if (len > b_.size() - pos) return tooLong(start, len, pos);
       // A value that starts like an item is a sequence (implicit VR, or UN): walk into it.
@@ -151,14 +160,18 @@ class Walker {
     return "";
   }
 
-  /// Encapsulated pixel data: items of raw bytes up to the sequence delimiter.
-  std::string fragments(std::size_t pos, bool be) {
+  /// Encapsulated pixel data: items of raw bytes up to the sequence delimiter; pos ends after it.
+  std::string fragments(std::size_t& pos, bool be) {
     while (pos + 8 <= b_.size()) {
       const std::size_t start = pos;
       const std::uint16_t g = u16(pos, be), e = u16(pos + 2, be);
       const std::uint32_t len = u32(pos + 4, be);
       pos += 8;
-      if (g != 0xfffe || e == 0xe0dd) return "";
+      if (e == 0xe0dd && g == 0xfffe) return "";  // the sequence delimiter: the data set goes on
+      if (g != 0xfffe) {  // not an item: no telling where the data set resumes; GDCM's business
+        pos = b_.size();
+        return "";
+      }
       if (len > b_.size() - pos) return tooLong(start, len, pos);
       pos += len;
     }
