@@ -239,6 +239,7 @@ TEST_F(DicomSeriesTest, BrokenSeriesAreRefusedWithTheReason) {
       {"repeated", {"several volumes in one series: 16 images at 8 positions", "a/IM0008 (instance 1)", "b/IM0008 (instance 101)"}},
       {"echoes", {"several volumes in one series (echoes 1, 2)"}},
       {"temporal", {"several volumes in one series (temporal positions 1, 2)"}},
+      {"palette", {"IM0006 has the photometric interpretation 'PALETTE COLOR'", "MONOCHROME1 or MONOCHROME2"}},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.folder);

@@ -177,6 +177,7 @@ std::optional<DicomInstance> readInstance(const fs::path& path) {
   in.rows = count(filter, ds, gdcm::Tag(0x0028, 0x0010));
   in.columns = count(filter, ds, gdcm::Tag(0x0028, 0x0011));
   in.samplesPerPixel = std::max<std::size_t>(1, count(filter, ds, gdcm::Tag(0x0028, 0x0002)));
+  in.photometric = text(ds, gdcm::Tag(0x0028, 0x0004));
   const std::string frames = text(ds, gdcm::Tag(0x0028, 0x0008));
   in.frames = frames.empty() ? 1 : std::size_t(std::max(1.0, std::min(number(frames), 1e9)));
   in.sliceThickness = number(text(ds, gdcm::Tag(0x0018, 0x0050)));

@@ -29,6 +29,7 @@ struct DicomInstance {
   std::filesystem::path path;
   std::string seriesUid, seriesNumber, description, modality, sopClassUid;
   std::size_t rows = 0, columns = 0, frames = 1, samplesPerPixel = 1;
+  std::string photometric;  ///< (0028,0004), "" when absent
   double sliceThickness = 0, spacingBetweenSlices = 0;  ///< 0 when absent
   DicomPlane plane;                ///< single-frame image
   std::vector<DicomPlane> frameplanes;  ///< multi-frame (enhanced) image: one per frame

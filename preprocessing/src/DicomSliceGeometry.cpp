@@ -109,6 +109,16 @@ DicomSeriesLayout layoutDicomSeries(const fs::path& dir, const DicomSeriesFiles&
     if (in->samplesPerPixel != 1)
       throw refuse(in->path.filename().string() + " has " + std::to_string(in->samplesPerPixel) +
                    " samples per pixel (colour); a grey-scale image is needed");
+    // Anything else reaches GDCM's palette and colour paths, which assert (abort) on
+    // inconsistent files (fuzz_dicom_series: gdcmPixmapReader.cxx:960 on 'PALETTE COL').
+    if (!in->photometric.empty() && in->photometric != "MONOCHROME1" && in->photometric != "MONOCHROME2")
+    {
+      std::string shown = in->photometric.substr(0, 32);
+      for (char& c : shown)
+        if (c < 0x20 || c > 0x7e) c = '?';
+      throw refuse(in->path.filename().string() + " has the photometric interpretation '" + shown +
+                   "'; a grey-scale image (MONOCHROME1 or MONOCHROME2) is needed");
+    }
   }
   if (first.columns * first.rows > (std::size_t(1) << 31)) throw refuse("image size overflows");
 

@@ -209,6 +209,12 @@ def main():
             ds.ImageOrientationPatient = [ds_str(v) for v in list(r[:, 0]) + list(r[:, 1])]
     write_series(os.path.join(out, "mixed_orientation"), edit=mixed)
 
+    # A palette-colour slice without its lookup tables (Debian's GDCM asserts reading it).
+    def palette(k, ds, position):
+        if k == 2:
+            ds.PhotometricInterpretation = "PALETTE COLOR"
+    write_series(os.path.join(out, "palette"), edit=palette)
+
     # Two volumes at the same positions (one series, e.g. pre/post contrast without other tags).
     uid = generate_uid()
 
