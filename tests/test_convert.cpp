@@ -174,6 +174,70 @@ TEST(Convert, NoiseSourceModelConvertsFromSeededNoise) {
   EXPECT_GT(differ, a.voxelCount() / 10);  // another seed starts elsewhere (inside the body)
 }
 
+// --samples K: the mean of K trajectories and their standard deviation in HU, from running moments.
+// Oracle: a noise-source model's sample k starts from the noise of seed s + k, exactly what
+// `--seed s+k --samples 1` converts, so the mean and std maps must equal those of K single runs.
+TEST(Convert, SamplesWriteTheMeanAndTheStandardDeviationOfSingleRuns) {
+  TempDir tmp;
+  auto cfg = tinyConfig(2, 0);
+  cfg.flow.source = "noise";
+  const auto model = makeModel(tmp / "model", cfg);
+  Volume mr = phantomMr();
+  Geometry g = mr.geometry();
+  g.direction = {1, 0, 0, 0, 1, 0, 0, 0, 1};  // LPS already: the sCT grid is the input's, no resampling
+  mr.setGeometry(g);
+  writeVolume(mr, tmp / "mr.mha");
+  auto convert = [&](const std::string& name, const std::string& seed, const std::string& samples) {
+    std::string out, err;
+    EXPECT_EQ(cli({"convert", "--model", model.string(), "--input", (tmp / "mr.mha").string(), "--output",
+                   (tmp / name).string(), "--solver", "euler", "--steps", "2", "--seed", seed, "--samples", samples,
+                   "--pixel-type", "float32"},
+                  &out, &err),
+              0)
+        << err;
+    return out;
+  };
+  const std::string said = convert("mean.mha", "5", "3");
+  EXPECT_NE(said.find("3 samples: mean written above, standard deviation " + (tmp / "mean_std.mha").string()),
+            std::string::npos) << said;
+  const Volume mean = readVolume(tmp / "mean.mha"), sd = readVolume(tmp / "mean_std.mha");
+  std::vector<Volume> single;
+  for (const std::string seed : {"5", "6", "7"}) {
+    convert("s" + seed + ".mha", seed, "1");
+    single.push_back(readVolume(tmp / ("s" + seed + ".mha")));
+  }
+  EXPECT_FALSE(fs::exists(tmp / "s5_std.mha"));
+  ASSERT_TRUE(sd.geometry().sameAs(mean.geometry(), 0.0));
+  double worstMean = 0, worstSd = 0, largestSd = 0;
+  std::size_t outside = 0;
+  for (std::size_t i = 0; i < mean.voxelCount(); ++i) {
+    const double a = single[0].voxels()[i], b = single[1].voxels()[i], c = single[2].voxels()[i];
+    const double m = (a + b + c) / 3.0;
+    const double s = std::sqrt(((a - m) * (a - m) + (b - m) * (b - m) + (c - m) * (c - m)) / 2.0);
+    worstMean = std::max(worstMean, std::abs(mean.voxels()[i] - m));
+    worstSd = std::max(worstSd, std::abs(sd.voxels()[i] - s));
+    largestSd = std::max(largestSd, s);
+    outside += a == -1000.0 && sd.voxels()[i] == 0.0f;
+  }
+  // float32 running moments on [-1, 1], scaled by the 2012 HU half-span: ~1e-3 HU of rounding.
+  EXPECT_LT(worstMean, 0.05) << "mean map vs the mean of three single runs (HU)";
+  EXPECT_LT(worstSd, 0.05) << "std map vs the sample std of three single runs (HU)";
+  EXPECT_GT(largestSd, 1.0) << "the three runs must differ for this to test anything";
+  EXPECT_GT(outside, 0u) << "air outside the body: std 0";
+
+  // The mr source without bridge noise has nothing to sample: refused before any work.
+  auto deterministic = tinyConfig(2, 0);
+  deterministic.flow.sigma = 0.0;
+  const auto model0 = makeModel(tmp / "model0", deterministic);
+  std::string err;
+  EXPECT_EQ(cli({"convert", "--model", model0.string(), "--input", (tmp / "mr.mha").string(), "--output",
+                 (tmp / "x.mha").string(), "--samples", "2"},
+                nullptr, &err),
+            2);
+  EXPECT_NE(err.find("without bridge noise (flow.sigma = 0)"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(tmp / "x.mha"));
+}
+
 // Each bad input: exit 1, one line naming the file, nothing at the output path.
 TEST(Convert, BadInputsNameTheFileAndLeaveNothing) {
   TempDir tmp;

@@ -240,6 +240,8 @@ TEST_F(DicomSeriesTest, BrokenSeriesAreRefusedWithTheReason) {
       {"echoes", {"several volumes in one series (echoes 1, 2)"}},
       {"temporal", {"several volumes in one series (temporal positions 1, 2)"}},
       {"palette", {"IM0006 has the photometric interpretation 'PALETTE COLOR'", "MONOCHROME1 or MONOCHROME2"}},
+      {"bits", {"has missing or inconsistent pixel bits (allocated 16, stored 20, high bit"}},
+      {"recognition", {"has a Recognition Code (0008,0010) that is not ACR-NEMA's"}},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.folder);
@@ -288,6 +290,7 @@ TEST(DicomFence, FileMetaInformationThatGdcmWouldAbortOnIsRefused) {
        "non-standard value representation 'NH'"},
       {"nothing after the meta group", preamble + syntax, "without a data set"},
       {"meta element cut", preamble + syntax + std::string{char(0x02), 0, char(0x13), 0, 'S'}, "runs past the end"},
+      {"two bytes after the preamble", preamble + std::string{char(0x02), char(0x01)}, "without a data set"},
       // Not an abort but GDCM allocating (and zeroing) 1 GiB: elements after the pixel data count too.
       {"huge element after the pixel data",
        preamble + syntax + std::string{char(0xe0), char(0x7f), char(0x10), 0, 'O', 'W', 0, 0, 4, 0, 0, 0} +

@@ -71,7 +71,9 @@ class Walker {
       if (u16(start + 2, false) == 0x0010) syntax.assign(reinterpret_cast<const char*>(b_.data() + pos), len);
       pos += len;
     }
-    if (pos > metaStart && b_.size() - pos < 4)
+    // Less than one element header after the meta group (or right after the DICM preamble):
+    // GDCM's reader asserts on the stream state (gdcmReader.cxx:385).
+    if ((pos > metaStart || metaStart == 132) && b_.size() - pos < 8)
       return "the file ends after its file meta information, at byte " + std::to_string(pos) +
              ", without a data set (truncated or corrupt)";
     while (!syntax.empty() && (syntax.back() == '\0' || syntax.back() == ' ')) syntax.pop_back();

@@ -178,6 +178,10 @@ std::optional<DicomInstance> readInstance(const fs::path& path) {
   in.columns = count(filter, ds, gdcm::Tag(0x0028, 0x0011));
   in.samplesPerPixel = std::max<std::size_t>(1, count(filter, ds, gdcm::Tag(0x0028, 0x0002)));
   in.photometric = text(ds, gdcm::Tag(0x0028, 0x0004));
+  in.bitsAllocated = count(filter, ds, gdcm::Tag(0x0028, 0x0100));
+  in.bitsStored = count(filter, ds, gdcm::Tag(0x0028, 0x0101));
+  in.highBit = count(filter, ds, gdcm::Tag(0x0028, 0x0102));
+  in.recognitionCode = text(ds, gdcm::Tag(0x0008, 0x0010));
   const std::string frames = text(ds, gdcm::Tag(0x0028, 0x0008));
   in.frames = frames.empty() ? 1 : std::size_t(std::max(1.0, std::min(number(frames), 1e9)));
   in.sliceThickness = number(text(ds, gdcm::Tag(0x0018, 0x0050)));

@@ -30,6 +30,9 @@ struct DicomInstance {
   std::string seriesUid, seriesNumber, description, modality, sopClassUid;
   std::size_t rows = 0, columns = 0, frames = 1, samplesPerPixel = 1;
   std::string photometric;  ///< (0028,0004), "" when absent
+  /// (0028,0100), (0028,0101), (0028,0102); 0 when absent or unreadable.
+  std::size_t bitsAllocated = 0, bitsStored = 0, highBit = 0;
+  std::string recognitionCode;  ///< (0008,0010), retired (ACR-NEMA); "" when absent
   double sliceThickness = 0, spacingBetweenSlices = 0;  ///< 0 when absent
   DicomPlane plane;                ///< single-frame image
   std::vector<DicomPlane> frameplanes;  ///< multi-frame (enhanced) image: one per frame

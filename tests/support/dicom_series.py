@@ -215,6 +215,17 @@ def main():
             ds.PhotometricInterpretation = "PALETTE COLOR"
     write_series(os.path.join(out, "palette"), edit=palette)
 
+    # Pixel bits GDCM asserts on, and a retired Recognition Code that is not ACR-NEMA's.
+    def bits(k, ds, position):
+        if k == 4:
+            ds.BitsStored = 20
+    write_series(os.path.join(out, "bits"), edit=bits)
+
+    def recognition(k, ds, position):
+        if k == 1:
+            ds.add_new((0x0008, 0x0010), "LO", "XYZ 1.0")
+    write_series(os.path.join(out, "recognition"), edit=recognition)
+
     # Two volumes at the same positions (one series, e.g. pre/post contrast without other tags).
     uid = generate_uid()
 
