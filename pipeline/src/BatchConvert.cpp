@@ -84,14 +84,15 @@ std::string csvField(const std::string& s) {
 
 void writeStatus(const fs::path& outDir, const std::string& suffix, const std::vector<BatchCaseStatus>& cases) {
   std::ostringstream csv;
-  csv << "id,status,seconds,nfe,output,reason\n";
+  csv << "id,status,seconds,nfe,output,reason,mean_std_hu\n";
   nlohmann::json j = nlohmann::json::array();
   for (const auto& c : cases) {
     if (c.status.empty()) continue;  // not reached yet
     csv << csvField(c.id) << "," << c.status << "," << c.seconds << "," << c.nfe << "," << csvField(c.output) << ","
-        << csvField(c.reason) << "\n";
+        << csvField(c.reason) << "," << (c.meanStdHu >= 0 ? std::to_string(c.meanStdHu) : std::string()) << "\n";
     j.push_back({{"id", c.id}, {"status", c.status}, {"seconds", c.seconds}, {"nfe", c.nfe}, {"output", c.output},
                  {"reason", c.reason}});
+    if (c.meanStdHu >= 0) j.back()["mean_std_hu"] = c.meanStdHu;
   }
   writeTextAtomically(outDir / ("status" + suffix + ".csv"), csv.str());
   writeTextAtomically(outDir / ("status" + suffix + ".json"), j.dump(2) + "\n");
@@ -172,6 +173,7 @@ BatchConvertSummary runBatchConvert(const BatchConvertOptions& o, std::ostream& 
           const auto report = converters[std::size_t(j)]->convert(c.mr, outputs[k]);
           st.status = "ok";
           st.nfe = report.nfe.empty() ? 0 : report.nfe.back();
+          if (report.samples > 1) st.meanStdHu = report.meanStdHu;
         } catch (const std::exception& e) {
           st.status = "failed";
           std::string msg = e.what();

@@ -43,6 +43,11 @@ void ConvertOptions::validate() const {
   if (!(overlap >= 0 && overlap < 1)) throw UsageError("--overlap must be in [0, 1)");
   if (maxBatchVoxels < 0) throw UsageError("--max-batch-voxels must not be negative");
   if (!std::isfinite(outsideHu)) throw UsageError("--outside-hu must be finite");
+  if (samples < 1 || samples > 1000) throw UsageError("--samples must be in 1..1000 (got " + std::to_string(samples) + ")");
+  if (samples > 1 && !nfeSweep.empty()) throw UsageError("--samples and --nfe-sweep cannot be combined");
+  if (samples > 1 && outputFormat == OutputFormat::DicomSeries)
+    throw UsageError("--samples with --output-format dicom: the standard-deviation map is written as a volume "
+                     "file; convert to a file (e.g. sct.nii.gz)");
   if (outputFormat == OutputFormat::DicomSeries) {
     if (pixelType != PixelType::Int16) throw UsageError("--output-format dicom writes int16 HU; drop --pixel-type float32");
     dicom.validate();
@@ -54,7 +59,8 @@ nlohmann::json ConvertOptions::toJson() const {
                    {"outside_hu", outsideHu}, {"pixel_type", pixelType == PixelType::Int16 ? "int16" : "float32"},
                    {"seed", seed},
                    {"output_format", outputFormat == OutputFormat::DicomSeries ? "dicom" : "file"},
-                   {"precision", inferencePrecisionName(precision)}};
+                   {"precision", inferencePrecisionName(precision)},
+                   {"samples", samples}};
   if (nfeSweep.empty())
     j["solver"] = solver.toJson();
   else
@@ -69,10 +75,16 @@ fs::path sweepOutputPath(const fs::path& output, int nfe) {
   return output.parent_path() / (stem + "_nfe" + std::to_string(nfe) + ext);
 }
 
+fs::path uncertaintyOutputPath(const fs::path& output) {
+  const std::string ext = fullExtension(output);
+  const std::string name = output.filename().string();
+  return output.parent_path() / (name.substr(0, name.size() - ext.size()) + "_std" + ext);
+}
+
 nlohmann::json ConvertReport::toJson() const {
   std::vector<std::string> outs;
   for (const auto& o : outputs) outs.push_back(o.string());
-  return {{"input", input.string()},
+  nlohmann::json j = {{"input", input.string()},
           {"outputs", outs},
           {"nfe", nfe},
           {"evaluations", evaluations},
@@ -84,6 +96,12 @@ nlohmann::json ConvertReport::toJson() const {
                        {"integrate", secondsIntegrate},
                        {"write", secondsWrite},
                        {"per_evaluation", secondsPerEvaluation()}}}};
+  if (samples > 1) {
+    j["samples"] = samples;
+    j["uncertainty_output"] = uncertaintyOutput.string();
+    j["mean_std_hu_in_body"] = meanStdHu;
+  }
+  return j;
 }
 
 // ---- converter -----------------------------------------------------------------------------------
@@ -121,6 +139,15 @@ Converter::Converter(ConvertOptions options) : options_(std::move(options)), imp
   io.solver = options_.solver;
   io.source = cfg.flow.source;  // validated when the model was loaded: mr or noise
   io.noiseSeed = options_.seed;
+  if (options_.samples > 1) {
+    // The source density the model was trained from: N(MR, σ²I) for the mr source (as
+    // `mr2ct likelihood` assumes), N(0, I) for noise. σ = 0 has no randomness to sample.
+    if (io.source == "mr" && !(cfg.flow.sigma > 0.0))
+      throw UsageError("--samples " + std::to_string(options_.samples) + ": " + options_.model.string() +
+                       " was trained from the MR without bridge noise (flow.sigma = 0), so every trajectory is "
+                       "the same; use a model trained with --sigma > 0, or --samples 1");
+    if (io.source == "mr") io.sourceSigma = cfg.flow.sigma;
+  }
   // A noise-source model only ever saw x = CT at t = 1 and answers v ≈ x there, while the true
   // field of a near-deterministic target is stiff, (E[CT | x] − x)/(1 − t). Solvers with a stage at
   // t = 1 keep part of the noise (BrainWeb: Heun NFE 2/4/8 gave 1066/535/250 HU, Euler 101/88/86).
@@ -184,8 +211,10 @@ ConvertReport Converter::convert(const fs::path& input, const fs::path& output) 
   // writable, space for the uncompressed voxels.
   const bool dicom = options_.outputFormat == OutputFormat::DicomSeries;
   const fs::path target = dicom ? seriesFolderPath(output) : output;  // "sct/" is the folder "sct"
+  report.samples = options_.samples;
   if (options_.nfeSweep.empty()) {
     report.outputs = {target};
+    if (options_.samples > 1) report.uncertaintyOutput = uncertaintyOutputPath(target);
   } else {
     for (int n : options_.nfeSweep) report.outputs.push_back(sweepOutputPath(target, n));
   }
@@ -210,6 +239,10 @@ ConvertReport Converter::convert(const fs::path& input, const fs::path& output) 
     if (std::find(exts.begin(), exts.end(), fullExtension(out)) == exts.end())
       throw UsageError(out.string() + ": unsupported output extension '" + fullExtension(out) + "'");
     prepareOutputFile(out, bytes);
+  }
+  if (!report.uncertaintyOutput.empty()) {
+    refuseOverwritingInputs(report.uncertaintyOutput, {input});
+    prepareOutputFile(report.uncertaintyOutput, header.geometry.voxelCount() * 4u);
   }
 
   // Read (NaN/Inf voxels and unreadable geometry are refused here, naming the file).
@@ -243,8 +276,38 @@ ConvertReport Converter::convert(const fs::path& input, const fs::path& output) 
       if (!bar) bar = std::make_unique<ProgressBar>("convert " + input.filename().string(), total);
       bar->advance(1, std::to_string(done) + "/" + std::to_string(total));
     };
-    integrated = options_.nfeSweep.empty() ? impl_->integrator->integrate(x0)
-                                           : impl_->integrator->integrateSweep(x0, options_.nfeSweep);
+    if (!options_.nfeSweep.empty()) {
+      integrated = impl_->integrator->integrateSweep(x0, options_.nfeSweep);
+    } else if (options_.samples == 1) {
+      integrated = impl_->integrator->integrate(x0);
+    } else {
+      // Welford's running mean and M2 over the samples, each clamped to the CT range first (as the
+      // written sCT is): three volumes in memory whatever K.
+      torch::Tensor mean, m2;
+      int evaluations = 0, batches = 0;
+      for (int k = 0; k < options_.samples; ++k) {
+        VolumeIntegrator sample = impl_->integrator->withNoiseSeed(options_.seed + std::uint64_t(k));
+        const auto overall = impl_->integrator->progress;
+        const std::size_t K = std::size_t(options_.samples), done = std::size_t(k);
+        sample.progress = [overall, K, done](std::size_t d, std::size_t total) { overall(done * total + d, K * total); };
+        IntegrationResult r = sample.integrate(x0);
+        const torch::Tensor x = r.x[0].clamp(-1.0, 1.0);
+        if (k == 0) {
+          mean = x.clone();
+          m2 = torch::zeros_like(x);
+          evaluations = r.totalEvaluations;  // per trajectory, as for one sample
+          batches = r.batches;
+          integrated.nfe = r.nfe;
+        } else {
+          const torch::Tensor delta = x - mean;
+          mean.add_(delta, 1.0 / double(k + 1));
+          m2.add_(delta * (x - mean));
+        }
+      }
+      integrated.x = {mean, (m2 / double(options_.samples - 1)).sqrt_()};
+      integrated.totalEvaluations = evaluations;
+      integrated.batches = batches;
+    }
     impl_->integrator->progress = nullptr;
     if (bar) bar->finish();
   }
@@ -280,6 +343,33 @@ ConvertReport Converter::convert(const fs::path& input, const fs::path& output) 
     wo.pixelType = options_.pixelType;
     wo.nifti = inputInfo.nifti;
     writeVolume(hu, report.outputs[i], wo);
+  }
+  if (report.samples > 1) {
+    // The std of the samples in HU (the map is linear, so std scales by the HU span / 2); 0 where
+    // the sCT is the constant outside value. Always float32: a fraction of a HU matters here.
+    Volume sd = volumeFromTensor(integrated.x[1], grid);
+    integrated.x[1] = torch::Tensor();
+    const double scale = 0.5 * (ct.maxHu - ct.minHu);
+    float* p = sd.data();
+    const std::uint8_t* m = mask.data();
+    double sum = 0;
+    std::size_t inBody = 0;
+    for (std::size_t v = 0; v < sd.voxelCount(); ++v) {
+      p[v] = float(double(p[v]) * scale);
+      if (m[v]) {
+        sum += p[v];
+        ++inBody;
+      } else if (options_.maskOutside) {
+        p[v] = 0.0f;
+      }
+    }
+    report.meanStdHu = inBody ? sum / double(inBody) : 0.0;
+    if (!sameGrid) sd = resampleVolume(sd, inputGrid, SpatialTransform::identity(), Interpolation::Linear, 0.0f);
+    sd.setGeometry(inputGrid);
+    WriteOptions wo;
+    wo.pixelType = PixelType::Float32;
+    wo.nifti = inputInfo.nifti;
+    writeVolume(sd, report.uncertaintyOutput, wo);
   }
   report.secondsWrite = secondsSince(t);
   report.secondsTotal = secondsSince(tStart);

@@ -52,6 +52,7 @@ ConvertOptions convertOptionsFrom(const po::variables_map& vm) {
     throw UsageError("--pixel-type: use int16 or float32 (got '" + type + "')");
   o.dicomSeries = vm["dicom-series"].as<std::string>();
   o.seed = vm["seed"].as<std::uint64_t>();
+  o.samples = vm["samples"].as<int>();
   o.outputFormat = parseOutputFormat(vm["output-format"].as<std::string>());
   o.dicom.seriesDescription = vm["series-description"].as<std::string>();
   o.dicom.seriesNumber = vm["series-number"].as<int>();
@@ -78,6 +79,9 @@ void printReport(const ConvertReport& r, std::ostream& out) {
   for (std::size_t i = 0; i < r.outputs.size(); ++i)
     out << "  NFE " << r.nfe[i] << ": " << r.outputs[i].string() << " (integration at this NFE alone ~"
         << double(r.nfe[i]) * r.secondsPerEvaluation() << " s)\n";
+  if (r.samples > 1)
+    out << "  " << r.samples << " samples: mean written above, standard deviation " << r.uncertaintyOutput.string()
+        << " (mean " << std::setprecision(1) << r.meanStdHu << " HU in the body)\n";
 }
 
 }  // namespace
@@ -92,6 +96,7 @@ Command convertCommand() {
       "[--patient-name 'Family^Given'] [--series-description TEXT] [--series-number N]\n       mr2ct convert --model DIR --manifest M --out-dir D [--resume] [--shard i/N] [--jobs J]";
   c.example = "mr2ct convert --model model --input phantom/case000/mr.nii.gz --output sct.nii.gz --solver heun --steps 4";
   c.declare = [](po::options_description& d, po::positional_options_description&) {
+    static const ConvertOptions def;  // the defaults live in the struct
     d.add_options()
         ("model", po::value<std::string>()->required(), "model folder (config.json, weights.pt)")
         ("input", po::value<std::string>(), "MR volume (NIfTI, MetaImage, NRRD or a DICOM series folder)")
@@ -108,8 +113,8 @@ Command convertCommand() {
         ("allow-outside", po::bool_switch(), "batch: accept manifest paths outside its folder")
         ("solver", po::value<std::string>()->default_value("heun"), "euler | midpoint | heun | rk4 | dopri5")
         ("steps", po::value<int>()->default_value(4), "steps of a fixed-step solver (NFE = steps x evaluations per step)")
-        ("rtol", po::value<double>()->default_value(SolverOptions{}.rtol), "dopri5 relative tolerance")
-        ("atol", po::value<double>()->default_value(SolverOptions{}.atol), "dopri5 absolute tolerance")
+        ("rtol", po::value<double>()->default_value(def.solver.rtol), "dopri5 relative tolerance")
+        ("atol", po::value<double>()->default_value(def.solver.atol), "dopri5 absolute tolerance")
         ("nfe-sweep", po::value<std::string>(), "Euler on nested grids: one output per NFE, e.g. 1,2,4,8 (out_nfeN.ext)")
         ("device", po::value<std::string>()->default_value("cpu"), "cpu | cuda | cuda:N")
         ("batch", po::value<int>()->default_value(4), "slices (2D) or patches (3D) per network call")
@@ -120,7 +125,11 @@ Command convertCommand() {
         ("no-mask-outside", po::bool_switch(), "keep the network's values outside the body mask (default: -1000 HU)")
         ("pixel-type", po::value<std::string>()->default_value("int16"), "output voxels: int16 | float32")
         ("dicom-series", po::value<std::string>()->default_value(""), "--input is a DICOM folder of several series (a study): the MR's SeriesInstanceUID or SeriesNumber")
-        ("seed", po::value<std::uint64_t>()->default_value(0), "models trained with --source noise: seed of the starting noise")
+        ("seed", po::value<std::uint64_t>()->default_value(def.seed),
+         "seed of the starting noise (models trained with --source noise, or --samples)")
+        ("samples", po::value<int>()->default_value(def.samples),
+         "trajectories per volume; K > 1 writes their mean and <output>_std.<ext>, the voxel-wise standard "
+         "deviation in HU (needs a model trained with bridge noise sigma > 0, or the noise source)")
         ("output-format", po::value<std::string>()->default_value("file"),
          "file (format by --output's extension) | dicom (--output is a folder: a CT series, one file per slice)")
         ("series-description", po::value<std::string>()->default_value(DicomSeriesOptions{}.seriesDescription),

@@ -53,6 +53,10 @@ struct IntegratorOptions {
   /// `noiseSeed` on the CPU, so a result does not depend on batch size or device).
   std::string source = "mr";
   std::uint64_t noiseSeed = 0;
+  /// Source "mr" only: x0 = MR + sourceSigma·ε, ε ~ N(0, I) drawn like the noise source's (whole
+  /// padded volume, CPU, noiseSeed); the condition stays the clean MR. 0: x0 = MR (deterministic).
+  /// `convert --samples K` draws K such trajectories of a model trained with bridge noise σ.
+  double sourceSigma = 0.0;
 
   void validate() const;  ///< UsageError naming the option
   nlohmann::json toJson() const;
@@ -86,6 +90,8 @@ class VolumeIntegrator {
   std::function<void(std::size_t, std::size_t)> progress;
 
   const IntegratorOptions& options() const { return options_; }
+  /// The same integrator (velocity, options) with another noise seed: one more sample.
+  VolumeIntegrator withNoiseSeed(std::uint64_t seed) const;
 
  private:
   using UnitSolver = std::function<std::vector<SolveResult>(const VelocityFn&, const torch::Tensor& x0)>;

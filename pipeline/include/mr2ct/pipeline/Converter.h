@@ -61,12 +61,19 @@ struct ConvertOptions {
   /// Network precision. bf16: weights cast once at load, ODE state and solver in float32; falls
   /// back to fp32 on a CPU without native bf16.
   InferencePrecision precision = kDefaultConvertPrecision;
+  /// Trajectories per volume (`--samples K`). K > 1: x0 = MR + σ·ε (the model's bridge σ > 0) or
+  /// noise, seeds seed … seed + K − 1; the output is their voxel-wise mean and
+  /// uncertaintyOutputPath(output) their standard deviation in HU, from running moments (memory:
+  /// three volumes whatever K).
+  int samples = 1;
   void validate() const;                ///< UsageError naming the option
   nlohmann::json toJson() const;
 };
 
 /// Output path for one NFE of a sweep: "sct.nii.gz" → "sct_nfe4.nii.gz".
 std::filesystem::path sweepOutputPath(const std::filesystem::path& output, int nfe);
+/// The standard-deviation map of `convert --samples K`: "sct.nii.gz" → "sct_std.nii.gz".
+std::filesystem::path uncertaintyOutputPath(const std::filesystem::path& output);
 
 struct ConvertReport {
   std::filesystem::path input;
@@ -76,8 +83,11 @@ struct ConvertReport {
   double secondsTotal = 0, secondsRead = 0, secondsPreprocess = 0, secondsIntegrate = 0, secondsWrite = 0;
   std::size_t slices = 0;                      ///< slices of the integrated (preprocessed) grid
   InferencePrecision precision = InferencePrecision::Fp32;  ///< what ran (after any fallback)
-  /// Integration seconds per network evaluation (over the whole volume).
-  double secondsPerEvaluation() const { return evaluations > 0 ? secondsIntegrate / evaluations : 0; }
+  int samples = 1;                             ///< trajectories averaged
+  std::filesystem::path uncertaintyOutput;     ///< the std map (samples > 1), else empty
+  double meanStdHu = 0;                        ///< samples > 1: mean std (HU) inside the body mask
+  /// Integration seconds per network evaluation (over the whole volume; all samples counted).
+  double secondsPerEvaluation() const { return evaluations > 0 ? secondsIntegrate / evaluations / samples : 0; }
   nlohmann::json toJson() const;
 };
 
@@ -139,6 +149,7 @@ struct BatchCaseStatus {
   double seconds = 0;
   int nfe = 0;
   std::string output;
+  double meanStdHu = -1;  ///< --samples K > 1: the case's mean std (HU) in the body; -1 otherwise
 };
 
 struct BatchConvertSummary {
