@@ -140,9 +140,10 @@ std::string firstSlurmHost(const std::string& nodelist) {
   const std::string first = nodelist.substr(0, end);
   const size_t open = first.find('[');
   if (open == std::string::npos) return first;
-  const std::string range = first.substr(open + 1);
-  const size_t stop = range.find_first_of(",-]");
-  return first.substr(0, open) + range.substr(0, stop);
+  const size_t close = first.find(']', open);
+  const std::string range = first.substr(open + 1, close == std::string::npos ? std::string::npos : close - open - 1);
+  const std::string suffix = close == std::string::npos ? "" : first.substr(close + 1);  // "node[1-3]-ib"
+  return first.substr(0, open) + range.substr(0, range.find_first_of(",-")) + suffix;
 }
 
 DistributedContext DistributedContext::fromEnvironment(const std::map<std::string, std::string>* env) {

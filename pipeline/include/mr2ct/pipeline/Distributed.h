@@ -30,7 +30,7 @@ struct DistributedContext {
   static DistributedContext fromEnvironment(const std::map<std::string, std::string>* env = nullptr);
 };
 
-/// "node[03-05,9],gpu1" -> "node03"; "a,b" -> "a"; "host" -> "host".
+/// "node[03-05,9],gpu1" -> "node03"; "rack[2-3]-ib" -> "rack2-ib"; "a,b" -> "a"; "host" -> "host".
 std::string firstSlurmHost(const std::string& nodelist);
 
 /// Joins the process group of `context` (rank 0 serves the TCPStore) on `device` ("cpu" or
