@@ -282,38 +282,6 @@ TEST(Integrator, NoiseSourceStartsFromSeededStandardNoise) {
   EXPECT_THROW(bad.validate(), UsageError);
 }
 
-TEST(Integrator, MrSourceWithSourceSigmaStartsFromTheMrPlusSeededNoise) {
-  const auto mr = randomVolume(12, 20, 24);
-  const ConditionalVelocityFn still = [](const torch::Tensor& x, const torch::Tensor&, const torch::Tensor&) {
-    return torch::zeros_like(x);
-  };
-  auto run = [&](int dims, std::uint64_t seed, double sigma) {
-    IntegratorOptions o;
-    o.dims = dims;
-    o.batchSize = 3;
-    o.sizeMultiple = 8;
-    o.patchSize = {8, 16, 16};
-    o.patchOverlap = {2, 4, 4};
-    o.solver.method = SolverMethod::Euler;
-    o.solver.steps = 1;
-    o.noiseSeed = seed;
-    o.sourceSigma = sigma;
-    return VolumeIntegrator(still, o).integrate(mr).x[0] - mr;  // x0 − MR: the added noise
-  };
-  for (int dims : {2, 3}) {
-    EXPECT_EQ(run(dims, 3, 0.0).abs().max().item<float>(), 0.0f) << dims << "D: sigma 0 starts from the MR";
-    const auto a = run(dims, 3, 0.2), b = run(dims, 3, 0.2), c = run(dims, 4, 0.2);
-    EXPECT_TRUE(torch::equal(a, b)) << dims << "D: reproducible from the seed";
-    EXPECT_GT((a - c).abs().mean().item<float>(), 0.1f) << dims << "D: another seed, other noise";
-    EXPECT_NEAR(a.std().item<float>(), 0.2f, 0.01f);
-    EXPECT_NEAR(a.mean().item<float>(), 0.0f, 0.01f);
-  }
-  IntegratorOptions bad;
-  bad.source = "noise";
-  bad.sourceSigma = 0.2;
-  EXPECT_THROW(bad.validate(), UsageError);
-}
-
 TEST(Integrator, BadOptionsAreUsageErrors) {
   IntegratorOptions o;
   o.batchSize = 0;

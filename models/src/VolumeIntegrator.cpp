@@ -25,8 +25,6 @@ void IntegratorOptions::validate() const {
   if (sizeMultiple < 1) throw UsageError("integrator: sizeMultiple must be at least 1");
   if (source != "mr" && source != "noise")
     throw UsageError("integrator: source must be mr or noise (got '" + source + "')");
-  if (!(sourceSigma >= 0.0) || (sourceSigma > 0.0 && source != "mr"))
-    throw UsageError("integrator: sourceSigma must be >= 0, and only with the mr source");
   if (dims == 3) {
     for (int i = 0; i < 3; ++i) {
       if (patchSize[i] < 1 || patchSize[i] % sizeMultiple != 0)
@@ -41,8 +39,7 @@ void IntegratorOptions::validate() const {
 nlohmann::json IntegratorOptions::toJson() const {
   nlohmann::json j{{"dims", dims}, {"batchSize", batchSize}, {"solver", solver.toJson()}, {"device", device.str()},
                    {"source", source}};
-  if (source == "noise" || sourceSigma > 0.0) j["noiseSeed"] = noiseSeed;
-  if (sourceSigma > 0.0) j["sourceSigma"] = sourceSigma;
+  if (source == "noise") j["noiseSeed"] = noiseSeed;
   if (dims == 2) {
     j["contextSlices"] = contextSlices;
   } else {
@@ -164,9 +161,8 @@ IntegrationResult VolumeIntegrator::runSlices(const torch::Tensor& mrIn, const U
   int64_t B = options_.batchSize;
   if (options_.maxBatchVoxels > 0) B = std::max<int64_t>(1, std::min(B, options_.maxBatchVoxels / (Hp * Wp)));
   const std::size_t batches = std::size_t((D + B - 1) / B);
-  const bool noise = options_.source == "noise", noisyMr = options_.sourceSigma > 0.0;
-  const torch::Tensor noiseVolume =
-      noise || noisyMr ? seededNoise({D, 1, Hp, Wp}, options_.noiseSeed) : torch::Tensor();
+  const bool noise = options_.source == "noise";
+  const torch::Tensor noiseVolume = noise ? seededNoise({D, 1, Hp, Wp}, options_.noiseSeed) : torch::Tensor();
   for (int64_t z0 = 0; z0 < D; z0 += B) {
     const int64_t b = std::min(B, D - z0);
     const auto zs = torch::arange(z0, z0 + b, torch::kLong);
@@ -174,8 +170,8 @@ IntegrationResult VolumeIntegrator::runSlices(const torch::Tensor& mrIn, const U
     std::vector<torch::Tensor> channels;
     for (int o = -k; o <= k; ++o) channels.push_back(mr.index_select(0, (zs + o).clamp(0, D - 1)));
     const torch::Tensor cond = padTo2d(torch::stack(channels, 1), Hp, Wp).to(options_.device);
-    torch::Tensor x0 = noise ? noiseVolume.narrow(0, z0, b).to(options_.device) : cond.narrow(1, k, 1).clone();
-    if (noisyMr) x0.add_(noiseVolume.narrow(0, z0, b).to(options_.device), options_.sourceSigma);
+    const torch::Tensor x0 =
+        noise ? noiseVolume.narrow(0, z0, b).to(options_.device) : cond.narrow(1, k, 1).clone();
     int evaluations = 0;
     const VelocityFn v = [&](const torch::Tensor& x, double t) {
       ++evaluations;
@@ -250,9 +246,8 @@ IntegrationResult VolumeIntegrator::runPatches(const torch::Tensor& mrIn, const 
     if (progress) progress(std::size_t(evaluations), std::max(std::size_t(evaluations), expectedEvaluations));
     return out.div_(weightSum).view({1, 1, Sd, Sh, Sw});
   };
-  torch::Tensor x0 = options_.source == "noise" ? seededNoise({1, 1, Sd, Sh, Sw}, options_.noiseSeed) : cond.clone();
-  if (options_.sourceSigma > 0.0) x0.add_(seededNoise({1, 1, Sd, Sh, Sw}, options_.noiseSeed), options_.sourceSigma);
-  const auto solved = unit(v, x0);
+  const auto solved =
+      unit(v, options_.source == "noise" ? seededNoise({1, 1, Sd, Sh, Sw}, options_.noiseSeed) : cond.clone());
   result.nfe.assign(outputs, 0);
   for (std::size_t i = 0; i < outputs; ++i) {
     result.x.push_back(

@@ -139,15 +139,14 @@ Converter::Converter(ConvertOptions options) : options_(std::move(options)), imp
   io.solver = options_.solver;
   io.source = cfg.flow.source;  // validated when the model was loaded: mr or noise
   io.noiseSeed = options_.seed;
-  if (options_.samples > 1) {
-    // The source density the model was trained from: N(MR, σ²I) for the mr source (as
-    // `mr2ct likelihood` assumes), N(0, I) for noise. σ = 0 has no randomness to sample.
-    if (io.source == "mr" && !(cfg.flow.sigma > 0.0))
-      throw UsageError("--samples " + std::to_string(options_.samples) + ": " + options_.model.string() +
-                       " was trained from the MR without bridge noise (flow.sigma = 0), so every trajectory is "
-                       "the same; use a model trained with --sigma > 0, or --samples 1");
-    if (io.source == "mr") io.sourceSigma = cfg.flow.sigma;
-  }
+  // Only a noise-source model has a random start that its training saw. The mr source's bridge
+  // noise σ·√(t(1−t)) vanishes at t = 0, so a start at MR + σ·ε is off its training distribution,
+  // and the noise passes through: on the demo model (σ 0.2, Euler NFE 4) the std map was 408 HU on
+  // average, i.e. σ times the HU half-span everywhere, not an uncertainty.
+  if (options_.samples > 1 && io.source == "mr")
+    throw UsageError("--samples " + std::to_string(options_.samples) + ": " + options_.model.string() +
+                     " transports the MR itself (flow.source mr), whose start has no randomness the model was "
+                     "trained on; sampling needs a model trained with --source noise (or use --samples 1)");
   // A noise-source model only ever saw x = CT at t = 1 and answers v ≈ x there, while the true
   // field of a near-deterministic target is stiff, (E[CT | x] − x)/(1 − t). Solvers with a stage at
   // t = 1 keep part of the noise (BrainWeb: Heun NFE 2/4/8 gave 1066/535/250 HU, Euler 101/88/86).

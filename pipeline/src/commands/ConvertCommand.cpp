@@ -129,7 +129,7 @@ Command convertCommand() {
          "seed of the starting noise (models trained with --source noise, or --samples)")
         ("samples", po::value<int>()->default_value(def.samples),
          "trajectories per volume; K > 1 writes their mean and <output>_std.<ext>, the voxel-wise standard "
-         "deviation in HU (needs a model trained with bridge noise sigma > 0, or the noise source)")
+         "deviation in HU (models trained with --source noise)")
         ("output-format", po::value<std::string>()->default_value("file"),
          "file (format by --output's extension) | dicom (--output is a folder: a CT series, one file per slice)")
         ("series-description", po::value<std::string>()->default_value(DicomSeriesOptions{}.seriesDescription),

@@ -53,10 +53,6 @@ struct IntegratorOptions {
   /// `noiseSeed` on the CPU, so a result does not depend on batch size or device).
   std::string source = "mr";
   std::uint64_t noiseSeed = 0;
-  /// Source "mr" only: x0 = MR + sourceSigma·ε, ε ~ N(0, I) drawn like the noise source's (whole
-  /// padded volume, CPU, noiseSeed); the condition stays the clean MR. 0: x0 = MR (deterministic).
-  /// `convert --samples K` draws K such trajectories of a model trained with bridge noise σ.
-  double sourceSigma = 0.0;
 
   void validate() const;  ///< UsageError naming the option
   nlohmann::json toJson() const;

@@ -61,8 +61,8 @@ struct ConvertOptions {
   /// Network precision. bf16: weights cast once at load, ODE state and solver in float32; falls
   /// back to fp32 on a CPU without native bf16.
   InferencePrecision precision = kDefaultConvertPrecision;
-  /// Trajectories per volume (`--samples K`). K > 1: x0 = MR + σ·ε (the model's bridge σ > 0) or
-  /// noise, seeds seed … seed + K − 1; the output is their voxel-wise mean and
+  /// Trajectories per volume (`--samples K`). K > 1 (noise-source models): x0 ~ N(0, I) from seeds
+  /// seed … seed + K − 1; the output is their voxel-wise mean and
   /// uncertaintyOutputPath(output) their standard deviation in HU, from running moments (memory:
   /// three volumes whatever K).
   int samples = 1;
