@@ -166,6 +166,26 @@ TEST_F(DicomOut, ExistingSeriesFolderIsKeptUnlessOverwriteIsGiven) {
   EXPECT_EQ(filesIn(at("sct_empty")).size(), before.size());
 }
 
+// A run killed while writing its series leaves a hidden temporary folder; the next run into the
+// same place removes it (its writer's pid is dead) and keeps another live writer's.
+TEST_F(DicomOut, StaleTemporaryFolderOfAKilledRunIsRemoved) {
+  const pid_t dead = fork();
+  if (dead == 0) _exit(0);
+  ASSERT_GT(dead, 0);
+  int status = 0;
+  waitpid(dead, &status, 0);  // reaped: this pid runs no more
+  const fs::path stale = at(".sct_stale.tmp-" + std::to_string(dead) + "-0");
+  const fs::path live = at(".sct_stale.tmp-" + std::to_string(::getpid()) + "-3");
+  fs::create_directories(stale);
+  fs::create_directories(live);
+  std::ofstream(stale / "CT0001.dcm") << "half a slice";
+  convert(model() + " --input " + quote(at("mr.nii.gz").string()) + " --output " + quote(at("sct_stale").string()) +
+          " --output-format dicom");
+  EXPECT_FALSE(fs::exists(stale));
+  EXPECT_TRUE(fs::exists(live));
+  EXPECT_FALSE(filesIn(at("sct_stale")).empty());
+}
+
 TEST_F(DicomOut, BatchWritesOneSeriesFolderPerCaseAndResumes) {
   {
     std::ofstream m(at("manifest.csv"));

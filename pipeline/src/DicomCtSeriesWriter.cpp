@@ -26,8 +26,10 @@
 #include <gdcmSequenceOfItems.h>
 #include <gdcmWriter.h>
 
+#include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
 #include "mr2ct/core/Log.h"
+#include "mr2ct/core/OutputGuard.h"
 
 namespace mr2ct {
 
@@ -399,7 +401,11 @@ std::string writeDicomCtSeries(const Volume& hu, const fs::path& path, const Dic
   static std::atomic<unsigned> counter{0};
   const fs::path parent = dir.parent_path().empty() ? fs::path(".") : dir.parent_path();
   const std::string tag = std::to_string(::getpid()) + "-" + std::to_string(counter++);
-  const fs::path tmp = parent / ("." + dir.filename().string() + ".tmp-" + tag);
+  // Named as temporarySibling names files, so that the next run removes it if this one is killed.
+  const std::string ext = fullExtension(dir);
+  const std::string stem = dir.filename().string().substr(0, dir.filename().string().size() - ext.size());
+  removeStaleTemporaries(dir);
+  const fs::path tmp = parent / ("." + stem + ".tmp-" + tag + ext);
   fs::create_directory(tmp);
   try {
     const Clock clock = now();

@@ -53,6 +53,9 @@ Command trainCommand() {
                      "README \"Quality\")", FlowConfig::defaultSigma("mr"), FlowConfig::defaultSigma("noise"))
              .c_str())
         ("time-sampling", po::value<std::string>()->default_value(def.flow.timeSampling), "uniform or logit-normal")
+        ("logit-mean", po::value<double>()->default_value(def.flow.logitMean),
+         "logit-normal: t = sigmoid(mean + std·z); a negative mean trains the first steps more")
+        ("logit-std", po::value<double>()->default_value(def.flow.logitStd), "logit-normal: spread of the logit")
         ("body-weight", po::value<double>()->default_value(def.flow.bodyWeight), "loss weight inside the body")
         ("background-weight", po::value<double>()->default_value(def.flow.backgroundWeight),
          "loss weight outside the body (outside the CT field of view: always 0)")
@@ -99,6 +102,8 @@ Command trainCommand() {
     m.flow.source = vm["source"].as<std::string>();
     m.flow.sigma = vm.count("sigma") ? vm["sigma"].as<double>() : FlowConfig::defaultSigma(m.flow.source);
     m.flow.timeSampling = vm["time-sampling"].as<std::string>();
+    m.flow.logitMean = vm["logit-mean"].as<double>();
+    m.flow.logitStd = vm["logit-std"].as<double>();
     m.flow.bodyWeight = vm["body-weight"].as<double>();
     m.flow.backgroundWeight = vm["background-weight"].as<double>();
     auto& t = m.training;
