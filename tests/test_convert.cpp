@@ -17,6 +17,7 @@
 #include "mr2ct/pipeline/Command.h"
 #include "mr2ct/pipeline/Converter.h"
 #include "mr2ct/preprocessing/VolumeIO.h"
+#include "support/ConvertFixtures.h"
 #include "support/TestSupport.h"
 
 namespace mr2ct {
@@ -24,35 +25,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using test::TempDir;
-
-ModelConfig tinyConfig(int dims = 2, int neighbours = 1) {
-  ModelConfig c;
-  c.network.preset = "test-tiny";
-  c.network.dims = dims;
-  c.network.neighbours = dims == 2 ? neighbours : 0;
-  c.network.channels = {8, 16};
-  c.network.blocksPerLevel = 1;
-  c.network.attention = false;
-  c.network.groups = 4;
-  c.network.timeFeatures = 8;
-  c.network.timeDim = 16;
-  c.network.patchSize = dims == 2 ? std::vector<int64_t>{16, 16} : std::vector<int64_t>{8, 8, 8};
-  c.preprocessing = {{"orientation", "LPS"},
-                     {"spacing", nullptr},
-                     {"n4", false},
-                     {"mr_normalization", MrNormalizationRule{}.toJson()},
-                     {"ct_normalization", CtNormalization{}.toJson()},
-                     {"body_mask", BodyMaskOptions{}.toJson()}};
-  return c;
-}
-
-fs::path makeModel(const fs::path& dir, const ModelConfig& c) {
-  torch::manual_seed(7);
-  saveModelConfig(c, dir);
-  auto net = makeNetwork(c);
-  saveWeights(*net, modelWeightsPath(dir));
-  return dir;
-}
+using test::saveRandomModel;
+ModelConfig tinyConfig(int dims = 2, int neighbours = 1) { return test::tinyNetworkConfig(dims, neighbours); }
 
 /// A body (ellipsoid, ~100) in air (~0) on a rotated, flipped, anisotropic grid.
 Volume phantomMr(std::array<std::size_t, 3> size = {26, 22, 7}) {
@@ -81,7 +55,7 @@ int cli(std::vector<std::string> args, std::string* out = nullptr, std::string* 
 
 TEST(Convert, RoundTripKeepsTheInputGridExactlyWithHuAndAirOutside) {
   TempDir tmp;
-  const auto model = makeModel(tmp / "model", tinyConfig());
+  const auto model = saveRandomModel(tmp / "model", tinyConfig());
   const Volume mr = phantomMr();
   writeVolume(mr, tmp / "mr.nii.gz");
   std::string out, err;
@@ -114,7 +88,7 @@ TEST(Convert, TargetSpacingIsUndoneOntoTheInputGrid) {
   TempDir tmp;
   auto cfg = tinyConfig(2, 0);
   cfg.preprocessing["spacing"] = {1.5, 1.5, 2.0};
-  const auto model = makeModel(tmp / "model", cfg);
+  const auto model = saveRandomModel(tmp / "model", cfg);
   writeVolume(phantomMr(), tmp / "mr.mha");
   ConvertOptions o;
   o.model = model;
@@ -131,7 +105,7 @@ TEST(Convert, TargetSpacingIsUndoneOntoTheInputGrid) {
 
 TEST(Convert, NfeSweepWritesOneOutputPerNfe) {
   TempDir tmp;
-  const auto model = makeModel(tmp / "model", tinyConfig());
+  const auto model = saveRandomModel(tmp / "model", tinyConfig());
   writeVolume(phantomMr(), tmp / "mr.nii.gz");
   ASSERT_EQ(cli({"convert", "--model", model.string(), "--input", (tmp / "mr.nii.gz").string(), "--output",
                  (tmp / "sct.nii.gz").string(), "--nfe-sweep", "1,2,4", "--quiet"}),
@@ -143,7 +117,7 @@ TEST(Convert, NfeSweepWritesOneOutputPerNfe) {
 
 TEST(Convert, ThreeDimensionalModelConvertsWithPatches) {
   TempDir tmp;
-  const auto model = makeModel(tmp / "model", tinyConfig(3));
+  const auto model = saveRandomModel(tmp / "model", tinyConfig(3));
   writeVolume(phantomMr({20, 18, 11}), tmp / "mr.nii.gz");
   ASSERT_EQ(cli({"convert", "--model", model.string(), "--input", (tmp / "mr.nii.gz").string(), "--output",
                  (tmp / "sct.nii.gz").string(), "--solver", "euler", "--steps", "2", "--quiet"}),
@@ -155,7 +129,7 @@ TEST(Convert, NoiseSourceModelConvertsFromSeededNoise) {
   TempDir tmp;
   auto cfg = tinyConfig(2, 0);
   cfg.flow.source = "noise";
-  const auto model = makeModel(tmp / "model", cfg);
+  const auto model = saveRandomModel(tmp / "model", cfg);
   writeVolume(phantomMr(), tmp / "mr.mha");
   auto convert = [&](const std::string& name, const std::string& seed) {
     std::string err;
@@ -181,7 +155,7 @@ TEST(Convert, SamplesWriteTheMeanAndTheStandardDeviationOfSingleRuns) {
   TempDir tmp;
   auto cfg = tinyConfig(2, 0);
   cfg.flow.source = "noise";
-  const auto model = makeModel(tmp / "model", cfg);
+  const auto model = saveRandomModel(tmp / "model", cfg);
   Volume mr = phantomMr();
   Geometry g = mr.geometry();
   g.direction = {1, 0, 0, 0, 1, 0, 0, 0, 1};  // LPS already: the sCT grid is the input's, no resampling
@@ -226,7 +200,7 @@ TEST(Convert, SamplesWriteTheMeanAndTheStandardDeviationOfSingleRuns) {
   EXPECT_GT(outside, 0u) << "air outside the body: std 0";
 
   // The mr source has no random start its training saw: refused before any work.
-  const auto model0 = makeModel(tmp / "model0", tinyConfig(2, 0));
+  const auto model0 = saveRandomModel(tmp / "model0", tinyConfig(2, 0));
   std::string err;
   EXPECT_EQ(cli({"convert", "--model", model0.string(), "--input", (tmp / "mr.mha").string(), "--output",
                  (tmp / "x.mha").string(), "--samples", "2"},
@@ -239,7 +213,7 @@ TEST(Convert, SamplesWriteTheMeanAndTheStandardDeviationOfSingleRuns) {
 // Each bad input: exit 1, one line naming the file, nothing at the output path.
 TEST(Convert, BadInputsNameTheFileAndLeaveNothing) {
   TempDir tmp;
-  const auto model = makeModel(tmp / "model", tinyConfig());
+  const auto model = saveRandomModel(tmp / "model", tinyConfig());
   writeVolume(phantomMr(), tmp / "mr.nii.gz");
   const std::string output = (tmp / "sct.nii.gz").string();
   auto expectFailure = [&](const std::vector<std::string>& args, const std::string& named) {
@@ -265,7 +239,7 @@ TEST(Convert, BadInputsNameTheFileAndLeaveNothing) {
   // checkpoint that does not match its config
   auto other = tinyConfig();
   other.network.channels = {16, 32};
-  const auto wrong = makeModel(tmp / "wrong", other);
+  const auto wrong = saveRandomModel(tmp / "wrong", other);
   fs::copy(model / "config.json", wrong / "config.json", fs::copy_options::overwrite_existing);
   expectFailure({"--model", wrong.string(), "--input", in, "--output", output}, "weights.pt");
   // unreadable input geometry
@@ -312,7 +286,7 @@ TEST(Convert, ShardsPartitionTheCasesExactlyOnce) {
 
 TEST(Convert, BatchGoesOnAfterAFailureResumesAndShards) {
   TempDir tmp;
-  const auto model = makeModel(tmp / "model", tinyConfig(2, 0));
+  const auto model = saveRandomModel(tmp / "model", tinyConfig(2, 0));
   fs::create_directories(tmp / "data");
   writeVolume(phantomMr(), tmp / "data" / "a.nii.gz");
   writeVolume(phantomMr({24, 20, 5}), tmp / "data" / "c.nii.gz");
@@ -365,7 +339,7 @@ TEST(Convert, BatchGoesOnAfterAFailureResumesAndShards) {
 // Issue 13, defect 2: `--output` equal to `--input` replaced the MR with the sCT (exit 0).
 TEST(Convert, NeverWritesOverItsInputThroughAPathALinkOrAHardLink) {
   TempDir tmp;
-  const auto model = makeModel(tmp / "model", tinyConfig());
+  const auto model = saveRandomModel(tmp / "model", tinyConfig());
   writeVolume(phantomMr(), tmp / "mr.nii.gz");
   const std::string before = readTextFile(tmp / "mr.nii.gz");
   fs::create_symlink(tmp / "mr.nii.gz", tmp / "link.nii.gz");
@@ -395,7 +369,7 @@ TEST(Convert, NeverWritesOverItsInputThroughAPathALinkOrAHardLink) {
 // Defects 9 and 10: a killed run's temporary is removed by the next run; output folders are created.
 TEST(Convert, RemovesStaleTemporariesAndCreatesItsOutputFolders) {
   TempDir tmp;
-  const auto model = makeModel(tmp / "model", tinyConfig(2, 0));
+  const auto model = saveRandomModel(tmp / "model", tinyConfig(2, 0));
   writeVolume(phantomMr(), tmp / "mr.nii.gz");
   const pid_t dead = fork();
   if (dead == 0) _exit(0);
@@ -430,7 +404,7 @@ TEST(Convert, OneThinSliceIsConvertedOnACoarserModelGrid) {
   TempDir tmp;
   ModelConfig c = tinyConfig(2, 0);
   c.preprocessing["spacing"] = {2.0, 2.0, 2.0};
-  const auto model = makeModel(tmp / "model", c);
+  const auto model = saveRandomModel(tmp / "model", c);
   Volume mr = phantomMr({40, 36, 1});
   Geometry g = mr.geometry();
   g.spacing = {1.0, 1.0, 1.0};
@@ -455,7 +429,7 @@ TEST(Convert, ScaledNiftiFromNibabelConvertsAndKeepsItsHeader) {
   if (std::system("/usr/bin/python3 -c 'import nibabel' >/dev/null 2>&1") != 0)
     GTEST_SKIP() << "python3-nibabel is missing (scripts/install-deps.sh installs it)";
   TempDir tmp;
-  const auto model = makeModel(tmp / "model", tinyConfig(2, 0));
+  const auto model = saveRandomModel(tmp / "model", tinyConfig(2, 0));
   writeVolume(phantomMr(), tmp / "ours.nii");
   const std::string py =
       "import nibabel as nib, numpy as np, sys\n"

@@ -17,6 +17,7 @@
 #include "mr2ct/models/VelocityUNet.h"
 #include "mr2ct/models/VolumeIntegrator.h"
 #include "mr2ct/pipeline/Distributed.h"
+#include "support/ModelFixtures.h"
 
 namespace fs = std::filesystem;
 using namespace mr2ct;
@@ -47,48 +48,11 @@ struct TempFolder {
   }
 };
 
-/// An elliptic body whose CT is a nonlinear function of a smooth MR pattern (as test_models).
-InMemoryDataSource phantomSource(int train, int val) {
-  const int64_t nz = 6, ny = 40, nx = 36;
-  InMemoryDataSource src("phantom");
-  for (int i = 0; i < train + val; ++i) {
-    InMemoryDataSource::Case c;
-    c.split = i < train ? "train" : "val";
-    c.shape = {nz, ny, nx};
-    const size_t n = size_t(nz * ny * nx);
-    c.mr.resize(n);
-    c.ct.resize(n);
-    c.mask.resize(n);
-    c.valid.resize(n, 1.f);
-    for (int64_t z = 0; z < nz; ++z)
-      for (int64_t y = 0; y < ny; ++y)
-        for (int64_t x = 0; x < nx; ++x) {
-          const size_t k = size_t((z * ny + y) * nx + x);
-          const double dy = (double(y) - double(ny) / 2.0) / (0.4 * double(ny));
-          const double dx = (double(x) - double(nx) / 2.0) / (0.42 * double(nx));
-          const bool body = dy * dy + dx * dx < 1.0 - 0.02 * double(z + i);
-          const double pattern = std::sin(0.3 * double(x + i)) * std::cos(0.25 * double(y - z));
-          c.mask[k] = body ? 1.f : 0.f;
-          c.mr[k] = body ? float(0.5 + 0.5 * pattern) : 0.f;
-          c.ct[k] = body ? float(0.8 * pattern * pattern - 0.2) : -1.f;
-        }
-    src.addCase("case" + std::to_string(i), std::move(c));
-  }
-  return src;
-}
+/// test_models' tiny training on the GPU (every voxel inside the CT's field of view).
+InMemoryDataSource phantomSource(int train, int val) { return test::phantomSource(train, val, 6, 40, 36, 0); }
 
 ModelConfig tinyCudaConfig() {
-  ModelConfig c;
-  c.network = NetworkConfig::fromPreset("unet2d-small");
-  c.network.channels = {8, 16};
-  c.network.patchSize = {32, 32};
-  c.training.batch = 4;
-  c.training.steps = 60;
-  c.training.lr = 3e-3;
-  c.training.warmupSteps = 5;
-  c.training.validateEvery = 0;
-  c.training.checkpointEvery = 1000;
-  c.training.validationSlices = 2;
+  ModelConfig c = test::tinyTrainingConfig();
   c.training.logEvery = 10;
   c.training.device = "cuda";
   return c;

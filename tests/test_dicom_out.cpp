@@ -18,6 +18,7 @@
 #include "mr2ct/pipeline/Converter.h"
 #include "mr2ct/pipeline/DicomCtSeriesWriter.h"
 #include "mr2ct/preprocessing/VolumeIO.h"
+#include "support/ConvertFixtures.h"
 #include "support/TestSupport.h"
 
 namespace mr2ct {
@@ -27,32 +28,6 @@ namespace fs = std::filesystem;
 using test::TempDir;
 
 const fs::path kScripts = fs::path(MR2CT_SOURCE_DIR) / "tests" / "integration";
-
-/// A tiny randomly initialised 2D model (the same recipe as test_convert's).
-fs::path makeTinyModel(const fs::path& dir) {
-  ModelConfig c;
-  c.network.preset = "test-tiny";
-  c.network.dims = 2;
-  c.network.neighbours = 1;
-  c.network.channels = {8, 16};
-  c.network.blocksPerLevel = 1;
-  c.network.attention = false;
-  c.network.groups = 4;
-  c.network.timeFeatures = 8;
-  c.network.timeDim = 16;
-  c.network.patchSize = {16, 16};
-  c.preprocessing = {{"orientation", "LPS"},
-                     {"spacing", nullptr},
-                     {"n4", false},
-                     {"mr_normalization", MrNormalizationRule{}.toJson()},
-                     {"ct_normalization", CtNormalization{}.toJson()},
-                     {"body_mask", BodyMaskOptions{}.toJson()}};
-  torch::manual_seed(7);
-  saveModelConfig(c, dir);
-  auto net = makeNetwork(c);
-  saveWeights(*net, modelWeightsPath(dir));
-  return dir;
-}
 
 std::string quote(const std::string& s) {
   std::string q = "'";
@@ -90,7 +65,7 @@ class DicomOut : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new TempDir;
-    makeTinyModel(*dir_ / "model");
+    test::saveRandomModel(*dir_ / "model", test::tinyNetworkConfig());
     std::string log;
     ASSERT_EQ(shell("/usr/bin/python3 " + quote((kScripts / "dicom_out_inputs.py").string()) + " " +
                     quote(dir_->path().string()), &log), 0) << log;

@@ -13,8 +13,7 @@
 #include "mr2ct/models/ModelFolder.h"
 #include "mr2ct/pipeline/Command.h"
 #include "mr2ct/pipeline/Likelihood.h"
-#include "mr2ct/preprocessing/BodyMask.h"
-#include "mr2ct/preprocessing/Normalization.h"
+#include "support/ConvertFixtures.h"
 #include "support/TestSupport.h"
 
 namespace mr2ct {
@@ -24,35 +23,13 @@ namespace fs = std::filesystem;
 using test::TempDir;
 
 ModelConfig tinyConfig(const std::string& source, double sigma) {
-  ModelConfig c;
-  c.network.preset = "test-tiny";
-  c.network.dims = 2;
-  c.network.neighbours = 1;
-  c.network.channels = {8, 16};
-  c.network.blocksPerLevel = 1;
-  c.network.attention = false;
-  c.network.groups = 4;
-  c.network.timeFeatures = 8;
-  c.network.timeDim = 16;
-  c.network.patchSize = {16, 16};
+  ModelConfig c = test::tinyNetworkConfig();
   c.flow.source = source;
   c.flow.sigma = sigma;
-  c.preprocessing = {{"orientation", "LPS"},
-                     {"spacing", nullptr},
-                     {"n4", false},
-                     {"mr_normalization", MrNormalizationRule{}.toJson()},
-                     {"ct_normalization", CtNormalization{}.toJson()},
-                     {"body_mask", BodyMaskOptions{}.toJson()}};
   return c;
 }
 
-fs::path makeModel(const fs::path& dir, const ModelConfig& c) {
-  torch::manual_seed(11);
-  saveModelConfig(c, dir);
-  auto net = makeNetwork(c);
-  saveWeights(*net, modelWeightsPath(dir));
-  return dir;
-}
+fs::path makeModel(const fs::path& dir, const ModelConfig& c) { return test::saveRandomModel(dir, c, 11); }
 
 int cli(std::vector<std::string> args, std::string* out = nullptr, std::string* err = nullptr) {
   args.insert(args.begin(), "mr2ct");

@@ -14,9 +14,12 @@
 #include "mr2ct/models/SliceSampler.h"
 #include "mr2ct/models/Trainer.h"
 #include "mr2ct/models/VelocityUNet.h"
+#include "support/ModelFixtures.h"
 
 namespace fs = std::filesystem;
 using namespace mr2ct;
+using mr2ct::test::phantomSource;
+constexpr auto tinyConfig = mr2ct::test::tinyTrainingConfig;
 
 namespace {
 
@@ -37,52 +40,6 @@ struct TempFolder {
     fs::remove_all(path, ec);
   }
 };
-
-/// Phantom cases: an elliptic body whose MR is a smooth pattern and whose CT is a nonlinear
-/// function of the MR (so there is something to learn); the CT FOV misses the first rows.
-InMemoryDataSource phantomSource(int train, int val, int64_t nz = 6, int64_t ny = 40, int64_t nx = 36) {
-  InMemoryDataSource src("phantom");
-  for (int i = 0; i < train + val; ++i) {
-    InMemoryDataSource::Case c;
-    c.split = i < train ? "train" : "val";
-    c.shape = {nz, ny, nx};
-    const size_t n = size_t(nz * ny * nx);
-    c.mr.resize(n);
-    c.ct.resize(n);
-    c.mask.resize(n);
-    c.valid.resize(n);
-    for (int64_t z = 0; z < nz; ++z)
-      for (int64_t y = 0; y < ny; ++y)
-        for (int64_t x = 0; x < nx; ++x) {
-          const size_t k = size_t((z * ny + y) * nx + x);
-          const double dy = (y - ny / 2.0) / (0.4 * ny), dx = (x - nx / 2.0) / (0.42 * nx);
-          const bool body = dy * dy + dx * dx < 1.0 - 0.02 * double(z + i);
-          const double pattern = std::sin(0.3 * double(x + i)) * std::cos(0.25 * double(y - z));
-          c.mask[k] = body ? 1.f : 0.f;
-          c.mr[k] = body ? float(0.5 + 0.5 * pattern) : 0.f;
-          c.ct[k] = body ? float(0.8 * pattern * pattern - 0.2) : -1.f;
-          c.valid[k] = y >= 2 ? 1.f : 0.f;
-        }
-    src.addCase("case" + std::to_string(i), std::move(c));
-  }
-  return src;
-}
-
-ModelConfig tinyConfig() {
-  ModelConfig c;
-  c.network = NetworkConfig::fromPreset("unet2d-small");
-  c.network.channels = {8, 16};
-  c.network.patchSize = {32, 32};
-  c.training.batch = 4;
-  c.training.steps = 60;
-  c.training.lr = 3e-3;
-  c.training.warmupSteps = 5;
-  c.training.validateEvery = 0;
-  c.training.checkpointEvery = 1000;
-  c.training.validationSlices = 2;
-  c.training.prefetch = 2;
-  return c;
-}
 
 int64_t countParameters(const torch::nn::Module& m) {
   int64_t n = 0;
