@@ -68,18 +68,20 @@ nlohmann::json ConvertOptions::toJson() const {
   return j;
 }
 
-fs::path sweepOutputPath(const fs::path& output, int nfe) {
+namespace {
+
+/// "a/sct.nii.gz" + "_std" → "a/sct_std.nii.gz" (the whole extension kept).
+fs::path withStemSuffix(const fs::path& output, const std::string& suffix) {
   const std::string ext = fullExtension(output);
   const std::string name = output.filename().string();
-  const std::string stem = name.substr(0, name.size() - ext.size());
-  return output.parent_path() / (stem + "_nfe" + std::to_string(nfe) + ext);
+  return output.parent_path() / (name.substr(0, name.size() - ext.size()) + suffix + ext);
 }
 
-fs::path uncertaintyOutputPath(const fs::path& output) {
-  const std::string ext = fullExtension(output);
-  const std::string name = output.filename().string();
-  return output.parent_path() / (name.substr(0, name.size() - ext.size()) + "_std" + ext);
-}
+}  // namespace
+
+fs::path sweepOutputPath(const fs::path& output, int nfe) { return withStemSuffix(output, "_nfe" + std::to_string(nfe)); }
+
+fs::path uncertaintyOutputPath(const fs::path& output) { return withStemSuffix(output, "_std"); }
 
 nlohmann::json ConvertReport::toJson() const {
   std::vector<std::string> outs;
