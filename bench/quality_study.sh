@@ -13,7 +13,8 @@
 #           data_manifests/brainweb20-experiment.ini
 # Environment: OUT (default runs/study-<dataset>), THREADS (per model, default 1: the two models
 # train side by side on a 2-core machine), STEPS (override the INI's training steps), EULER_NFES
-# ("1 2 4 8 16", one nested sweep), HEUN_NFES ("2 4 8 16"; Heun takes 2 evaluations per step).
+# ("1 2 4 8 16", one nested sweep), HEUN_NFES ("2 4 8 16"; Heun takes 2 evaluations per step),
+# INI (brainweb: another experiment file, e.g. bench/ablation/brainweb-2026-11-30-sigma0.ini).
 # Rerunning resumes: `mr2ct run` skips finished stages, training resumes bit-for-bit, finished
 # conversions and reports are kept.
 set -euo pipefail
@@ -33,13 +34,13 @@ log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 
 case "$DATASET" in
   phantom)
-    INI=$HERE/../data_manifests/phantom-study.ini
+    INI=${INI:-$HERE/../data_manifests/phantom-study.ini}
     [ -f "$OUT/data/manifest.csv" ] || "$MR2CT" phantom --out "$OUT/data" --cases 10 --seed 1 --quiet
     MANIFEST=$OUT/data/manifest.csv
     ROOT_ARGS=()
     ;;
   brainweb)
-    INI=$HERE/../data_manifests/brainweb20-experiment.ini
+    INI=${INI:-$HERE/../data_manifests/brainweb20-experiment.ini}
     : "${MR2CT_DATA_DIR:?brainweb needs MR2CT_DATA_DIR (the folder holding brainweb20-paired)}"
     MANIFEST=$HERE/../data_manifests/brainweb20-paired.csv
     ROOT_ARGS=(--data-root "$MR2CT_DATA_DIR")
