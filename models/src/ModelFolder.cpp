@@ -163,6 +163,12 @@ NetworkConfig NetworkConfig::fromJson(const nlohmann::json& j) {
 
 // ---- FlowConfig ---------------------------------------------------------------------------------
 
+double FlowConfig::defaultSigma(const std::string& source) {
+  // σ = 1: the best of 0, 0.2, 0.5, 1 and 2 on BrainWeb's val subjects over two seeds, whole
+  // volumes (README "Quality → Ablation", 2026-12-04); 0.2 before.
+  return source == "mr" ? 1.0 : 0.0;
+}
+
 void FlowConfig::validate() const {
   if (source != "mr" && source != "noise") throw UsageError("flow.source must be mr or noise, got '" + source + "'");
   if (!(sigma >= 0.0)) throw UsageError("flow.sigma must be >= 0");

@@ -46,10 +46,11 @@ struct FlowConfig {
   std::string source = "mr";            ///< "mr": x0 = MR; "noise": x0 ~ N(0, I)
   /// Bridge noise σ ≥ 0; the default is defaultSigma(source). With the MR as both x0 and the
   /// condition and no bridge noise, (x_t, MR) gives the CT away for every t > 0 and only the first
-  /// step is learned; σ = 0.2 cut the validation MAE by 22-48 HU on BrainWeb and the phantoms.
+  /// step is learned (README "Quality → Ablation" measures σ from 0 to 2).
   double sigma = defaultSigma("mr");
-  /// 0.2 for the mr source, 0 for noise (whose x0 is noise already).
-  static double defaultSigma(const std::string& source) { return source == "mr" ? 0.2 : 0.0; }
+  /// The mr source's measured best (ModelFolder.cpp says which study), 0 for noise (whose x0 is
+  /// noise already).
+  static double defaultSigma(const std::string& source);
   std::string timeSampling = "uniform"; ///< "uniform" | "logit-normal"
   double logitMean = 0.0;               ///< logit-normal: t = sigmoid(m + s·z)
   double logitStd = 1.0;
