@@ -4,8 +4,10 @@
 #include <array>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
+#include "mr2ct/models/ModelFolder.h"
 #include "mr2ct/pipeline/Command.h"
 #include "mr2ct/preprocessing/SpatialTransform.h"
 #include "mr2ct/preprocessing/VolumeIO.h"
@@ -125,6 +127,14 @@ TEST(Cli, QuickDemoRunsTheWholePipeline) {
   EXPECT_TRUE(std::filesystem::exists(run / "model" / "weights.pt"));
   EXPECT_TRUE(std::filesystem::exists(run / "report" / "summary.json"));
   EXPECT_TRUE(std::filesystem::exists(run / "config" / "train.ini"));
+  {  // the resolved options include the defaults that depend on other options (σ on the source)
+    std::ifstream in(run / "config" / "train.ini");
+    const std::string ini((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::ostringstream sigma;
+    sigma << "\nsigma = " << FlowConfig::defaultSigma("mr") << "\n";
+    EXPECT_NE(ini.find(sigma.str()), std::string::npos) << ini;
+    EXPECT_NE(ini.find("\npatch = "), std::string::npos) << ini;
+  }
   // Every synthetic CT lies on its input MR's exact grid.
   int converted = 0;
   for (const auto& e : std::filesystem::directory_iterator(run / "sct")) {

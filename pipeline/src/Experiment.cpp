@@ -12,6 +12,7 @@
 #include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
 #include "mr2ct/core/Log.h"
+#include "mr2ct/models/ModelFolder.h"
 #include "mr2ct/pipeline/Command.h"
 #include "mr2ct/pipeline/Manifest.h"
 #include "mr2ct/preprocessing/BodyMask.h"
@@ -118,6 +119,20 @@ std::string resolvedIni(const std::vector<std::string>& argv) {
     auto it = vm.find(name);
     if (it == vm.end()) continue;
     ini << name << " = " << anyToText(it->second.value()) << "\n";
+  }
+  if (argv[1] == "train") {
+    // Defaults that depend on other options (σ on the source, the patch on the preset) are no
+    // program-option defaults; written out, rerunning this file gives the same model even after a
+    // default changes (σ did on 2026-12-04).
+    const std::string source = vm.count("source") ? vm["source"].as<std::string>() : FlowConfig{}.source;
+    if (!vm.count("sigma")) ini << "sigma = " << FlowConfig::defaultSigma(source) << "\n";
+    if (!vm.count("steps")) ini << "steps = " << TrainingConfig{}.steps << "\n";
+    if (!vm.count("patch") && vm.count("preset")) {
+      const auto patch = NetworkConfig::fromPreset(vm["preset"].as<std::string>()).patchSize;
+      ini << "patch = ";
+      for (std::size_t i = 0; i < patch.size(); ++i) ini << (i ? "x" : "") << patch[i];
+      ini << "\n";
+    }
   }
   return ini.str();
 }
