@@ -367,6 +367,30 @@ TEST(Convert, NeverWritesOverItsInputThroughAPathALinkOrAHardLink) {
 }
 
 // Defects 9 and 10: a killed run's temporary is removed by the next run; output folders are created.
+// `mr2ct run` writes every convert option with its value into config/convert.ini, the DICOM
+// series options included; that file converts again as it stands (it was refused: "apply to
+// --output-format dicom").
+TEST(Convert, AResolvedConfigWithTheDicomDefaultsConvertsToAFile) {
+  TempDir tmp;
+  const auto model = saveRandomModel(tmp / "model", tinyConfig(2, 0));
+  writeVolume(phantomMr(), tmp / "mr.nii.gz");
+  writeTextAtomically(tmp / "convert.ini", "solver = euler\nsteps = 1\noutput-format = file\n"
+                                           "series-description = sCT mr2ct, not for diagnosis\nseries-number = 901\n"
+                                           "patient-id = \noverwrite = false\n");
+  std::string err;
+  EXPECT_EQ(cli({"convert", "--config", (tmp / "convert.ini").string(), "--model", model.string(), "--input",
+                 (tmp / "mr.nii.gz").string(), "--output", (tmp / "sct.nii.gz").string(), "--quiet"},
+                nullptr, &err),
+            0)
+      << err;
+  // A real DICOM-only value with a file output is still refused.
+  EXPECT_EQ(cli({"convert", "--model", model.string(), "--input", (tmp / "mr.nii.gz").string(), "--output",
+                 (tmp / "sct2.nii.gz").string(), "--series-number", "5", "--quiet"},
+                nullptr, &err),
+            2);
+  EXPECT_NE(err.find("apply to --output-format dicom"), std::string::npos) << err;
+}
+
 TEST(Convert, RemovesStaleTemporariesAndCreatesItsOutputFolders) {
   TempDir tmp;
   const auto model = saveRandomModel(tmp / "model", tinyConfig(2, 0));

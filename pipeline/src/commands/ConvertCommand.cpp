@@ -60,9 +60,12 @@ ConvertOptions convertOptionsFrom(const po::variables_map& vm) {
   o.dicom.patientName = vm["patient-name"].as<std::string>();
   o.dicom.patientPosition = vm["patient-position"].as<std::string>();
   o.dicom.overwrite = vm["overwrite"].as<bool>();
-  const bool dicomOnly = !vm["series-description"].defaulted() || !vm["series-number"].defaulted() ||
-                         !o.dicom.patientId.empty() || !o.dicom.patientName.empty() ||
-                         !o.dicom.patientPosition.empty() || o.dicom.overwrite;
+  // Compared with the defaults, not "given": `mr2ct run` records every option with its value in
+  // config/convert.ini, and that file must convert again as it stands.
+  const DicomSeriesOptions plain;
+  const bool dicomOnly = o.dicom.seriesDescription != plain.seriesDescription ||
+                         o.dicom.seriesNumber != plain.seriesNumber || !o.dicom.patientId.empty() ||
+                         !o.dicom.patientName.empty() || !o.dicom.patientPosition.empty() || o.dicom.overwrite;
   if (dicomOnly && o.outputFormat != OutputFormat::DicomSeries)
     throw UsageError("--series-description/--series-number/--patient-*/--overwrite apply to --output-format dicom");
   o.precision = parseInferencePrecision(vm["precision"].as<std::string>());
