@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iterator>
+#include <regex>
 #include <sstream>
 
 #include "mr2ct/models/ModelFolder.h"
@@ -52,7 +53,10 @@ TEST(Cli, HelpAndVersionExitZero) {
     auto h = cli({c.name, "--help"});
     EXPECT_EQ(h.code, 0) << c.name;
     EXPECT_NE(h.out.find("Example"), std::string::npos) << c.name;
+    // Boost prints a double's default with 17 digits (0.050000000000000003): realValue must be used.
+    EXPECT_FALSE(std::regex_search(h.out, std::regex("[0-9]{9}\\)"))) << c.name << ":\n" << h.out;
   }
+  EXPECT_NE(cli({"train", "--help"}).out.find("--jitter arg (=0.05)"), std::string::npos);
 }
 
 TEST(Cli, UsageErrorsExitTwoWithOneLine) {

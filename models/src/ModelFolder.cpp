@@ -164,8 +164,9 @@ NetworkConfig NetworkConfig::fromJson(const nlohmann::json& j) {
 // ---- FlowConfig ---------------------------------------------------------------------------------
 
 double FlowConfig::defaultSigma(const std::string& source) {
-  // σ = 1: the best of 0, 0.2, 0.5, 1 and 2 on BrainWeb's val subjects over two seeds, whole
-  // volumes (README "Quality → Ablation", 2026-12-04); 0.2 before.
+  // σ = 1: the best of 0.2, 0.5, 1 and 2 (and the noise source) on BrainWeb's val subjects over
+  // two seeds, whole volumes (README "Quality → Ablation", 2026-12-04); 0.2 before. σ = 0 lost to
+  // the noise source in the single-seed study of 2026-11-30 and was not in this ablation.
   return source == "mr" ? 1.0 : 0.0;
 }
 

@@ -1,4 +1,5 @@
 #include <fstream>
+#include <iomanip>
 #include <iostream>
 #include <sstream>
 
@@ -94,6 +95,12 @@ int dispatch(int argc, const char* const* argv, std::ostream& out, std::ostream&
 }
 
 }  // namespace
+
+po::typed_value<double>* realValue(double defaultValue) {
+  std::ostringstream text;
+  text << std::setprecision(15) << defaultValue;  // 15 digits: every decimal literal comes back as typed
+  return po::value<double>()->default_value(defaultValue, text.str());
+}
 
 int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
   try {

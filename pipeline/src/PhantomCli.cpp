@@ -1,5 +1,6 @@
 // The phantom options shared by `mr2ct phantom` and `mr2ct demo`.
 #include "mr2ct/pipeline/PhantomCli.h"
+#include "mr2ct/pipeline/Command.h"
 
 #include <ostream>
 #include <sstream>
@@ -41,10 +42,10 @@ void declarePhantomOptions(po::options_description& d, const std::string& defaul
       "cases", po::value<std::size_t>()->default_value(defaultCases), "number of cases")(
       "seed", po::value<std::uint64_t>()->default_value(def.seed), "random seed (same seed, same files)")(
       "size", po::value<std::string>()->default_value("128,128,96"), "CT grid X,Y,Z in voxels")(
-      "spacing", po::value<double>()->default_value(def.spacing), "CT voxel size in mm (isotropic)")(
+      "spacing", realValue(def.spacing), "CT voxel size in mm (isotropic)")(
       "mr-spacing", po::value<std::string>()->default_value("1.2,1.8"), "MIN,MAX of the MR voxel size in mm")(
-      "max-rotation", po::value<double>()->default_value(def.maxRotationDeg), "largest MR/CT misalignment angle, degrees")(
-      "max-translation", po::value<double>()->default_value(def.maxTranslationMm), "largest MR/CT shift, mm");
+      "max-rotation", realValue(def.maxRotationDeg), "largest MR/CT misalignment angle, degrees")(
+      "max-translation", realValue(def.maxTranslationMm), "largest MR/CT shift, mm");
 }
 
 PhantomDatasetOptions phantomOptionsFrom(const po::variables_map& vm) {

@@ -20,9 +20,9 @@ Command baselineCommand() {
         "air-hu", po::value<float>()->default_value(-1000.0f), "HU of air")(
         "soft-hu", po::value<float>()->default_value(30.0f), "HU of soft tissue")(
         "bone-hu", po::value<float>()->default_value(700.0f), "HU of bone")(
-        "dark-fraction", po::value<double>()->default_value(0.35), "dark = MR below this x median in the body")(
-        "air-fraction", po::value<double>()->default_value(0.10), "very dark = MR below this x median")(
-        "bone-depth-mm", po::value<double>()->default_value(20.0), "outer shell where dark voxels are bone")(
+        "dark-fraction", realValue(0.35), "dark = MR below this x median in the body")(
+        "air-fraction", realValue(0.10), "very dark = MR below this x median")(
+        "bone-depth-mm", realValue(20.0), "outer shell where dark voxels are bone")(
         "json", po::bool_switch(), "print the class counts and options as JSON");
     p.add("method", 1);
   };

@@ -131,12 +131,12 @@ Command evaluateCommand() {
         "ITK transform (prediction-grid point -> reference point): resample the reference onto the prediction grid")(
         "dicom-series", po::value<std::string>(),
         "--ref is a DICOM folder of several series (a study): the CT's SeriesInstanceUID or SeriesNumber")(
-        "geometry-tolerance", po::value<double>()->default_value(1e-3),
+        "geometry-tolerance", realValue(1e-3),
         "grid tolerance: origin mm, spacing relative, direction absolute")(
-        "air-below", po::value<double>()->default_value(-200.0), "reference HU below this: air class")(
-        "bone-above", po::value<double>()->default_value(250.0), "reference HU above this: bone class")(
-        "bone-dice-hu", po::value<double>()->default_value(250.0), "bone threshold for the Dice")(
-        "body-threshold", po::value<double>()->default_value(-400.0),
+        "air-below", realValue(-200.0), "reference HU below this: air class")(
+        "bone-above", realValue(250.0), "reference HU above this: bone class")(
+        "bone-dice-hu", realValue(250.0), "bone threshold for the Dice")(
+        "body-threshold", realValue(-400.0),
         "HU threshold of the body mask when no mask is given")(
         "manifest", po::value<std::string>(), "data manifest (batch)")(
         "pred-dir", po::value<std::string>(), "predictions <dir>/<id>.nii.gz or <dir>/<id>/sct.nii.gz (batch)")(

@@ -47,7 +47,7 @@ Command likelihoodCommand() {
         ("ct", po::value<std::string>(), "CT in HU on the MR's grid (one case)")
         ("ct-transform", po::value<std::string>(),
          "ITK transform (MR-grid point -> CT point): resample the CT onto the MR's grid instead of requiring it there")
-        ("geometry-tolerance", po::value<double>()->default_value(1e-3), "MR vs CT grid: origin mm, spacing relative, direction")
+        ("geometry-tolerance", realValue(1e-3), "MR vs CT grid: origin mm, spacing relative, direction")
         ("json", po::bool_switch(), "print JSON (one case)")
         ("manifest", po::value<std::string>(), "batch: manifest; every case with a CT is scored")
         ("out", po::value<std::string>(), "batch: report CSV")

@@ -58,8 +58,8 @@ Command manifestCommand() {
         "layout", po::value<std::string>(), "scan: synthrad | nnunet | flat")(
         "out", po::value<std::string>(), "scan: the manifest to write (.csv)")(
         "seed", po::value<std::uint32_t>()->default_value(12345), "scan: seed of the split")(
-        "val", po::value<double>()->default_value(0.2), "scan: fraction of cases for validation")(
-        "test", po::value<double>()->default_value(0.0), "scan: fraction of cases for test");
+        "val", realValue(0.2), "scan: fraction of cases for validation")(
+        "test", realValue(0.0), "scan: fraction of cases for test");
     p.add("args", -1);
   };
   c.run = [](const po::variables_map& vm, CommandIO& io) {

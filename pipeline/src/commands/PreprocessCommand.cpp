@@ -51,10 +51,10 @@ Command preprocessCommand() {
         "resume", po::bool_switch(), "keep the cases already in --out (same options required)")(
         "qa-dir", po::value<std::string>()->default_value(""), "folder for qa.csv, <id>_qa.png, <id>.tfm")(
         "register", po::value<std::string>()->default_value("affine"), "rigid | affine | bspline | none")(
-        "mask-margin", po::value<double>()->default_value(10.0),
+        "mask-margin", realValue(10.0),
         "mm the body mask is grown by before it limits the registration metric (keeps the outline in view)")(
-        "bspline-grid", po::value<double>()->default_value(50.0), "--register bspline: control-point spacing in mm")(
-        "bspline-bending", po::value<double>()->default_value(10.0),
+        "bspline-grid", realValue(50.0), "--register bspline: control-point spacing in mm")(
+        "bspline-bending", realValue(10.0),
         "--register bspline: weight of the bending-energy penalty (0 = unregularised, drifts)")(
         "spacing", po::value<std::string>(), "resample the MR to X,Y,Z mm first (default: its own grid)")(
         "n4", po::bool_switch(), "N4 bias-field correction of the MR")(

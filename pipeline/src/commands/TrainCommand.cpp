@@ -53,22 +53,22 @@ Command trainCommand() {
                      "README \"Quality\")", FlowConfig::defaultSigma("mr"), FlowConfig::defaultSigma("noise"))
              .c_str())
         ("time-sampling", po::value<std::string>()->default_value(def.flow.timeSampling), "uniform or logit-normal")
-        ("logit-mean", po::value<double>()->default_value(def.flow.logitMean),
+        ("logit-mean", realValue(def.flow.logitMean),
          "logit-normal: t = sigmoid(mean + std·z); a negative mean trains the first steps more")
-        ("logit-std", po::value<double>()->default_value(def.flow.logitStd), "logit-normal: spread of the logit")
-        ("body-weight", po::value<double>()->default_value(def.flow.bodyWeight), "loss weight inside the body")
-        ("background-weight", po::value<double>()->default_value(def.flow.backgroundWeight),
+        ("logit-std", realValue(def.flow.logitStd), "logit-normal: spread of the logit")
+        ("body-weight", realValue(def.flow.bodyWeight), "loss weight inside the body")
+        ("background-weight", realValue(def.flow.backgroundWeight),
          "loss weight outside the body (outside the CT field of view: always 0)")
         ("steps", po::value<int64_t>(), "training steps (default 2000)")
         ("batch", po::value<int64_t>()->default_value(def.training.batch), "samples per step")
-        ("lr", po::value<double>()->default_value(def.training.lr), "peak learning rate (AdamW)")
-        ("weight-decay", po::value<double>()->default_value(def.training.weightDecay), "AdamW weight decay")
+        ("lr", realValue(def.training.lr), "peak learning rate (AdamW)")
+        ("weight-decay", realValue(def.training.weightDecay), "AdamW weight decay")
         ("warmup", po::value<int64_t>()->default_value(def.training.warmupSteps), "linear warm-up steps")
-        ("grad-clip", po::value<double>()->default_value(def.training.gradClip), "max gradient norm (0 = off)")
-        ("ema", po::value<double>()->default_value(def.training.emaDecay), "EMA decay of the saved weights")
+        ("grad-clip", realValue(def.training.gradClip), "max gradient norm (0 = off)")
+        ("ema", realValue(def.training.emaDecay), "EMA decay of the saved weights")
         ("flips", po::value<bool>()->default_value(def.training.flips), "random left-right flips")
-        ("jitter", po::value<double>()->default_value(def.training.intensityJitter), "MR intensity jitter")
-        ("body-fraction", po::value<double>()->default_value(def.training.bodyFraction),
+        ("jitter", realValue(def.training.intensityJitter), "MR intensity jitter")
+        ("body-fraction", realValue(def.training.bodyFraction),
          "share of samples centred inside the body")
         ("validate-every", po::value<int64_t>()->default_value(def.training.validateEvery),
          "steps between validations on the val split (0 = end only)")

@@ -30,6 +30,10 @@ struct Command {
   std::function<int(const po::variables_map&, CommandIO&)> run;
 };
 
+/// A real-valued option whose default reads in --help as it was written (0.05, not
+/// 0.050000000000000003, which is what Boost prints for a double).
+po::typed_value<double>* realValue(double defaultValue);
+
 /// Every subcommand, in the order `mr2ct --help` lists them.
 const std::vector<Command>& allCommands();
 
