@@ -199,15 +199,58 @@ TEST(Convert, SamplesWriteTheMeanAndTheStandardDeviationOfSingleRuns) {
   EXPECT_GT(largestSd, 1.0) << "the three runs must differ for this to test anything";
   EXPECT_GT(outside, 0u) << "air outside the body: std 0";
 
-  // The mr source has no random start its training saw: refused before any work.
-  const auto model0 = saveRandomModel(tmp / "model0", tinyConfig(2, 0));
+  // An mr-source model without bridge noise is deterministic: refused before any work.
+  auto deterministic = tinyConfig(2, 0);
+  deterministic.flow.sigma = 0.0;
+  const auto model0 = saveRandomModel(tmp / "model0", deterministic);
   std::string err;
   EXPECT_EQ(cli({"convert", "--model", model0.string(), "--input", (tmp / "mr.mha").string(), "--output",
                  (tmp / "x.mha").string(), "--samples", "2"},
                 nullptr, &err),
             2);
-  EXPECT_NE(err.find("sampling needs a model trained with --source noise"), std::string::npos) << err;
+  EXPECT_NE(err.find("sampling needs a model trained with --sigma > 0 or --source noise"), std::string::npos) << err;
   EXPECT_FALSE(fs::exists(tmp / "x.mha"));
+}
+
+// --samples K on an mr-source model with σ > 0: K draws of the Brownian-bridge sampler. Its noise
+// is drawn per slice and step from the seed, so the maps do not depend on how slices are batched,
+// a seed reproduces them, and another seed gives other draws; air outside the body has std 0.
+TEST(Convert, BridgeSamplesOfAnMrSourceModelDoNotDependOnTheBatch) {
+  TempDir tmp;
+  auto cfg = tinyConfig(2, 0);
+  cfg.flow.sigma = 1.0;
+  const auto model = saveRandomModel(tmp / "model", cfg);
+  Volume mr = phantomMr();
+  writeVolume(mr, tmp / "mr.mha");
+  auto convert = [&](const std::string& name, const std::string& seed, const std::string& batch) {
+    std::string out, err;
+    EXPECT_EQ(cli({"convert", "--model", model.string(), "--input", (tmp / "mr.mha").string(), "--output",
+                   (tmp / name).string(), "--solver", "euler", "--steps", "3", "--seed", seed, "--samples", "3",
+                   "--batch", batch, "--pixel-type", "float32"},
+                  &out, &err),
+              0)
+        << err;
+    return std::make_pair(readVolume(tmp / name), readVolume(tmp / (name.substr(0, name.size() - 4) + "_std.mha")));
+  };
+  const auto [meanA, sdA] = convert("a.mha", "5", "4");
+  const auto [meanB, sdB] = convert("b.mha", "5", "1");
+  const auto [meanC, sdC] = convert("c.mha", "6", "4");
+  // Batches of 4 and of 1 slice run other convolution kernels: float rounding only (noise drawn
+  // per batch would differ by hundreds of HU).
+  double worstMean = 0, worstSd = 0;
+  std::size_t differ = 0, spread = 0, outside = 0;
+  for (std::size_t i = 0; i < meanA.voxelCount(); ++i) {
+    worstMean = std::max(worstMean, double(std::abs(meanA.voxels()[i] - meanB.voxels()[i])));
+    worstSd = std::max(worstSd, double(std::abs(sdA.voxels()[i] - sdB.voxels()[i])));
+    differ += meanA.voxels()[i] != meanC.voxels()[i];
+    spread += sdA.voxels()[i] > 1.0f;
+    outside += meanA.voxels()[i] == -1000.0f && sdA.voxels()[i] == 0.0f;
+  }
+  EXPECT_LT(worstMean, 0.1) << "HU, batch 4 vs batch 1";
+  EXPECT_LT(worstSd, 0.1) << "HU, batch 4 vs batch 1";
+  EXPECT_GT(differ, meanA.voxelCount() / 10);
+  EXPECT_GT(spread, meanA.voxelCount() / 10) << "bridge noise must spread the samples inside the body";
+  EXPECT_GT(outside, 0u);
 }
 
 // Each bad input: exit 1, one line naming the file, nothing at the output path.

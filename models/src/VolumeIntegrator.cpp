@@ -34,12 +34,18 @@ void IntegratorOptions::validate() const {
     }
   }
   solver.validate();
+  if (!(bridgeSigma >= 0.0)) throw UsageError("integrator: bridgeSigma must be >= 0");
+  if (bridgeSigma > 0.0 && source != "mr") throw UsageError("integrator: the bridge sampler needs the mr source");
+  if (bridgeSigma > 0.0 && solver.method == SolverMethod::Dopri5)
+    throw UsageError("--samples with an mr-source model samples the Brownian bridge on a fixed grid: use a fixed-step "
+                     "--solver (euler, midpoint, heun, rk4) with --steps N (NFE N), not dopri5");
 }
 
 nlohmann::json IntegratorOptions::toJson() const {
   nlohmann::json j{{"dims", dims}, {"batchSize", batchSize}, {"solver", solver.toJson()}, {"device", device.str()},
                    {"source", source}};
   if (source == "noise") j["noiseSeed"] = noiseSeed;
+  if (bridgeSigma > 0.0) j["sampler"] = {{"kind", "bridge"}, {"sigma", bridgeSigma}, {"noiseSeed", noiseSeed}};
   if (dims == 2) {
     j["contextSlices"] = contextSlices;
   } else {
@@ -104,6 +110,15 @@ void checkInput(const torch::Tensor& mr) {
   if (mr.numel() == 0) throw DataError("integrator: the MR tensor is empty");
 }
 
+/// The seed of one slice's (or, with slice −1, the whole volume's) bridge noise at one step:
+/// SplitMix64's finalizer over the three, so neighbouring slices and steps are unrelated streams.
+std::uint64_t stepSeed(std::uint64_t seed, int64_t slice, int step) {
+  std::uint64_t z = seed + 0x9E3779B97F4A7C15ull * std::uint64_t(slice + 2) + 0xD1B54A32D192ED03ull * std::uint64_t(step + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
 /// Evaluations of eulerNfeSweep: the first one is shared, each grid then takes n − 1 more.
 std::size_t sweepEvaluations(const std::vector<int>& nfes) {
   std::size_t total = 1;
@@ -128,15 +143,31 @@ VolumeIntegrator VolumeIntegrator::withNoiseSeed(std::uint64_t seed) const {
 
 IntegrationResult VolumeIntegrator::integrate(const torch::Tensor& mr) const {
   const SolverOptions so = options_.solver;
+  if (options_.bridgeSigma > 0.0) {
+    const std::vector<double> grid = so.grid();
+    const double sigma = options_.bridgeSigma;
+    return run(
+        mr,
+        [grid, sigma](const VelocityFn& v, const torch::Tensor& x0, const StepNoiseFn& noise) {
+          return std::vector<SolveResult>{bridgeSample(v, x0, sigma, grid, noise)};
+        },
+        1, grid.size() - 1);
+  }
   return run(
-      mr, [so](const VelocityFn& v, const torch::Tensor& x0) { return std::vector<SolveResult>{solve(v, x0, so)}; }, 1,
-      std::size_t(std::max(0, so.expectedNfe())));
+      mr,
+      [so](const VelocityFn& v, const torch::Tensor& x0, const StepNoiseFn&) {
+        return std::vector<SolveResult>{solve(v, x0, so)};
+      },
+      1, std::size_t(std::max(0, so.expectedNfe())));
 }
 
 IntegrationResult VolumeIntegrator::integrateSweep(const torch::Tensor& mr, const std::vector<int>& nfes) const {
   const double t0 = options_.solver.t0, t1 = options_.solver.t1;
   return run(
-      mr, [nfes, t0, t1](const VelocityFn& v, const torch::Tensor& x0) { return eulerNfeSweep(v, x0, nfes, t0, t1); },
+      mr,
+      [nfes, t0, t1](const VelocityFn& v, const torch::Tensor& x0, const StepNoiseFn&) {
+        return eulerNfeSweep(v, x0, nfes, t0, t1);
+      },
       nfes.size(), sweepEvaluations(nfes));
 }
 
@@ -177,7 +208,12 @@ IntegrationResult VolumeIntegrator::runSlices(const torch::Tensor& mrIn, const U
       ++evaluations;
       return velocity_(x, torch::full({b}, t, x.options()), cond);
     };
-    const auto solved = unit(v, x0);
+    const StepNoiseFn noise = [&](int step) {
+      std::vector<torch::Tensor> slices;
+      for (int64_t z = z0; z < z0 + b; ++z) slices.push_back(seededNoise({1, Hp, Wp}, stepSeed(options_.noiseSeed, z, step)));
+      return torch::stack(slices, 0).to(options_.device);
+    };
+    const auto solved = unit(v, x0, noise);
     for (std::size_t i = 0; i < outputs; ++i) {
       const auto x = solved[i].x.index({Slice(), 0, Slice(0, H), Slice(0, W)}).to(torch::kCPU, torch::kFloat32);
       result.x[i].narrow(0, z0, b).copy_(x);
@@ -246,8 +282,9 @@ IntegrationResult VolumeIntegrator::runPatches(const torch::Tensor& mrIn, const 
     if (progress) progress(std::size_t(evaluations), std::max(std::size_t(evaluations), expectedEvaluations));
     return out.div_(weightSum).view({1, 1, Sd, Sh, Sw});
   };
+  const StepNoiseFn noise = [&](int step) { return seededNoise({1, 1, Sd, Sh, Sw}, stepSeed(options_.noiseSeed, -1, step)); };
   const auto solved =
-      unit(v, options_.source == "noise" ? seededNoise({1, 1, Sd, Sh, Sw}, options_.noiseSeed) : cond.clone());
+      unit(v, options_.source == "noise" ? seededNoise({1, 1, Sd, Sh, Sw}, options_.noiseSeed) : cond.clone(), noise);
   result.nfe.assign(outputs, 0);
   for (std::size_t i = 0; i < outputs; ++i) {
     result.x.push_back(

@@ -102,6 +102,7 @@ nlohmann::json ConvertReport::toJson() const {
     j["samples"] = samples;
     j["uncertainty_output"] = uncertaintyOutput.string();
     j["mean_std_hu_in_body"] = meanStdHu;
+    j["sampler"] = sampler;
   }
   return j;
 }
@@ -141,14 +142,22 @@ Converter::Converter(ConvertOptions options) : options_(std::move(options)), imp
   io.solver = options_.solver;
   io.source = cfg.flow.source;  // validated when the model was loaded: mr or noise
   io.noiseSeed = options_.seed;
-  // Only a noise-source model has a random start that its training saw. The mr source's bridge
-  // noise σ·√(t(1−t)) vanishes at t = 0, so a start at MR + σ·ε is off its training distribution,
-  // and the noise passes through: on the demo model (σ 0.2, Euler NFE 4) the std map was 408 HU on
-  // average, i.e. σ times the HU half-span everywhere, not an uncertainty.
-  if (options_.samples > 1 && io.source == "mr")
-    throw UsageError("--samples " + std::to_string(options_.samples) + ": " + options_.model.string() +
-                     " transports the MR itself (flow.source mr), whose start has no randomness the model was "
-                     "trained on; sampling needs a model trained with --source noise (or use --samples 1)");
+  // An mr-source model's start is the MR itself, with no randomness its training saw (the bridge
+  // noise σ·√(t(1−t)) vanishes at t = 0: on the demo model, noise added to the start passed
+  // through, 408 HU of "std" everywhere). With σ > 0 its path is a Brownian bridge, sampled step
+  // by step (BridgeSampler.h); with σ = 0 the model is deterministic.
+  if (options_.samples > 1 && io.source == "mr") {
+    if (!(cfg.flow.sigma > 0.0))
+      throw UsageError("--samples " + std::to_string(options_.samples) + ": " + options_.model.string() +
+                       " transports the MR itself without bridge noise (flow.source mr, flow.sigma 0), so every "
+                       "trajectory is the same; sampling needs a model trained with --sigma > 0 or --source noise "
+                       "(or use --samples 1)");
+    io.bridgeSigma = cfg.flow.sigma;
+    if (evaluationsPerStep(options_.solver.method) > 1)
+      spdlog::info("--samples {} with an mr-source model: the Brownian-bridge sampler takes one evaluation per step, "
+                   "{} steps (NFE {}); --solver {} applies to single conversions only",
+                   options_.samples, options_.solver.steps, options_.solver.steps, solverMethodName(options_.solver.method));
+  }
   // A noise-source model only ever saw x = CT at t = 1 and answers v ≈ x there, while the true
   // field of a near-deterministic target is stiff, (E[CT | x] − x)/(1 − t). Solvers with a stage at
   // t = 1 keep part of the noise (BrainWeb: Heun NFE 2/4/8 gave 1066/535/250 HU, Euler 101/88/86).
@@ -213,6 +222,7 @@ ConvertReport Converter::convert(const fs::path& input, const fs::path& output) 
   const bool dicom = options_.outputFormat == OutputFormat::DicomSeries;
   const fs::path target = dicom ? seriesFolderPath(output) : output;  // "sct/" is the folder "sct"
   report.samples = options_.samples;
+  if (options_.samples > 1) report.sampler = impl_->integrator->options().bridgeSigma > 0.0 ? "bridge" : "noise-start";
   if (options_.nfeSweep.empty()) {
     report.outputs = {target};
     if (options_.samples > 1) report.uncertaintyOutput = uncertaintyOutputPath(target);

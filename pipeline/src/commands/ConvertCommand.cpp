@@ -132,7 +132,8 @@ Command convertCommand() {
          "seed of the starting noise (models trained with --source noise, or --samples)")
         ("samples", po::value<int>()->default_value(def.samples),
          "trajectories per volume; K > 1 writes their mean and <output>_std.<ext>, the voxel-wise standard "
-         "deviation in HU (models trained with --source noise)")
+         "deviation in HU (noise-source models: K seeded starts; mr-source models with sigma > 0: K draws of "
+         "the Brownian-bridge sampler, one evaluation per --steps step)")
         ("output-format", po::value<std::string>()->default_value("file"),
          "file (format by --output's extension) | dicom (--output is a folder: a CT series, one file per slice)")
         ("series-description", po::value<std::string>()->default_value(DicomSeriesOptions{}.seriesDescription),

@@ -25,6 +25,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "mr2ct/models/BridgeSampler.h"
 #include "mr2ct/models/OdeSolver.h"
 
 namespace mr2ct {
@@ -53,6 +54,11 @@ struct IntegratorOptions {
   /// `noiseSeed` on the CPU, so a result does not depend on batch size or device).
   std::string source = "mr";
   std::uint64_t noiseSeed = 0;
+  /// mr source only: > 0 samples the Brownian bridge with this σ (the model's flow.sigma; see
+  /// BridgeSampler.h) on the fixed-step grid of `solver` (one evaluation per step) instead of
+  /// solving the ODE; the bridge noise comes from `noiseSeed`, drawn per slice (2D) or for the
+  /// whole volume (3D) at every step, so a sample does not depend on batch size or device.
+  double bridgeSigma = 0.0;
 
   void validate() const;  ///< UsageError naming the option
   nlohmann::json toJson() const;
@@ -90,7 +96,8 @@ class VolumeIntegrator {
   VolumeIntegrator withNoiseSeed(std::uint64_t seed) const;
 
  private:
-  using UnitSolver = std::function<std::vector<SolveResult>(const VelocityFn&, const torch::Tensor& x0)>;
+  using UnitSolver =
+      std::function<std::vector<SolveResult>(const VelocityFn&, const torch::Tensor& x0, const StepNoiseFn& noise)>;
   IntegrationResult run(const torch::Tensor& mr, const UnitSolver& unit, std::size_t outputs,
                         std::size_t expectedEvaluations) const;
   IntegrationResult runSlices(const torch::Tensor& mr, const UnitSolver& unit, std::size_t outputs) const;

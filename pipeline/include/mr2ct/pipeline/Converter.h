@@ -61,7 +61,8 @@ struct ConvertOptions {
   /// Network precision. bf16: weights cast once at load, ODE state and solver in float32; falls
   /// back to fp32 on a CPU without native bf16.
   InferencePrecision precision = kDefaultConvertPrecision;
-  /// Trajectories per volume (`--samples K`). K > 1 (noise-source models): x0 ~ N(0, I) from seeds
+  /// Trajectories per volume (`--samples K`). K > 1: noise-source models start from x0 ~ N(0, I),
+  /// mr-source models with σ > 0 draw the Brownian bridge (BridgeSampler.h), with seeds
   /// seed … seed + K − 1; the output is their voxel-wise mean and
   /// uncertaintyOutputPath(output) their standard deviation in HU, from running moments (memory:
   /// three volumes whatever K).
@@ -86,6 +87,7 @@ struct ConvertReport {
   int samples = 1;                             ///< trajectories averaged
   std::filesystem::path uncertaintyOutput;     ///< the std map (samples > 1), else empty
   double meanStdHu = 0;                        ///< samples > 1: mean std (HU) inside the body mask
+  std::string sampler;                         ///< samples > 1: "noise-start" or "bridge"
   /// Integration seconds per network evaluation (over the whole volume; all samples counted).
   double secondsPerEvaluation() const { return evaluations > 0 ? secondsIntegrate / evaluations / samples : 0; }
   nlohmann::json toJson() const;
