@@ -11,6 +11,7 @@
 #include "mr2ct/core/Error.h"
 #include "mr2ct/core/Progress.h"
 #include "mr2ct/core/SafePath.h"
+#include "mr2ct/evaluation/UncertaintyCalibration.h"
 #include "mr2ct/preprocessing/VolumeIO.h"
 
 namespace mr2ct {
@@ -23,6 +24,7 @@ struct CaseRow {
   bool ok = false;
   std::vector<double> values;
   std::size_t maskVoxels = 0;
+  double meanStdHu = kNaN;  ///< mean of the case's std map in the mask, when it has one
   std::string maskSource, resampling, warnings, error, montage;
 };
 
@@ -86,18 +88,34 @@ void writeCsv(const std::filesystem::path& path, const std::vector<CaseRow>& row
   std::ostringstream s;
   s << "id,status";
   for (const auto& n : MetricsResult::names()) s << "," << n;
-  s << ",mask_voxels,mask_source,resampling,warnings,error\n";
+  s << ",mask_voxels,mean_std_hu,mask_source,resampling,warnings,error\n";
   for (const auto& r : rows) {
     s << csvField(r.id) << "," << (r.ok ? "ok" : "failed");
     for (std::size_t i = 0; i < MetricsResult::names().size(); ++i)
       s << "," << (r.ok ? number(r.values[i]) : std::string());
-    s << "," << (r.ok ? std::to_string(r.maskVoxels) : std::string()) << "," << csvField(r.maskSource) << ","
+    s << "," << (r.ok ? std::to_string(r.maskVoxels) : std::string()) << "," << number(r.meanStdHu) << ","
+      << csvField(r.maskSource) << ","
       << csvField(r.resampling) << "," << csvField(r.warnings) << "," << csvField(r.error) << "\n";
   }
   writeTextAtomically(path, s.str());
 }
 
-void writeSummary(const std::filesystem::path& path, const std::vector<CaseRow>& rows, const BatchOptions& o) {
+/// Per case mean std beside MAE (r over the cases that have a std map), and the voxel calibration.
+nlohmann::json uncertaintyJson(const std::vector<CaseRow>& rows, const UncertaintyCalibration& calibration) {
+  const auto& names = MetricsResult::names();
+  const auto mae = std::size_t(std::find(names.begin(), names.end(), "mae") - names.begin());
+  std::vector<double> sd, err;
+  for (const auto& r : rows)
+    if (r.ok && std::isfinite(r.meanStdHu)) sd.push_back(r.meanStdHu), err.push_back(r.values[mae]);
+  nlohmann::json j = calibration.toJson();
+  j["cases"] = sd.size();
+  j["case_pearson_r_mean_std_vs_mae"] = jsonNumber(pearsonR(sd, err));
+  j["calibrated_gaussian_mean_abs_error_per_std"] = std::sqrt(2.0 / M_PI);
+  return j;
+}
+
+void writeSummary(const std::filesystem::path& path, const std::vector<CaseRow>& rows, const BatchOptions& o,
+                  const UncertaintyCalibration& calibration) {
   nlohmann::json j;
   j["cases"] = rows.size();
   j["succeeded"] = std::count_if(rows.begin(), rows.end(), [](const CaseRow& r) { return r.ok; });
@@ -118,10 +136,54 @@ void writeSummary(const std::filesystem::path& path, const std::vector<CaseRow>&
                          {"min", jsonNumber(s.min)}, {"max", jsonNumber(s.max)}};
   }
   j["metrics"] = metrics;
+  if (calibration.voxels() > 0) j["uncertainty"] = uncertaintyJson(rows, calibration);
   writeTextAtomically(path, j.dump(2) + "\n");
 }
 
-void writeIndex(const std::filesystem::path& path, const std::vector<CaseRow>& rows, const BatchOptions& o) {
+/// Mean |error| against mean std per bin, log-log, with the calibrated Gaussian line.
+std::string calibrationSvg(const std::vector<CalibrationBin>& bins) {
+  const double lo = 1, hi = 1000, w = 360, h = 300, pad = 40;
+  auto px = [&](double v) { return pad + (std::log10(std::clamp(v, lo, hi)) - std::log10(lo)) / 3.0 * (w - 2 * pad); };
+  auto py = [&](double v) { return h - pad - (std::log10(std::clamp(v, lo, hi)) - std::log10(lo)) / 3.0 * (h - 2 * pad); };
+  std::ostringstream s;
+  s << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << w << "\" height=\"" << h << "\" font-size=\"11\">"
+    << "<rect x=\"" << pad << "\" y=\"" << pad << "\" width=\"" << w - 2 * pad << "\" height=\"" << h - 2 * pad
+    << "\" fill=\"none\" stroke=\"#999\"/>";
+  for (double t : {1.0, 10.0, 100.0, 1000.0})
+    s << "<text x=\"" << px(t) << "\" y=\"" << h - pad + 14 << "\" text-anchor=\"middle\">" << t << "</text>"
+      << "<text x=\"" << pad - 4 << "\" y=\"" << py(t) + 4 << "\" text-anchor=\"end\">" << t << "</text>";
+  s << "<text x=\"" << w / 2 << "\" y=\"" << h - 6 << "\" text-anchor=\"middle\">mean std in bin (HU)</text>"
+    << "<text x=\"12\" y=\"" << h / 2 << "\" transform=\"rotate(-90 12 " << h / 2
+    << ")\" text-anchor=\"middle\">mean |sCT - CT| (HU)</text>";
+  const double k = std::sqrt(2.0 / M_PI);
+  s << "<line x1=\"" << px(lo) << "\" y1=\"" << py(lo * k) << "\" x2=\"" << px(hi) << "\" y2=\"" << py(hi * k)
+    << "\" stroke=\"#888\" stroke-dasharray=\"4 3\"/><polyline fill=\"none\" stroke=\"#c33\" points=\"";
+  for (const auto& b : bins) s << px(b.meanStd) << "," << py(b.meanAbsError) << " ";
+  s << "\"/>";
+  for (const auto& b : bins) s << "<circle cx=\"" << px(b.meanStd) << "\" cy=\"" << py(b.meanAbsError) << "\" r=\"3\" fill=\"#c33\"/>";
+  s << "</svg>";
+  return s.str();
+}
+
+void writeUncertaintySection(std::ostringstream& s, const std::vector<CaseRow>& rows,
+                             const UncertaintyCalibration& calibration) {
+  const nlohmann::json j = uncertaintyJson(rows, calibration);
+  auto r = [](const nlohmann::json& v) { return v.is_null() ? std::string("n/a") : number(v.get<double>(), 3); };
+  s << "<h2>Uncertainty</h2>\n<p>Std maps (<code>&lt;id&gt;_std</code> beside the predictions) for " << j["cases"].get<std::size_t>()
+    << " case(s). Pearson r, mean std vs MAE over cases: " << r(j["case_pearson_r_mean_std_vs_mae"])
+    << "; std vs |error| over " << calibration.voxels() << " voxels: " << r(j["voxel_pearson_r"])
+    << ". Dashed: a calibrated Gaussian std (mean |error| = 0.80 &times; std).</p>\n"
+    << calibrationSvg(calibration.bins()) << "\n<table><tr><th>std from (HU)</th><th>to</th><th>voxels</th>"
+    << "<th>mean std</th><th>mean |error|</th></tr>\n";
+  for (const auto& b : calibration.bins())
+    s << "<tr><td>" << number(b.stdFrom) << "</td><td>" << (std::isfinite(b.stdTo) ? number(b.stdTo) : "&infin;")
+      << "</td><td>" << b.voxels << "</td><td>" << number(b.meanStd, 4) << "</td><td>" << number(b.meanAbsError, 4)
+      << "</td></tr>\n";
+  s << "</table>\n";
+}
+
+void writeIndex(const std::filesystem::path& path, const std::vector<CaseRow>& rows, const BatchOptions& o,
+                const UncertaintyCalibration& calibration) {
   std::ostringstream s;
   const auto& names = MetricsResult::names();
   s << "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>mr2ct evaluation</title>\n"
@@ -144,6 +206,7 @@ void writeIndex(const std::filesystem::path& path, const std::vector<CaseRow>& r
     s << "</tr>\n";
   }
   s << "</table>\n";
+  if (calibration.voxels() > 0) writeUncertaintySection(s, rows, calibration);
   for (const auto& r : rows)
     if (r.ok && !r.montage.empty())
       s << "<h2>" << html(r.id) << "</h2>\n<a href=\"" << html(r.montage) << "\"><img src=\"" << html(r.montage)
@@ -206,6 +269,7 @@ BatchResult evaluateBatch(const std::vector<BatchCase>& cases, const BatchOption
   std::vector<CaseRow> rows;
   BatchResult result;
   result.cases = cases.size();
+  UncertaintyCalibration calibration;
   ProgressBar bar("evaluate", cases.size());
   for (const auto& c : cases) {
     CaseRow row;
@@ -223,6 +287,16 @@ BatchResult evaluateBatch(const std::vector<BatchCase>& cases, const BatchOption
       row.maskSource = e.maskSource;
       row.resampling = e.resampling;
       for (const auto& w : e.warnings) row.warnings += (row.warnings.empty() ? "" : "; ") + w;
+      if (const auto stdMap = findUncertaintyMap(pred); !stdMap.empty()) {
+        // On another grid than the one evaluated (a resampled prediction) it says nothing voxel
+        // by voxel: a warning, and the case's metrics stand.
+        try {
+          row.meanStdHu = calibration.add(readVolume(stdMap), e.pred, e.ref, e.mask, stdMap.string());
+        } catch (const DataError& err) {
+          row.warnings += std::string(row.warnings.empty() ? "" : "; ") + "std map not used: " + err.what();
+          spdlog::warn("case {}: std map not used: {}", c.id, err.what());
+        }
+      }
       if (options.montages) {
         Volume mr;
         if (!c.mr.empty()) {
@@ -254,8 +328,8 @@ BatchResult evaluateBatch(const std::vector<BatchCase>& cases, const BatchOption
   }
   bar.finish();
   writeCsv(options.outDir / "metrics.csv", rows);
-  writeSummary(options.outDir / "summary.json", rows, options);
-  writeIndex(options.outDir / "index.html", rows, options);
+  writeSummary(options.outDir / "summary.json", rows, options, calibration);
+  writeIndex(options.outDir / "index.html", rows, options, calibration);
   return result;
 }
 
