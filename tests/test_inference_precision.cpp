@@ -101,6 +101,8 @@ TEST(InferencePrecision, ParsesAndNamesAndRefusesOthers) {
   EXPECT_EQ(parseInferencePrecision("bf16"), InferencePrecision::Bf16);
   EXPECT_EQ(inferencePrecisionName(InferencePrecision::Bf16), "bf16");
   EXPECT_EQ(inferenceScalarType(InferencePrecision::Bf16), torch::kBFloat16);
+  EXPECT_EQ(parseInferencePrecision("auto"), InferencePrecision::Auto);
+  EXPECT_EQ(inferencePrecisionName(InferencePrecision::Auto), "auto");
   EXPECT_THROW(parseInferencePrecision("fp16"), UsageError);
   EXPECT_THROW(parseInferencePrecision("BF16"), UsageError);
 }
@@ -116,6 +118,20 @@ TEST(InferencePrecision, Bf16FallsBackToFp32OnlyOnACpuWithoutNativeBf16) {
   EXPECT_EQ(effectiveInferencePrecision(InferencePrecision::Bf16, torch::kCPU), InferencePrecision::Bf16);
   forceCpuBf16SupportForTesting(std::nullopt);
   EXPECT_EQ(cpuHasNativeBf16(), detectCpuBf16Support().any());
+}
+
+// Auto is bf16 only where it was measured: 2D networks on a CPU with native bf16.
+TEST(InferencePrecision, AutoIsBf16For2dOnACpuWithNativeBf16Only) {
+  const auto autoOn = [](const torch::Device& d, int dims) {
+    return effectiveInferencePrecision(InferencePrecision::Auto, d, dims);
+  };
+  forceCpuBf16SupportForTesting(true);
+  EXPECT_EQ(autoOn(torch::kCPU, 2), InferencePrecision::Bf16);
+  EXPECT_EQ(autoOn(torch::kCPU, 3), InferencePrecision::Fp32);
+  EXPECT_EQ(autoOn(torch::Device("cuda"), 2), InferencePrecision::Fp32);
+  forceCpuBf16SupportForTesting(false);
+  EXPECT_EQ(autoOn(torch::kCPU, 2), InferencePrecision::Fp32);
+  forceCpuBf16SupportForTesting(std::nullopt);
 }
 
 TEST(InferencePrecision, DetectorAgreesWithProcCpuinfo) {

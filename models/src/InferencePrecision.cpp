@@ -29,11 +29,16 @@ unsigned long long readXcr0() {
 InferencePrecision parseInferencePrecision(const std::string& name, const std::string& option) {
   if (name == "fp32") return InferencePrecision::Fp32;
   if (name == "bf16") return InferencePrecision::Bf16;
-  throw UsageError(option + " must be fp32 or bf16, not '" + name + "'");
+  if (name == "auto") return InferencePrecision::Auto;
+  throw UsageError(option + " must be fp32, bf16 or auto, not '" + name + "'");
 }
 
 std::string inferencePrecisionName(InferencePrecision precision) {
-  return precision == InferencePrecision::Bf16 ? "bf16" : "fp32";
+  switch (precision) {
+    case InferencePrecision::Bf16: return "bf16";
+    case InferencePrecision::Auto: return "auto";
+    default: return "fp32";
+  }
 }
 
 at::ScalarType inferenceScalarType(InferencePrecision precision) {
@@ -80,7 +85,16 @@ bool cpuHasNativeBf16() {
   return detected;
 }
 
-InferencePrecision effectiveInferencePrecision(InferencePrecision requested, const torch::Device& device) {
+InferencePrecision effectiveInferencePrecision(InferencePrecision requested, const torch::Device& device, int dims) {
+  if (requested == InferencePrecision::Auto) {
+    if (!device.is_cpu() || dims != 2) return InferencePrecision::Fp32;
+    if (cpuHasNativeBf16()) return InferencePrecision::Bf16;
+    static std::once_flag said;
+    std::call_once(said, [] {
+      spdlog::info("--precision auto: this CPU has {}, so the network runs in fp32", detectCpuBf16Support().describe());
+    });
+    return InferencePrecision::Fp32;
+  }
   if (requested != InferencePrecision::Bf16 || !device.is_cpu() || cpuHasNativeBf16()) return requested;
   static std::once_flag warned;
   std::call_once(warned, [] {

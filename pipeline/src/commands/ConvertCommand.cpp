@@ -147,7 +147,8 @@ Command convertCommand() {
          "dicom: PatientPosition (HFS, FFS, HFP, ...); default the DICOM MR's, else empty")
         ("overwrite", po::bool_switch(), "dicom: replace an existing non-empty series folder")
         ("precision", po::value<std::string>()->default_value(inferencePrecisionName(kDefaultConvertPrecision)),
-         "network precision: fp32 | bf16 (weights cast once; ODE state float32; fp32 on CPUs without AVX512-BF16/AMX)");
+         "network precision: fp32 | bf16 | auto (bf16: weights cast once, ODE state float32, fp32 on CPUs without "
+         "AVX512-BF16/AMX; auto: bf16 for 2D models on CPUs with it, else fp32)");
   };
   c.run = [](const po::variables_map& vm, CommandIO& io) {
     const ConvertOptions options = convertOptionsFrom(vm);

@@ -15,7 +15,7 @@ Command demoCommand() {
   c.declare = [](po::options_description& d, po::positional_options_description&) {
     declarePhantomOptions(d, "mr2ct-demo", 10);
     d.add_options()("quick", po::bool_switch(), "a ~2 minute smoke run (few training steps)")(
-        "precision", po::value<std::string>(), "conversion network precision fp32 | bf16 (default: convert's)");
+        "precision", po::value<std::string>(), "conversion network precision fp32 | bf16 | auto (default: convert's)");
   };
   c.run = [](const po::variables_map& vm, CommandIO& io) {
     DemoOptions o;
