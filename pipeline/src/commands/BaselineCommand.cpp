@@ -14,15 +14,16 @@ Command baselineCommand() {
   c.usage = "mr2ct baseline bulk-density --input mr.nii.gz --output sct.nii.gz [--mask m.nii.gz] [--json]";
   c.example = "mr2ct baseline bulk-density --input phantom/case000/mr.nii.gz --output case000_bulk.nii.gz";
   c.declare = [](po::options_description& d, po::positional_options_description& p) {
+    const BulkDensityOptions def;
     d.add_options()("method", po::value<std::string>(), "bulk-density")(
         "input", po::value<std::string>(), "MR volume")("output", po::value<std::string>(), "sCT to write (HU)")(
         "mask", po::value<std::string>(), "body mask (default: body mask of the MR)")(
-        "air-hu", po::value<float>()->default_value(-1000.0f), "HU of air")(
-        "soft-hu", po::value<float>()->default_value(30.0f), "HU of soft tissue")(
-        "bone-hu", po::value<float>()->default_value(700.0f), "HU of bone")(
-        "dark-fraction", realValue(0.35), "dark = MR below this x median in the body")(
-        "air-fraction", realValue(0.10), "very dark = MR below this x median")(
-        "bone-depth-mm", realValue(20.0), "outer shell where dark voxels are bone")(
+        "air-hu", po::value<float>()->default_value(def.airHu), "HU of air")(
+        "soft-hu", po::value<float>()->default_value(def.softHu), "HU of soft tissue")(
+        "bone-hu", po::value<float>()->default_value(def.boneHu), "HU of bone")(
+        "dark-fraction", realValue(def.darkFraction), "dark = MR below this x median in the body")(
+        "air-fraction", realValue(def.airFraction), "very dark = MR below this x median")(
+        "bone-depth-mm", realValue(def.boneMaxDepthMm), "outer shell where dark voxels are bone")(
         "json", po::bool_switch(), "print the class counts and options as JSON");
     p.add("method", 1);
   };

@@ -118,10 +118,11 @@ Command evaluateCommand() {
       "       mr2ct evaluate --manifest M --pred-dir D --out REPORT_DIR [--split test]";
   c.example = "mr2ct evaluate --pred out/case000.nii.gz --ref phantom/case000/ct.nii.gz --profile synthrad2023 --json";
   c.declare = [](po::options_description& d, po::positional_options_description&) {
+    const EvaluateOptions def;
     d.add_options()("pred", po::value<std::string>(), "synthetic CT (one case)")(
         "ref", po::value<std::string>(), "reference CT in HU (one case)")(
         "mask", po::value<std::string>(), "evaluation mask (default: body mask of the reference CT)")(
-        "profile", po::value<std::string>()->default_value("synthrad2025"),
+        "profile", po::value<std::string>()->default_value(def.metrics.profile),
         "synthrad2023 (clip [-1024,3000]) | synthrad2025 (clip [-1024,3071])")(
         "json", po::bool_switch(), "print JSON (one case)")(
         "montage", po::value<std::string>(), "also write a montage PNG (one case)")(
@@ -131,12 +132,12 @@ Command evaluateCommand() {
         "ITK transform (prediction-grid point -> reference point): resample the reference onto the prediction grid")(
         "dicom-series", po::value<std::string>(),
         "--ref is a DICOM folder of several series (a study): the CT's SeriesInstanceUID or SeriesNumber")(
-        "geometry-tolerance", realValue(1e-3),
+        "geometry-tolerance", realValue(def.geometryTolerance),
         "grid tolerance: origin mm, spacing relative, direction absolute")(
-        "air-below", realValue(-200.0), "reference HU below this: air class")(
-        "bone-above", realValue(250.0), "reference HU above this: bone class")(
-        "bone-dice-hu", realValue(250.0), "bone threshold for the Dice")(
-        "body-threshold", realValue(-400.0),
+        "air-below", realValue(def.metrics.airBelowHu), "reference HU below this: air class")(
+        "bone-above", realValue(def.metrics.boneAboveHu), "reference HU above this: bone class")(
+        "bone-dice-hu", realValue(def.metrics.boneDiceHu), "bone threshold for the Dice")(
+        "body-threshold", realValue(double(def.bodyMask.ctThresholdHu)),
         "HU threshold of the body mask when no mask is given")(
         "manifest", po::value<std::string>(), "data manifest (batch)")(
         "pred-dir", po::value<std::string>(), "predictions <dir>/<id>.nii.gz or <dir>/<id>/sct.nii.gz (batch)")(
