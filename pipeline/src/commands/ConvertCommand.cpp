@@ -123,7 +123,7 @@ Command convertCommand() {
         ("batch", po::value<int>()->default_value(4), "slices (2D) or patches (3D) per network call")
         ("max-batch-voxels", po::value<int64_t>()->default_value(4 * 256 * 256),
          "2D: fewer slices per call when batch x H x W exceeds this (bounds memory on 512^2 slices; 0 = off)")
-        ("overlap", realValue(0.25), "3D: patch overlap as a fraction of the patch")
+        ("overlap", realValue(def.overlap), "3D: patch overlap as a fraction of the patch")
         ("blend", po::value<std::string>()->default_value("gaussian"), "3D velocity blending window: gaussian | hann")
         ("no-mask-outside", po::bool_switch(), "keep the network's values outside the body mask (default: -1000 HU)")
         ("pixel-type", po::value<std::string>()->default_value("int16"), "output voxels: int16 | float32")

@@ -41,13 +41,14 @@ Command likelihoodCommand() {
       "       mr2ct likelihood --model DIR --manifest M --out report.csv [--split val]";
   c.example = "mr2ct likelihood --model model --input phantom/case000/mr.nii.gz --ct phantom/case000/ct.nii.gz --json";
   c.declare = [](po::options_description& d, po::positional_options_description&) {
+    const LikelihoodCommandOptions def;
     d.add_options()
         ("model", po::value<std::string>()->required(), "model folder (config.json, weights.pt); 2D/2.5D, source noise or mr with sigma > 0")
         ("input", po::value<std::string>(), "MR volume (one case)")
         ("ct", po::value<std::string>(), "CT in HU on the MR's grid (one case)")
         ("ct-transform", po::value<std::string>(),
          "ITK transform (MR-grid point -> CT point): resample the CT onto the MR's grid instead of requiring it there")
-        ("geometry-tolerance", realValue(1e-3), "MR vs CT grid: origin mm, spacing relative, direction")
+        ("geometry-tolerance", realValue(def.geometryTolerance), "MR vs CT grid: origin mm, spacing relative, direction")
         ("json", po::bool_switch(), "print JSON (one case)")
         ("manifest", po::value<std::string>(), "batch: manifest; every case with a CT is scored")
         ("out", po::value<std::string>(), "batch: report CSV")

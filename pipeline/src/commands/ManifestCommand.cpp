@@ -51,15 +51,16 @@ Command manifestCommand() {
       "       mr2ct manifest scan DIR --layout synthrad|nnunet|flat --out M.csv [--seed S] [--val F] [--test F]";
   c.example = "mr2ct manifest check data_manifests/brainweb20-paired.csv --data-root /data";
   c.declare = [](po::options_description& d, po::positional_options_description& p) {
+    const ScanOptions def;
     d.add_options()("args", po::value<std::vector<std::string>>()->multitoken(), "check M | scan DIR")(
         "data-root", po::value<std::string>()->default_value(""),
         "folder that manifests with a data-root line are relative to (default $MR2CT_DATA_DIR)")(
         "allow-outside", po::bool_switch(), "accept paths that leave the manifest's folder")(
         "layout", po::value<std::string>(), "scan: synthrad | nnunet | flat")(
         "out", po::value<std::string>(), "scan: the manifest to write (.csv)")(
-        "seed", po::value<std::uint32_t>()->default_value(12345), "scan: seed of the split")(
-        "val", realValue(0.2), "scan: fraction of cases for validation")(
-        "test", realValue(0.0), "scan: fraction of cases for test");
+        "seed", po::value<std::uint32_t>()->default_value(def.seed), "scan: seed of the split")(
+        "val", realValue(def.valFraction), "scan: fraction of cases for validation")(
+        "test", realValue(def.testFraction), "scan: fraction of cases for test");
     p.add("args", -1);
   };
   c.run = [](const po::variables_map& vm, CommandIO& io) {

@@ -42,6 +42,7 @@ Command preprocessCommand() {
       "mr2ct preprocess --manifest data_manifests/brainweb20-paired.csv --data-root /data --out bw.h5 --jobs 2 "
       "--qa-dir bw_qa --register rigid";
   c.declare = [](po::options_description& d, po::positional_options_description&) {
+    const PreprocessOptions def;
     d.add_options()("manifest", po::value<std::string>(), "data manifest (.csv or .json)")(
         "out", po::value<std::string>(), "the HDF5 store to write (.h5)")(
         "data-root", po::value<std::string>()->default_value(""),
@@ -50,17 +51,17 @@ Command preprocessCommand() {
         "jobs,j", po::value<int>()->default_value(1), "cases processed in parallel")(
         "resume", po::bool_switch(), "keep the cases already in --out (same options required)")(
         "qa-dir", po::value<std::string>()->default_value(""), "folder for qa.csv, <id>_qa.png, <id>.tfm")(
-        "register", po::value<std::string>()->default_value("affine"), "rigid | affine | bspline | none")(
-        "mask-margin", realValue(10.0),
+        "register", po::value<std::string>()->default_value(toString(def.registration.kind)), "rigid | affine | bspline | none")(
+        "mask-margin", realValue(def.registration.maskMarginMm),
         "mm the body mask is grown by before it limits the registration metric (keeps the outline in view)")(
-        "bspline-grid", realValue(50.0), "--register bspline: control-point spacing in mm")(
-        "bspline-bending", realValue(10.0),
+        "bspline-grid", realValue(def.registration.bsplineGridMm), "--register bspline: control-point spacing in mm")(
+        "bspline-bending", realValue(def.registration.bsplineBending),
         "--register bspline: weight of the bending-energy penalty (0 = unregularised, drifts)")(
         "spacing", po::value<std::string>(), "resample the MR to X,Y,Z mm first (default: its own grid)")(
         "n4", po::bool_switch(), "N4 bias-field correction of the MR")(
         "mr-norm", po::value<std::string>()->default_value("percentile"),
         "percentile (p0.5 -> -1, p99.5 -> +1 inside the body) | zscore")(
-        "seed", po::value<std::uint32_t>()->default_value(12345), "registration sampling seed");
+        "seed", po::value<std::uint32_t>()->default_value(def.registration.seed), "registration sampling seed");
   };
   c.run = [](const po::variables_map& vm, CommandIO& io) {
     PreprocessOptions o;
