@@ -251,6 +251,14 @@ TEST(Convert, BridgeSamplesOfAnMrSourceModelDoNotDependOnTheBatch) {
   EXPECT_GT(differ, meanA.voxelCount() / 10);
   EXPECT_GT(spread, meanA.voxelCount() / 10) << "bridge noise must spread the samples inside the body";
   EXPECT_GT(outside, 0u);
+  // One bridge step has no noise: K identical draws, refused before any work.
+  std::string err;
+  EXPECT_EQ(cli({"convert", "--model", model.string(), "--input", (tmp / "mr.mha").string(), "--output",
+                 (tmp / "one.mha").string(), "--solver", "euler", "--steps", "1", "--samples", "2"},
+                nullptr, &err),
+            2);
+  EXPECT_NE(err.find("use --steps 2 or more"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(tmp / "one.mha"));
 }
 
 // Each bad input: exit 1, one line naming the file, nothing at the output path.

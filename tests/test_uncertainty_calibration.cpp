@@ -152,5 +152,30 @@ TEST(UncertaintyCalibration, BatchReportReadsStdMapsBesideThePredictions) {
   EXPECT_NE(page.str().find("<svg"), std::string::npos);
 }
 
+// The std map is optional: an unreadable one is named in the case's warnings, the metrics stand.
+TEST(UncertaintyCalibration, AnUnreadableStdMapIsAWarningNotAFailure) {
+  test::TempDir dir;
+  const Geometry g = grid();
+  std::filesystem::create_directories(dir / "pred");
+  writeVolume(Volume(g, 30.0f), dir / "ct.nii.gz");
+  writeVolume(Volume(g, 50.0f), dir / "pred" / "a.nii.gz");
+  std::ofstream(dir / "pred" / "a_std.nii.gz") << "not a volume";
+  writeMask(Mask(g, 1), dir / "mask.nii.gz");
+  BatchOptions o;
+  o.predDir = dir / "pred";
+  o.outDir = dir / "report";
+  o.montages = false;
+  o.evaluate.metrics.ssim = o.evaluate.metrics.msSsim = false;
+  const BatchResult r = evaluateBatch({{"a", "", dir / "ct.nii.gz", dir / "mask.nii.gz"}}, o);
+  EXPECT_EQ(r.succeeded, 1u);
+  std::ifstream csv(dir / "report" / "metrics.csv");
+  std::stringstream text;
+  text << csv.rdbuf();
+  EXPECT_NE(text.str().find("std map not used: "), std::string::npos) << text.str();
+  EXPECT_NE(text.str().find("a_std.nii.gz"), std::string::npos) << text.str();
+  std::ifstream in(dir / "report" / "summary.json");
+  EXPECT_FALSE(nlohmann::json::parse(in).contains("uncertainty"));
+}
+
 }  // namespace
 }  // namespace mr2ct

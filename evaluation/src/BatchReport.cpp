@@ -288,11 +288,11 @@ BatchResult evaluateBatch(const std::vector<BatchCase>& cases, const BatchOption
       row.resampling = e.resampling;
       for (const auto& w : e.warnings) row.warnings += (row.warnings.empty() ? "" : "; ") + w;
       if (const auto stdMap = findUncertaintyMap(pred); !stdMap.empty()) {
-        // On another grid than the one evaluated (a resampled prediction) it says nothing voxel
-        // by voxel: a warning, and the case's metrics stand.
+        // Optional: unreadable, or on another grid than the one evaluated (a resampled
+        // prediction), it says nothing voxel by voxel: a warning, and the case's metrics stand.
         try {
           row.meanStdHu = calibration.add(readVolume(stdMap), e.pred, e.ref, e.mask, stdMap.string());
-        } catch (const DataError& err) {
+        } catch (const Error& err) {
           row.warnings += std::string(row.warnings.empty() ? "" : "; ") + "std map not used: " + err.what();
           spdlog::warn("case {}: std map not used: {}", c.id, err.what());
         }

@@ -160,7 +160,8 @@ BatchConvertSummary runBatchConvert(const BatchConvertOptions& o, std::ostream& 
           return fs::exists(p, ec) && !(fs::is_directory(p, ec) && fs::is_empty(p, ec));
         };
         if (o.convert.nfeSweep.empty()) {
-          complete = done(outputs[k]);
+          // With --samples the std map belongs to the case's output: both or it is not done.
+          complete = done(outputs[k]) && (o.convert.samples == 1 || done(uncertaintyOutputPath(outputs[k])));
         } else {
           for (int n : o.convert.nfeSweep) complete = complete && done(sweepOutputPath(outputs[k], n));
         }

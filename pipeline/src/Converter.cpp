@@ -153,9 +153,15 @@ Converter::Converter(ConvertOptions options) : options_(std::move(options)), imp
                        "trajectory is the same; sampling needs a model trained with --sigma > 0 or --source noise "
                        "(or use --samples 1)");
     io.bridgeSigma = cfg.flow.sigma;
+    // One step lands on the posterior mean with no noise (the bridge's last step has none): K
+    // identical draws and a std map of zeros.
+    if (options_.solver.method != SolverMethod::Dopri5 && options_.solver.grid().size() < 3)
+      throw UsageError("--samples " + std::to_string(options_.samples) + " with an mr-source model and --steps 1: one "
+                       "bridge step ends on the posterior mean without noise, so every draw is the same; use --steps 2 "
+                       "or more");
     if (evaluationsPerStep(options_.solver.method) > 1)
       spdlog::info("--samples {} with an mr-source model: the Brownian-bridge sampler takes one evaluation per step, "
-                   "{} steps (NFE {}); --solver {} applies to single conversions only",
+                   "{} steps (NFE {}); --solver {} is used only when --samples is 1",
                    options_.samples, options_.solver.steps, options_.solver.steps, solverMethodName(options_.solver.method));
   }
   // A noise-source model only ever saw x = CT at t = 1 and answers v ≈ x there, while the true
@@ -226,6 +232,12 @@ ConvertReport Converter::convert(const fs::path& input, const fs::path& output) 
   if (options_.nfeSweep.empty()) {
     report.outputs = {target};
     if (options_.samples > 1) report.uncertaintyOutput = uncertaintyOutputPath(target);
+    // An older run's std map beside the new sCT would be read as this sCT's by `evaluate`; it is
+    // the user's file, so it is named, not removed.
+    if (std::error_code ec; options_.samples == 1 && !dicom && fs::exists(uncertaintyOutputPath(target), ec))
+      spdlog::warn("{}: a standard-deviation map from an earlier --samples run lies beside the output; it does not "
+                   "belong to this sCT (mr2ct evaluate would read it): remove it or convert with --samples",
+                   uncertaintyOutputPath(target).string());
   } else {
     for (int n : options_.nfeSweep) report.outputs.push_back(sweepOutputPath(target, n));
   }
