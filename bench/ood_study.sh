@@ -51,9 +51,8 @@ fi
 import csv, json, os, sys
 out = sys.argv[1]
 std = {r["id"]: float(r["mean_std_hu"]) for r in csv.DictReader(open(os.path.join(out, "samples", "status.csv"))) if r.get("mean_std_hu")}
-lik = list(csv.DictReader(open(os.path.join(out, "likelihood.csv"))))
-col = next(c for c in lik[0] if "bits" in c)
-bits = {r["id"]: float(r[col]) for r in lik if r.get(col)}
+lik = list(csv.DictReader(l for l in open(os.path.join(out, "likelihood.csv")) if not l.startswith("#")))
+bits = {r["id"]: float(r["bits_per_voxel"]) for r in lik if r["status"] == "ok"}
 def auroc(clean, other):  # P(score(other) > score(clean)), ties half
     pairs = [(o > c) + 0.5 * (o == c) for c in clean for o in other]
     return sum(pairs) / len(pairs)
