@@ -7,6 +7,7 @@
 
 #include "mr2ct/core/Error.h"
 #include "mr2ct/models/BridgeSampler.h"
+#include "mr2ct/models/VolumeIntegrator.h"
 
 namespace mr2ct {
 namespace {
@@ -88,6 +89,23 @@ TEST(BridgeSampler, RefusesAGridOrSigmaItCannotSample) {
   EXPECT_THROW(bridgeSample(v, x0, 1.0, {0.1, 1.0}, noise), UsageError);   // must start at 0
   EXPECT_THROW(bridgeSample(v, x0, 1.0, {0.0, 1.2}, noise), UsageError);   // past t = 1
   EXPECT_THROW(bridgeSample(v, x0, 1.0, {0.0, 0.5, 0.5, 1.0}, noise), UsageError);
+}
+
+// The integrator refuses what the sampler cannot sample, for every caller (not only the CLI).
+TEST(BridgeSampler, IntegratorOptionsRefuseOneStepDopri5AndTheNoiseSource) {
+  IntegratorOptions o;
+  o.bridgeSigma = 1.0;
+  o.solver.method = SolverMethod::Euler;
+  o.solver.steps = 2;
+  EXPECT_NO_THROW(o.validate());
+  o.solver.steps = 1;
+  EXPECT_THROW(o.validate(), UsageError);
+  o.solver.steps = 4;
+  o.solver.method = SolverMethod::Dopri5;
+  EXPECT_THROW(o.validate(), UsageError);
+  o.solver.method = SolverMethod::Euler;
+  o.source = "noise";
+  EXPECT_THROW(o.validate(), UsageError);
 }
 
 }  // namespace

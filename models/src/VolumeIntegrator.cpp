@@ -39,6 +39,11 @@ void IntegratorOptions::validate() const {
   if (bridgeSigma > 0.0 && solver.method == SolverMethod::Dopri5)
     throw UsageError("--samples with an mr-source model samples the Brownian bridge on a fixed grid: use a fixed-step "
                      "--solver (euler, midpoint, heun, rk4) with --steps N (NFE N), not dopri5");
+  // One step lands on the posterior mean without noise (the bridge's last step has none): every
+  // draw would be the same.
+  if (bridgeSigma > 0.0 && solver.grid().size() < 3)
+    throw UsageError("--samples with an mr-source model and --steps 1: one bridge step ends on the posterior mean "
+                     "without noise, so every draw is the same; use --steps 2 or more");
 }
 
 nlohmann::json IntegratorOptions::toJson() const {

@@ -153,12 +153,6 @@ Converter::Converter(ConvertOptions options) : options_(std::move(options)), imp
                        "trajectory is the same; sampling needs a model trained with --sigma > 0 or --source noise "
                        "(or use --samples 1)");
     io.bridgeSigma = cfg.flow.sigma;
-    // One step lands on the posterior mean with no noise (the bridge's last step has none): K
-    // identical draws and a std map of zeros.
-    if (options_.solver.method != SolverMethod::Dopri5 && options_.solver.grid().size() < 3)
-      throw UsageError("--samples " + std::to_string(options_.samples) + " with an mr-source model and --steps 1: one "
-                       "bridge step ends on the posterior mean without noise, so every draw is the same; use --steps 2 "
-                       "or more");
     if (evaluationsPerStep(options_.solver.method) > 1)
       spdlog::info("--samples {} with an mr-source model: the Brownian-bridge sampler takes one evaluation per step, "
                    "{} steps (NFE {}); --solver {} is used only when --samples is 1",
