@@ -1,10 +1,14 @@
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdlib>
 #include <fstream>
+#include <thread>
 
 #include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
 #include "mr2ct/core/OutputGuard.h"
+#include "mr2ct/core/ProcessFence.h"
 #include "mr2ct/core/SafePath.h"
 #include "mr2ct/core/SplitCounts.h"
 #include "support/TestSupport.h"
@@ -105,6 +109,61 @@ TEST(SafePath, EscapesAreRefused) {
   EXPECT_THROW(resolveInside("/data/m", "sub/../../x.nii.gz", false, "m.csv"), DataError);
   EXPECT_THROW(resolveInside("/data/m", "/etc/passwd", false, "m.csv"), DataError);
   EXPECT_EQ(resolveInside("/data/m", "../x.nii.gz", true, "m.csv"), "/data/x.nii.gz");
+}
+
+TEST(ProcessFence, AnAbortInTheChildIsReportedWithTheLastMarkAndThisProcessGoesOn) {
+  const FencedOutcome out = runFenced([](FenceChannel& channel) {
+    channel.mark("first.dcm");
+    channel.mark("second.dcm");
+    std::abort();  // what an assert() in a third-party parser does
+  });
+  EXPECT_FALSE(out.completed);
+  EXPECT_EQ(out.lastMark, "second.dcm");
+  EXPECT_NE(out.failure.find("aborted"), std::string::npos) << out.failure;
+  EXPECT_NE(out.failure.find("signal 6"), std::string::npos) << out.failure;
+}
+
+TEST(ProcessFence, ErrorsThrownInTheChildComeBackWithTheirTypeAndMessage) {
+  try {
+    runFenced([](FenceChannel&) { throw IoError("/data/IM0001", "cannot read DICOM header: bad"); });
+    FAIL() << "no exception";
+  } catch (const IoError& e) {
+    EXPECT_EQ(e.path(), "/data/IM0001");
+    EXPECT_STREQ(e.what(), "/data/IM0001: cannot read DICOM header: bad");
+  }
+  EXPECT_EQ(test::thrownMessage<DataError>([] { runFenced([](FenceChannel&) { throw DataError("x: gap in z"); }); }),
+            "x: gap in z");
+  EXPECT_THROW(runFenced([](FenceChannel&) { throw std::bad_alloc(); }), std::bad_alloc);
+}
+
+TEST(ProcessFence, TheChildWritesResultsIntoSharedMemoryAndNotIntoOurs) {
+  SharedMemory shared(1000 * sizeof(float));
+  int ours = 0;
+  const FencedOutcome out = runFenced([&](FenceChannel&) {
+    auto* v = static_cast<float*>(shared.data());
+    for (int i = 0; i < 1000; ++i) v[i] = float(i) * 0.5f;
+    ours = 7;  // the child's copy of this process's memory
+  });
+  EXPECT_TRUE(out.completed);
+  const auto* v = static_cast<const float*>(shared.data());
+  EXPECT_EQ(v[0], 0.0f);
+  EXPECT_EQ(v[999], 499.5f);
+  EXPECT_EQ(ours, 0);
+}
+
+TEST(ProcessFence, AChildThatStopsReportingIsKilledAfterTheQuietLimit) {
+  const auto start = std::chrono::steady_clock::now();
+  const FencedOutcome out = runFenced(
+      [](FenceChannel& channel) {
+        channel.mark("hangs.dcm");
+        std::this_thread::sleep_for(std::chrono::seconds(30));
+      },
+      std::chrono::seconds(1));
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_FALSE(out.completed);
+  EXPECT_EQ(out.lastMark, "hangs.dcm");
+  EXPECT_EQ(out.failure, "did not finish within 1 s");
+  EXPECT_LT(seconds, 20.0);
 }
 
 }  // namespace

@@ -6,9 +6,11 @@
 
 #include <cmath>
 #include <cstring>
+#include <optional>
 
 #include "mr2ct/core/Error.h"
 #include "mr2ct/core/Log.h"
+#include "mr2ct/core/ProcessFence.h"
 #include "mr2ct/core/StderrCapture.h"
 #include "mr2ct/preprocessing/DicomSeries.h"
 #include "mr2ct/preprocessing/ItkInterop.h"
@@ -56,6 +58,15 @@ DicomSeriesHeader readDicomSeriesHeader(const fs::path& dir, const ReadOptions& 
       if (in.path == h.layout.files.front()) checkOneRescale(dir, series, in);
   auto io = itk::GDCMImageIO::New();
   io->SetFileName(h.layout.files.front().string());
+  const FencedOutcome fenced = runFenced([&](FenceChannel&) {
+    try {
+      io->ReadImageInformation();
+    } catch (const itk::ExceptionObject&) {
+      // reported below, by the same call in this process
+    }
+  });
+  if (!fenced.completed)
+    throw IoError(h.layout.files.front().string(), "corrupt DICOM file: the DICOM reader (GDCM) " + fenced.failure);
   StderrCapture quiet;
   try {
     io->ReadImageInformation();
@@ -67,10 +78,12 @@ DicomSeriesHeader readDicomSeriesHeader(const fs::path& dir, const ReadOptions& 
   return h;
 }
 
-Volume readDicomSeriesVoxels(const fs::path& dir, const DicomSeriesHeader& h) {
+namespace {
+
+/// The series' voxels in slice order into `out` (runs in a fenced child: no logging, no captures).
+void readSeriesPixels(const fs::path& dir, const DicomSeriesHeader& h, float* out) {
   const Geometry& g = h.layout.geometry;
   ItkFloatImage::Pointer image;
-  StderrCapture quiet;  // GDCM's own warnings go to the debug log; our errors say what failed
   try {
     if (h.layout.files.size() > 1) {
       std::vector<std::string> names;
@@ -88,7 +101,6 @@ Volume readDicomSeriesVoxels(const fs::path& dir, const DicomSeriesHeader& h) {
       image = reader->GetOutput();
     }
   } catch (const itk::ExceptionObject& e) {
-    spdlog::debug("{}", quiet.release());
     throw IoError(dir.string(), "cannot read DICOM series pixels: " + firstLine(e));
   } catch (const std::bad_alloc&) {
     throw IoError(dir.string(), "not enough memory to read the DICOM series");
@@ -98,15 +110,34 @@ Volume readDicomSeriesVoxels(const fs::path& dir, const DicomSeriesHeader& h) {
     throw IoError(dir.string(), "GDCM read " + std::to_string(size[0]) + "x" + std::to_string(size[1]) + "x" +
                                     std::to_string(size[2]) + " voxels where the headers describe " + std::to_string(g.size[0]) +
                                     "x" + std::to_string(g.size[1]) + "x" + std::to_string(g.size[2]));
-  Volume v(g);
   const float* src = image->GetBufferPointer();
   const std::size_t slice = g.size[0] * g.size[1];
   if (h.layout.multiFrame) {
     for (std::size_t k = 0; k < g.size[2]; ++k)
-      std::memcpy(v.data() + k * slice, src + h.layout.frameOrder[k] * slice, slice * sizeof(float));
+      std::memcpy(out + k * slice, src + h.layout.frameOrder[k] * slice, slice * sizeof(float));
   } else {
-    std::memcpy(v.data(), src, v.voxelCount() * sizeof(float));
+    std::memcpy(out, src, g.voxelCount() * sizeof(float));
   }
+}
+
+}  // namespace
+
+Volume readDicomSeriesVoxels(const fs::path& dir, const DicomSeriesHeader& h) {
+  const Geometry& g = h.layout.geometry;
+  const std::size_t bytes = g.voxelCount() * sizeof(float);
+  std::optional<SharedMemory> shared;
+  try {
+    shared.emplace(bytes);
+  } catch (const std::bad_alloc&) {
+    throw IoError(dir.string(), "not enough memory to read the DICOM series");
+  }
+  // GDCM decodes the pixel data in a child process: an assert in it becomes this one line.
+  const FencedOutcome fenced =
+      runFenced([&](FenceChannel&) { readSeriesPixels(dir, h, static_cast<float*>(shared->data())); });
+  if (!fenced.completed)
+    throw IoError(dir.string(), "cannot read DICOM series pixels: the DICOM reader (GDCM) " + fenced.failure);
+  Volume v(g);
+  std::memcpy(v.data(), shared->data(), bytes);
   return v;
 }
 

@@ -16,6 +16,7 @@
 #include <set>
 
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/ProcessFence.h"
 #include "mr2ct/core/StderrCapture.h"
 #include "mr2ct/preprocessing/DicomSeries.h"
 #include "DicomSliceGeometry.h"
@@ -226,6 +227,20 @@ std::vector<DicomSeriesFiles> scanDicomFolder(const fs::path& dir) {
     if (it->is_regular_file(ec)) files.push_back(it->path());
   if (ec) throw IoError(dir.string(), "cannot list the folder: " + ec.message());
   std::sort(files.begin(), files.end());
+  // First the same parse in a child process: a file on which GDCM aborts is named, not fatal.
+  const FencedOutcome fenced = runFenced([&](FenceChannel& channel) {
+    for (const auto& f : files) {
+      channel.mark(f.string());
+      try {
+        readInstance(f);
+      } catch (const Error&) {
+        // refused the same way in this process below
+      }
+    }
+  });
+  if (!fenced.completed)
+    throw IoError(fenced.lastMark.empty() ? dir.string() : fenced.lastMark,
+                  "corrupt DICOM file: the DICOM parser (GDCM) " + fenced.failure + " while reading its header");
   std::map<std::string, DicomSeriesFiles> byUid;
   {
     StderrCapture quiet;  // GDCM prints its own warnings for odd files; our messages say what matters

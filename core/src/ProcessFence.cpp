@@ -1,0 +1,188 @@
+#include "mr2ct/core/ProcessFence.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <new>
+
+#include "mr2ct/core/Error.h"
+
+namespace mr2ct {
+
+namespace {
+
+void writeAll(int fd, const char* p, std::size_t n) {
+  while (n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return;  // the parent is gone: nothing left to tell
+    p += w;
+    n -= std::size_t(w);
+  }
+}
+
+// Child → parent messages: one type byte, a 4-byte length, the payload.
+constexpr char kMark = 'M', kDone = 'K', kIoError = 'I', kDataError = 'D', kUsageError = 'U', kError = 'E',
+               kNoMemory = 'A', kOther = 'X';
+
+std::string describeStatus(int status) {
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    const char* name = ::strsignal(sig);
+    std::string s = sig == SIGABRT ? "aborted" : "crashed";
+    return s + " (signal " + std::to_string(sig) + (name ? std::string(", ") + name : std::string()) + ")";
+  }
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  return "ended with status " + std::to_string(status);
+}
+
+}  // namespace
+
+void FenceChannel::send(char type, const std::string& payload) {
+  if (fd_ < 0) return;  // running in-process (no fork)
+  char head[5];
+  head[0] = type;
+  const std::uint32_t n = std::uint32_t(payload.size());
+  std::memcpy(head + 1, &n, 4);
+  writeAll(fd_, head, 5);
+  writeAll(fd_, payload.data(), payload.size());
+}
+
+void FenceChannel::mark(const std::string& what) { send(kMark, what); }
+
+struct FenceChild {
+  [[noreturn]] static void run(const std::function<void(FenceChannel&)>& work, int fd) {
+    const int null = ::open("/dev/null", O_WRONLY);
+    if (null >= 0) {
+      ::dup2(null, STDOUT_FILENO);
+      ::dup2(null, STDERR_FILENO);
+      ::close(null);
+    }
+    FenceChannel channel(fd);
+    try {
+      work(channel);
+      channel.send(kDone, "");
+    } catch (const IoError& e) {
+      channel.send(kIoError, e.path() + std::string(1, '\0') + e.what());
+    } catch (const DataError& e) {
+      channel.send(kDataError, e.what());
+    } catch (const UsageError& e) {
+      channel.send(kUsageError, e.what());
+    } catch (const Error& e) {
+      channel.send(kError, e.what());
+    } catch (const std::bad_alloc&) {
+      channel.send(kNoMemory, "");
+    } catch (const std::exception& e) {
+      channel.send(kOther, e.what());
+    } catch (...) {
+      channel.send(kOther, "unknown exception");
+    }
+    ::_exit(0);  // no atexit handlers, no flush of the parent's stdio buffers, no leak check
+  }
+};
+
+FencedOutcome runFenced(const std::function<void(FenceChannel&)>& work, std::chrono::seconds quietLimit) {
+  FencedOutcome outcome;
+  int fds[2];
+  std::cout.flush();
+  std::cerr.flush();
+  std::fflush(nullptr);  // or the child's copies of unwritten buffers could be written twice
+  const bool piped = ::pipe2(fds, O_CLOEXEC) == 0;
+  const pid_t pid = piped ? ::fork() : -1;
+  if (pid < 0) {
+    if (piped) {
+      ::close(fds[0]);
+      ::close(fds[1]);
+    }
+    FenceChannel inProcess(-1);
+    work(inProcess);
+    outcome.completed = true;
+    return outcome;
+  }
+  if (pid == 0) {
+    ::close(fds[0]);
+    FenceChild::run(work, fds[1]);
+  }
+  ::close(fds[1]);
+
+  std::string buffer;
+  char resultType = 0;
+  std::string resultPayload;
+  bool timedOut = false;
+  const auto limitMs = std::chrono::duration_cast<std::chrono::milliseconds>(quietLimit).count();
+  for (;;) {
+    pollfd p{fds[0], POLLIN, 0};
+    const int ready = ::poll(&p, 1, int(std::min<long long>(limitMs, 1LL << 30)));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready == 0) {
+      timedOut = true;
+      ::kill(pid, SIGKILL);
+      break;
+    }
+    char chunk[4096];
+    const ssize_t got = ::read(fds[0], chunk, sizeof chunk);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;  // EOF: the child exited (or crashed)
+    buffer.append(chunk, std::size_t(got));
+    while (buffer.size() >= 5) {
+      std::uint32_t n;
+      std::memcpy(&n, buffer.data() + 1, 4);
+      if (buffer.size() < 5 + std::size_t(n)) break;
+      const char type = buffer[0];
+      std::string payload = buffer.substr(5, n);
+      buffer.erase(0, 5 + std::size_t(n));
+      if (type == kMark) outcome.lastMark = std::move(payload);
+      else {
+        resultType = type;
+        resultPayload = std::move(payload);
+      }
+    }
+  }
+  ::close(fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (timedOut) {
+    outcome.failure = "did not finish within " + std::to_string(quietLimit.count()) + " s";
+    return outcome;
+  }
+  if (resultType == 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    outcome.failure = describeStatus(status);
+    return outcome;
+  }
+  outcome.completed = true;
+  switch (resultType) {
+    case kIoError: {
+      const auto zero = resultPayload.find('\0');
+      const std::string path = resultPayload.substr(0, zero);
+      const std::string what = resultPayload.substr(zero + 1);
+      throw IoError(path, what.size() > path.size() + 2 ? what.substr(path.size() + 2) : what);
+    }
+    case kDataError: throw DataError(resultPayload);
+    case kUsageError: throw UsageError(resultPayload);
+    case kError: throw Error(resultPayload);
+    case kNoMemory: throw std::bad_alloc();
+    case kOther: throw std::runtime_error(resultPayload);
+    default: return outcome;
+  }
+}
+
+SharedMemory::SharedMemory(std::size_t bytes) : size_(bytes) {
+  void* p = ::mmap(nullptr, bytes == 0 ? 1 : bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  data_ = p;
+}
+
+SharedMemory::~SharedMemory() { ::munmap(data_, size_ == 0 ? 1 : size_); }
+
+}  // namespace mr2ct
