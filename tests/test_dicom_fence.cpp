@@ -125,7 +125,7 @@ void write(const fs::path& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary) << bytes;
 }
 
-TEST(DicomFence, AHeaderOnWhichGdcmAbortsIsOneErrorNamingTheFile) {
+TEST(GdcmAbortFence, AHeaderOnWhichGdcmAbortsIsOneErrorNamingTheFile) {
   test::TempDir dir;
   write(dir / "IM0001", kHeaderAbort);
   for (int attempt = 0; attempt < 2; ++attempt) {  // the process survives and says the same again
@@ -138,7 +138,7 @@ TEST(DicomFence, AHeaderOnWhichGdcmAbortsIsOneErrorNamingTheFile) {
   EXPECT_THROW(readVolumeInfo(dir.path()), IoError);
 }
 
-TEST(DicomFence, AnImageOnWhichGdcmAbortsIsOneErrorNamingTheFile) {
+TEST(GdcmAbortFence, AnImageOnWhichGdcmAbortsIsOneErrorNamingTheFile) {
   test::TempDir dir;
   write(dir / "IM0001", kImageAbortA);
   write(dir / "IM0002", kImageAbortB);

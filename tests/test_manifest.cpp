@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include <fstream>
 #include <set>
@@ -137,6 +138,48 @@ Volume box(std::array<std::size_t, 3> size, double spacing) {
   g.size = size;
   g.spacing = {spacing, spacing, spacing};
   return Volume(g, 1.0f);
+}
+
+/// A PACS export of one study: a CT series (number 7) and an MR series (number 8) in one folder,
+/// written by python3-pydicom (tests/support/dicom_series.py). mr_series/ct_series pick them.
+TEST(Manifest, SeriesColumnsPickTheSeriesOfAStudyFolder) {
+  test::TempDir dir;
+  const fs::path script = fs::path(MR2CT_SOURCE_DIR) / "tests" / "support" / "dicom_series.py";
+  if (std::system(("/usr/bin/python3 '" + script.string() + "' '" + dir.path().string() + "' >/dev/null 2>&1").c_str()) != 0)
+    GTEST_SKIP() << "python3 with pydicom, numpy and nibabel missing (scripts/install-deps.sh)";
+  writeFile(dir / "ok.csv", "id,mr,ct,split,mr_series,ct_series\ns1,study,study,val,8,7\n");
+  const Manifest m = readManifest(dir / "ok.csv");
+  ASSERT_EQ(m.cases.size(), 1u);
+  EXPECT_EQ(m.cases[0].mrSeries, "8");
+  EXPECT_EQ(m.cases[0].ctSeries, "7");
+  const auto ok = checkManifest(dir / "ok.csv");
+  EXPECT_TRUE(ok.ok()) << joined(ok.problems);
+  EXPECT_FALSE(anyContains(ok.warnings, "unknown column")) << joined(ok.warnings);
+
+  // Without the columns the same folder is ambiguous, and check says so for mr and ct.
+  writeFile(dir / "plain.csv", "id,mr,ct,split\ns1,study,study,val\n");
+  const auto plain = checkManifest(dir / "plain.csv");
+  EXPECT_FALSE(plain.ok());
+  EXPECT_TRUE(anyContains(plain.problems, "mr unreadable")) << joined(plain.problems);
+  EXPECT_TRUE(anyContains(plain.problems, "--dicom-series")) << joined(plain.problems);
+
+  // A series of a file, a series that is not there, and a ct_series without a ct.
+  writeVolume(box({4, 4, 4}, 1.0), dir / "mr.nii.gz");
+  writeFile(dir / "bad.csv", "id,mr,ct,split,mr_series,ct_series\n"
+                             "a,mr.nii.gz,study,val,3,7\n"
+                             "b,study,study,val,9,7\n"
+                             "c,study,,test,8,7\n");
+  const auto bad = checkManifest(dir / "bad.csv");
+  EXPECT_TRUE(anyContains(bad.problems, "line 2 (a): mr_series '3' is given, but")) << joined(bad.problems);
+  EXPECT_TRUE(anyContains(bad.problems, "no DICOM series with UID or SeriesNumber 9")) << joined(bad.problems);
+  EXPECT_TRUE(anyContains(bad.problems, "line 4: ct_series is given without a ct")) << joined(bad.problems);
+
+  // Written back (as `run` writes its reference manifest), the columns survive.
+  writeManifestCsv(dir / "copy.csv", m.cases, dir.path(), {});
+  const Manifest copy = readManifest(dir / "copy.csv");
+  EXPECT_EQ(copy.cases.at(0).mrSeries, "8");
+  EXPECT_EQ(copy.cases.at(0).ctSeries, "7");
+  EXPECT_EQ(copy.cases.at(0).mr, m.cases[0].mr);
 }
 
 TEST(Manifest, CheckFindsMissingFilesExtentAndMaskGridProblems) {

@@ -281,7 +281,9 @@ BatchResult evaluateBatch(const std::vector<BatchCase>& cases, const BatchOption
       if (pred.empty())
         throw IoError((options.predDir / (c.id + ".nii.gz")).string(),
                       "no prediction (also looked for " + c.id + "/sct.nii.gz, .nii, .mha, .nrrd)");
-      CaseEvaluation e = evaluateFiles(pred, c.ct, c.mask, options.evaluate);
+      EvaluateOptions caseOptions = options.evaluate;
+      if (!c.ctSeries.empty()) caseOptions.dicomSeries = c.ctSeries;
+      CaseEvaluation e = evaluateFiles(pred, c.ct, c.mask, caseOptions);
       row.values = e.metrics.values();
       row.maskVoxels = e.metrics.maskVoxels;
       row.maskSource = e.maskSource;
@@ -301,7 +303,9 @@ BatchResult evaluateBatch(const std::vector<BatchCase>& cases, const BatchOption
         Volume mr;
         if (!c.mr.empty()) {
           try {
-            mr = readVolume(c.mr);
+            ReadOptions mrRead;
+            mrRead.dicomSeries = c.mrSeries;
+            mr = readVolume(c.mr, mrRead);
           } catch (const Error& err) {
             row.warnings += std::string(row.warnings.empty() ? "" : "; ") + "montage without MR: " + err.what();
           }

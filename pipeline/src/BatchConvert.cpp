@@ -171,7 +171,7 @@ BatchConvertSummary runBatchConvert(const BatchConvertOptions& o, std::ostream& 
         st.reason = "output exists (--resume)";
       } else {
         try {
-          const auto report = converters[std::size_t(j)]->convert(c.mr, outputs[k]);
+          const auto report = converters[std::size_t(j)]->convert(c.mr, outputs[k], c.mrSeries.empty() ? o.convert.dicomSeries : c.mrSeries);
           st.status = "ok";
           st.nfe = report.nfe.empty() ? 0 : report.nfe.back();
           if (report.samples > 1) st.meanStdHu = report.meanStdHu;

@@ -190,11 +190,11 @@ Converter::~Converter() = default;
 const ModelConfig& Converter::config() const { return impl_->model.config; }
 const PreprocessPlan& Converter::plan() const { return impl_->plan; }
 
-DicomDerivation Converter::dicomDerivation(const fs::path& input) const {
+DicomDerivation Converter::dicomDerivation(const fs::path& input, const std::string& dicomSeries) const {
   DicomDerivation d;
   std::error_code ec;
   if (fs::is_directory(input, ec)) {
-    d.source = readDicomSourceSeries(input, options_.dicomSeries);
+    d.source = readDicomSourceSeries(input, dicomSeries);
     checkPatientOptionsAgainst(*d.source, options_.dicom);
   }
   const bool sweep = !options_.nfeSweep.empty();
@@ -213,6 +213,10 @@ DicomDerivation Converter::dicomDerivation(const fs::path& input) const {
 InferencePrecision Converter::precision() const { return impl_->precision; }
 
 ConvertReport Converter::convert(const fs::path& input, const fs::path& output) const {
+  return convert(input, output, options_.dicomSeries);
+}
+
+ConvertReport Converter::convert(const fs::path& input, const fs::path& output, const std::string& dicomSeries) const {
   const auto tStart = std::chrono::steady_clock::now();
   ConvertReport report;
   report.input = input;
@@ -236,7 +240,7 @@ ConvertReport Converter::convert(const fs::path& input, const fs::path& output) 
     for (int n : options_.nfeSweep) report.outputs.push_back(sweepOutputPath(target, n));
   }
   ReadOptions ro;
-  ro.dicomSeries = options_.dicomSeries;
+  ro.dicomSeries = dicomSeries;
   const VolumeInfo header = readVolumeInfo(input, ro);
   const std::uintmax_t bytes =
       header.geometry.voxelCount() * (options_.pixelType == PixelType::Int16 ? 2u : 4u);
@@ -247,7 +251,7 @@ ConvertReport Converter::convert(const fs::path& input, const fs::path& output) 
       prepareOutputFolder(out.parent_path().empty() ? fs::path(".") : out.parent_path(), bytes);
       checkDicomSeriesTarget(out, options_.dicom);
     }
-    derivation = dicomDerivation(input);
+    derivation = dicomDerivation(input, dicomSeries);
   }
   for (const auto& out : report.outputs) {
     if (dicom) break;

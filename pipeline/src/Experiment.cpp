@@ -237,8 +237,11 @@ fs::path registeredReferences(const std::vector<const ManifestCase*>& cases, con
     const fs::path maskFile = dir / (c->id + "_mask.nii.gz");
     const fs::path tfm = work / "qa" / (c->id + ".tfm");
     if ((!fs::exists(target) || !fs::exists(maskFile)) && fs::exists(tfm)) {
-      const VolumeInfo mrInfo = readVolumeInfo(c->mr);
-      const Volume ct = readVolume(c->ct);
+      ReadOptions mrRead, ctRead;
+      mrRead.dicomSeries = c->mrSeries;
+      ctRead.dicomSeries = c->ctSeries;
+      const VolumeInfo mrInfo = readVolumeInfo(c->mr, mrRead);
+      const Volume ct = readVolume(c->ct, ctRead);
       const SpatialTransform t = SpatialTransform::load(tfm);
       const Volume onMr = resampleVolume(ct, mrInfo.geometry, t, Interpolation::Linear, -1024.0f);
       // Metrics count only voxels the CT really covers: its field of view on the MR's grid, inside
@@ -255,7 +258,7 @@ fs::path registeredReferences(const std::vector<const ManifestCase*>& cases, con
       writeVolume(onMr, target, {PixelType::Int16});
     }
     ManifestCase row = *c;
-    if (fs::exists(target)) row.ct = target;  // else: the case failed in preprocess, evaluate reports it
+    if (fs::exists(target)) row.ct = target, row.ctSeries.clear();  // else: the case failed in preprocess, evaluate reports it
     if (fs::exists(maskFile)) row.mask = maskFile;
     rows.push_back(row);
   }
@@ -361,6 +364,7 @@ int runExperiment(const ExperimentOptions& ex, std::ostream& out, std::ostream& 
       if (fs::exists(target)) continue;
       StageCall c{"baseline", {"bulk-density", "--input", mc->mr.string(), "--output", target.string()}, {}};
       if (mc->hasMask()) c.fixedArgs.insert(c.fixedArgs.end(), {"--mask", mc->mask.string()});
+      if (!mc->mrSeries.empty()) c.fixedArgs.insert(c.fixedArgs.end(), {"--dicom-series", mc->mrSeries});
       if (runStage(c, ex, configDir, out, err) != kExitOk) code = kExitPartial;
     }
     accept("baseline", code);

@@ -89,7 +89,11 @@ nlohmann::json LikelihoodScorer::modelJson() const {
           {"dims", impl_->volume.dims}, {"source_density", impl_->volume.toJson()["source_density"]}};
 }
 
-LikelihoodReport LikelihoodScorer::score(const fs::path& mrPath, const fs::path& ctPath, bool showProgress) const {
+LikelihoodReport LikelihoodScorer::score(const fs::path& mrPath, const fs::path& ctPath, bool showProgress,
+                                         const std::string& mrSeries, const std::string& ctSeries) const {
+  ReadOptions mrRead, ctRead;
+  mrRead.dicomSeries = mrSeries;
+  ctRead.dicomSeries = ctSeries;
   const auto t0 = std::chrono::steady_clock::now();
   LikelihoodReport report;
   report.mr = mrPath;
@@ -100,7 +104,7 @@ LikelihoodReport LikelihoodScorer::score(const fs::path& mrPath, const fs::path&
   Volume normalized;
   Geometry inputGrid, grid;
   {
-    const Volume raw = readVolume(mrPath);
+    const Volume raw = readVolume(mrPath, mrRead);
     inputGrid = raw.geometry();
     inputGrid.validate(mrPath.string());
     PreparedMr prepared = prepareMr(raw, plan, mrPath.string());
@@ -109,7 +113,7 @@ LikelihoodReport LikelihoodScorer::score(const fs::path& mrPath, const fs::path&
   }
 
   // The CT on the prepared grid.
-  Volume ct = readVolume(ctPath);
+  Volume ct = readVolume(ctPath, ctRead);
   const float outside = float(plan.ctNormalization.minHu);
   if (impl_->ctTransform) {
     ct = resampleVolume(ct, grid, *impl_->ctTransform, Interpolation::Linear, outside);
@@ -184,7 +188,7 @@ LikelihoodBatchResult runLikelihoodBatch(const LikelihoodBatchOptions& options, 
   for (const auto* c : cases) {
     ++result.cases;
     try {
-      const LikelihoodReport r = scorer.score(c->mr, c->ct, false);
+      const LikelihoodReport r = scorer.score(c->mr, c->ct, false, c->mrSeries, c->ctSeries);
       const auto& v = r.result;
       csv << csvCell(c->id) << "," << csvCell(c->split) << ",ok," << v.bitsPerVoxel << "," << r.bitsPerVoxelHu << ","
           << v.logDensity << "," << v.logSource << "," << v.divergence << "," << v.voxels << "," << v.rmsX0 << ","

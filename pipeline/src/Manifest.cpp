@@ -23,8 +23,13 @@ namespace mr2ct {
 namespace {
 
 struct RawRow {
-  std::string id, mr, ct, mask, split, where;
+  std::string id, mr, ct, mask, split, mrSeries, ctSeries, where;
 };
+
+const std::vector<std::string>& knownColumns() {
+  static const std::vector<std::string> c{"id", "mr", "ct", "mask", "split", "mr_series", "ct_series"};
+  return c;
+}
 
 struct RawManifest {
   std::vector<RawRow> rows;
@@ -157,7 +162,7 @@ RawManifest readCsv(const std::string& text, const std::string& file, std::vecto
     const std::string name = lower(trim(header[c]));
     if (column.count(name)) problems.push_back(file + ": header: column '" + name + "' appears twice");
     column[name] = c;
-    if (name != "id" && name != "mr" && name != "ct" && name != "mask" && name != "split")
+    if (std::find(knownColumns().begin(), knownColumns().end(), name) == knownColumns().end())
       warnings.push_back(file + ": header: unknown column '" + header[c] + "' ignored");
   }
   for (const char* required : {"id", "mr"})
@@ -184,6 +189,8 @@ RawManifest readCsv(const std::string& text, const std::string& file, std::vecto
     row.ct = get("ct");
     row.mask = get("mask");
     row.split = get("split");
+    row.mrSeries = get("mr_series");
+    row.ctSeries = get("ct_series");
     raw.rows.push_back(std::move(row));
   }
   return raw;
@@ -237,7 +244,8 @@ RawManifest readJson(const std::string& text, const std::string& file, std::vect
       bool ok = true;
       for (auto f = e.begin(); f != e.end(); ++f) {
         std::string* target = f.key() == "id" ? &row.id : f.key() == "mr" ? &row.mr : f.key() == "ct" ? &row.ct
-                              : f.key() == "mask" ? &row.mask : nullptr;
+                              : f.key() == "mask" ? &row.mask : f.key() == "mr_series" ? &row.mrSeries
+                              : f.key() == "ct_series" ? &row.ctSeries : nullptr;
         if (!target) continue;  // extra keys (e.g. "label") are allowed and ignored
         if (!f->is_string()) {
           problems.push_back(file + ": " + row.where + ": \"" + f.key() + "\" must be a string");
@@ -346,6 +354,9 @@ ManifestParse parseManifest(const fs::path& file, const ManifestOptions& options
     c.mr = resolve(row.mr, "mr");
     c.ct = resolve(row.ct, "ct");
     c.mask = resolve(row.mask, "mask");
+    c.mrSeries = row.mrSeries;
+    c.ctSeries = row.ctSeries;
+    if (!row.ctSeries.empty() && row.ct.empty()) result.problems.push_back(at + "ct_series is given without a ct");
     if (result.problems.size() == before) m.cases.push_back(std::move(c));
   }
   return result;
@@ -396,14 +407,21 @@ ManifestCheckReport checkManifest(const fs::path& file, const ManifestOptions& o
   const std::string f = file.string();
   for (const auto& c : p.manifest.cases) {
     const std::string at = f + ": " + c.where + " (" + c.id + "): ";
-    auto info = [&](const fs::path& path, const char* what, VolumeInfo* out) {
+    auto info = [&](const fs::path& path, const char* what, VolumeInfo* out, const std::string& series = "") {
       if (path.empty()) return false;
       if (!fs::exists(path)) {
         report.problems.push_back(at + what + " file " + path.string() + " does not exist");
         return false;
       }
+      if (!series.empty() && !fs::is_directory(path)) {
+        report.problems.push_back(at + what + "_series '" + series + "' is given, but " + path.string() +
+                                  " is a file, not a DICOM folder");
+        return false;
+      }
       try {
-        *out = readVolumeInfo(path);
+        ReadOptions ro;
+        ro.dicomSeries = series;
+        *out = readVolumeInfo(path, ro);
         return true;
       } catch (const Error& e) {
         report.problems.push_back(at + what + " unreadable: " + e.what());
@@ -411,8 +429,8 @@ ManifestCheckReport checkManifest(const fs::path& file, const ManifestOptions& o
       }
     };
     VolumeInfo mr, ct, mask;
-    const bool hasMr = info(c.mr, "mr", &mr);
-    const bool hasCt = info(c.ct, "ct", &ct);
+    const bool hasMr = info(c.mr, "mr", &mr, c.mrSeries);
+    const bool hasCt = info(c.ct, "ct", &ct, c.ctSeries);
     const bool hasMask = info(c.mask, "mask", &mask);
     if (!c.hasCt() && c.split != "test")
       report.warnings.push_back(at + "no CT: the case can only be converted, not trained or evaluated");
@@ -512,10 +530,15 @@ void writeManifestCsv(const fs::path& out, const std::vector<ManifestCase>& case
   };
   std::ostringstream s;
   for (const auto& c : comments) s << "# " << c << "\n";
-  s << "id,mr,ct,mask,split\n";
-  for (const auto& c : cases)
+  const bool series = std::any_of(cases.begin(), cases.end(),
+                                  [](const ManifestCase& c) { return !c.mrSeries.empty() || !c.ctSeries.empty(); });
+  s << "id,mr,ct,mask,split" << (series ? ",mr_series,ct_series" : "") << "\n";
+  for (const auto& c : cases) {
     s << field(c.id) << "," << field(rel(c.mr)) << "," << field(rel(c.ct)) << "," << field(rel(c.mask)) << ","
-      << c.split << "\n";
+      << c.split;
+    if (series) s << "," << field(c.mrSeries) << "," << field(c.ctSeries);
+    s << "\n";
+  }
   writeTextAtomically(out, s.str());
 }
 

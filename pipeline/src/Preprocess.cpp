@@ -95,7 +95,10 @@ PreprocessedCase preprocessCase(const ManifestCase& c, const PreprocessOptions& 
   if (!c.hasCt()) throw DataError(c.id, "no CT in the manifest: nothing to train on");
 
   // CT: HU sanity first (an offset CT would silently train the wrong mapping).
-  const Volume ctRaw = readVolume(c.ct);
+  ReadOptions ctRead, mrRead;
+  ctRead.dicomSeries = c.ctSeries;
+  mrRead.dicomSeries = c.mrSeries;
+  const Volume ctRaw = readVolume(c.ct, ctRead);
   const auto ctRange = ctRaw.range();
   if (ctRange.min >= 0)
     throw DataError(c.ct.string(), "CT has no value below 0 HU (range " + std::to_string(ctRange.min) + " .. " +
@@ -107,7 +110,7 @@ PreprocessedCase preprocessCase(const ManifestCase& c, const PreprocessOptions& 
 
   // MR: prepared exactly as conversion prepares it (PreprocessPlan.h). Its grid defines the stored space.
   auto t = std::chrono::steady_clock::now();
-  const Volume mrRaw = readVolume(c.mr);
+  const Volume mrRaw = readVolume(c.mr, mrRead);
   const Geometry sourceMrGeometry = mrRaw.geometry();
   std::optional<Mask> givenMask;
   if (c.hasMask()) {

@@ -276,7 +276,8 @@ const DicomSeriesFiles& chooseDicomSeries(const fs::path& dir, const std::vector
     if (withImages.size() == 1) return *withImages.front();
     if (withImages.empty()) return all.front();  // the reader says what it holds instead
     throw DataError(dir.string(), "folder holds " + std::to_string(withImages.size()) +
-                                      " DICOM series, choose one with --dicom-series UID|NUMBER: " + listing());
+                                      " DICOM series, choose one by UID or SeriesNumber (--dicom-series, or a manifest's mr_series/ct_series): " +
+                                      listing());
   }
   for (const auto& s : all)
     if (s.uid == selector) return s;

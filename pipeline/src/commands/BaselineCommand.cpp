@@ -11,13 +11,15 @@ Command baselineCommand() {
   Command c;
   c.name = "baseline";
   c.summary = "classical non-learning sCT to compare models against (bulk-density: air/soft/bone HU by MR class)";
-  c.usage = "mr2ct baseline bulk-density --input mr.nii.gz --output sct.nii.gz [--mask m.nii.gz] [--json]";
+  c.usage = "mr2ct baseline bulk-density --input mr.nii.gz --output sct.nii.gz [--mask m.nii.gz] [--dicom-series UID|NUMBER] [--json]";
   c.example = "mr2ct baseline bulk-density --input phantom/case000/mr.nii.gz --output case000_bulk.nii.gz";
   c.declare = [](po::options_description& d, po::positional_options_description& p) {
     const BulkDensityOptions def;
     d.add_options()("method", po::value<std::string>(), "bulk-density")(
         "input", po::value<std::string>(), "MR volume")("output", po::value<std::string>(), "sCT to write (HU)")(
         "mask", po::value<std::string>(), "body mask (default: body mask of the MR)")(
+        "dicom-series", po::value<std::string>()->default_value(""),
+        "--input is a DICOM folder of several series: the MR's SeriesInstanceUID or SeriesNumber")(
         "air-hu", po::value<float>()->default_value(def.airHu), "HU of air")(
         "soft-hu", po::value<float>()->default_value(def.softHu), "HU of soft tissue")(
         "bone-hu", po::value<float>()->default_value(def.boneHu), "HU of bone")(
@@ -44,7 +46,9 @@ Command baselineCommand() {
     if (vm.count("mask")) inputs.push_back(vm["mask"].as<std::string>());
     refuseOverwritingInputs(output, inputs);
     VolumeInfo info;
-    const Volume mr = readVolume(input, {}, &info);
+    ReadOptions ro;
+    ro.dicomSeries = vm["dicom-series"].as<std::string>();
+    const Volume mr = readVolume(input, ro, &info);
     prepareOutputFile(output, mr.voxelCount() * 2);
     Mask mask;
     if (vm.count("mask")) mask = readMask(vm["mask"].as<std::string>());

@@ -97,7 +97,7 @@ int runBatch(const po::variables_map& vm, CommandIO& io) {
   const std::string split = opt(vm, "split");
   std::vector<BatchCase> cases;
   for (const auto& c : manifest.cases)
-    if (split.empty() || c.split == split) cases.push_back({c.id, c.mr, c.ct, c.mask});
+    if (split.empty() || c.split == split) cases.push_back({c.id, c.mr, c.ct, c.mask, c.ctSeries, c.mrSeries});
   if (cases.empty()) throw UsageError("evaluate: no case in " + manifest.file.string() + (split.empty() ? "" : " with split " + split));
   const BatchResult r = evaluateBatch(cases, b);
   io.out << "evaluated " << r.succeeded << " of " << r.cases << " cases -> " << b.outDir.string()

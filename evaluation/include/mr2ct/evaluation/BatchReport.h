@@ -23,6 +23,8 @@ namespace mr2ct {
 struct BatchCase {
   std::string id;
   std::filesystem::path mr, ct, mask;  ///< ct required; mr (montage only) and mask optional
+  std::string ctSeries;  ///< ct is a DICOM folder of several series: the one to read ("" = options')
+  std::string mrSeries;  ///< the same for mr
 };
 
 struct BatchOptions {

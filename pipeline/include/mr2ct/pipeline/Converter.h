@@ -106,6 +106,10 @@ class Converter {
   /// Before any work: the output is not the input, its extension is writable, its folder is created
   /// and writable with space for it (IoError/UsageError); nothing partial is left on failure.
   ConvertReport convert(const std::filesystem::path& input, const std::filesystem::path& output) const;
+  /// The same, reading `dicomSeries` of a DICOM folder instead of options().dicomSeries (a manifest's
+  /// mr_series).
+  ConvertReport convert(const std::filesystem::path& input, const std::filesystem::path& output,
+                        const std::string& dicomSeries) const;
 
   const ModelConfig& config() const;
   /// The model's preparation of an MR (ModelConfig.preprocessing, read by PreprocessPlan::fromJson).
@@ -116,7 +120,7 @@ class Converter {
 
  private:
   /// The DICOM MR's series to reference (input is a folder) and the DerivationDescription.
-  DicomDerivation dicomDerivation(const std::filesystem::path& input) const;
+  DicomDerivation dicomDerivation(const std::filesystem::path& input, const std::string& dicomSeries) const;
   struct Impl;
   ConvertOptions options_;
   std::unique_ptr<Impl> impl_;

@@ -47,7 +47,9 @@ class LikelihoodScorer {
   ~LikelihoodScorer();
   /// DataError / IoError naming the file for a CT off the MR's grid, unreadable files, 3D models,
   /// and σ = 0 models (their source density is the unknown MR distribution).
-  LikelihoodReport score(const std::filesystem::path& mr, const std::filesystem::path& ct, bool showProgress = true) const;
+  /// mrSeries/ctSeries pick a series of a DICOM folder (ReadOptions::dicomSeries).
+  LikelihoodReport score(const std::filesystem::path& mr, const std::filesystem::path& ct, bool showProgress = true,
+                         const std::string& mrSeries = "", const std::string& ctSeries = "") const;
   const LikelihoodCommandOptions& options() const { return options_; }
   nlohmann::json modelJson() const;
 

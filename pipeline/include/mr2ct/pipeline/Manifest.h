@@ -1,5 +1,5 @@
 #pragma once
-// Data manifests: one row per case, `id,mr,ct,mask,split` (CSV) or a MONAI/nnU-Net style data
+// Data manifests: one row per case, `id,mr,ct,mask,split[,mr_series,ct_series]` (CSV) or a MONAI/nnU-Net style data
 // list (JSON). Both forms are parsed into raw rows and checked by ONE validation path. Schema and
 // path rules: data_manifests/README.md.
 //
@@ -23,6 +23,9 @@ struct ManifestCase {
   std::string id;
   std::string split;  ///< train | val | test (an empty CSV cell means train)
   std::filesystem::path mr, ct, mask;  ///< resolved; ct and mask empty when not given
+  /// For an mr/ct that is a DICOM folder of several series: the SeriesInstanceUID or SeriesNumber
+  /// to read (columns mr_series/ct_series; "" = the folder's only series).
+  std::string mrSeries, ctSeries;
   std::string where;                   ///< "line 7" (CSV) or "training[2]" (JSON), for messages
   bool hasCt() const { return !ct.empty(); }
   bool hasMask() const { return !mask.empty(); }
