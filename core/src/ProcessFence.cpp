@@ -32,7 +32,7 @@ void writeAll(int fd, const char* p, std::size_t n) {
 }
 
 // Child → parent messages: one type byte, a 4-byte length, the payload.
-constexpr char kMark = 'M', kDone = 'K', kIoError = 'I', kDataError = 'D', kUsageError = 'U', kError = 'E',
+constexpr char kMark = 'M', kReply = 'R', kDone = 'K', kIoError = 'I', kDataError = 'D', kUsageError = 'U', kError = 'E',
                kNoMemory = 'A', kOther = 'X';
 
 std::string describeStatus(int status) {
@@ -59,6 +59,11 @@ void FenceChannel::send(char type, const std::string& payload) {
 }
 
 void FenceChannel::mark(const std::string& what) { send(kMark, what); }
+
+void FenceChannel::reply(const std::string& bytes) {
+  if (fd_ < 0) replyInProcess_ = bytes;
+  else send(kReply, bytes);
+}
 
 struct FenceChild {
   [[noreturn]] static void run(const std::function<void(FenceChannel&)>& work, int fd) {
@@ -107,6 +112,7 @@ FencedOutcome runFenced(const std::function<void(FenceChannel&)>& work, std::chr
     FenceChannel inProcess(-1);
     work(inProcess);
     outcome.completed = true;
+    outcome.reply = std::move(inProcess.replyInProcess_);
     return outcome;
   }
   if (pid == 0) {
@@ -142,6 +148,7 @@ FencedOutcome runFenced(const std::function<void(FenceChannel&)>& work, std::chr
       std::string payload = buffer.substr(5, n);
       buffer.erase(0, 5 + std::size_t(n));
       if (type == kMark) outcome.lastMark = std::move(payload);
+      else if (type == kReply) outcome.reply = std::move(payload);
       else {
         resultType = type;
         resultPayload = std::move(payload);

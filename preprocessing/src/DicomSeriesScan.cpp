@@ -196,6 +196,115 @@ std::optional<DicomInstance> readInstance(const fs::path& path) {
   return in;
 }
 
+/// The scan's results cross from the fenced child as bytes: length-prefixed strings, raw numbers.
+class Packer {
+ public:
+  void text(const std::string& s) {
+    count(s.size());
+    bytes_ += s;
+  }
+  void count(std::size_t n) { raw(&n, sizeof n); }
+  void real(double v) { raw(&v, sizeof v); }
+  template <std::size_t N>
+  void reals(const std::optional<std::array<double, N>>& v) {
+    count(v ? 1 : 0);
+    if (v)
+      for (double x : *v) real(x);
+  }
+  void plane(const DicomPlane& p) {
+    reals(p.position);
+    reals(p.orientation);
+    reals(p.pixelSpacing);
+    reals(p.rescale);
+    for (const auto* s : {&p.instanceNumber, &p.echo, &p.temporal, &p.stack}) text(*s);
+  }
+  void instance(const DicomInstance& in) {
+    text(in.path.string());
+    for (const auto* s : {&in.seriesUid, &in.seriesNumber, &in.description, &in.modality, &in.sopClassUid,
+                          &in.photometric, &in.recognitionCode})
+      text(*s);
+    for (std::size_t n : {in.rows, in.columns, in.frames, in.samplesPerPixel, in.bitsAllocated, in.bitsStored, in.highBit})
+      count(n);
+    real(in.sliceThickness);
+    real(in.spacingBetweenSlices);
+    plane(in.plane);
+    count(in.frameplanes.size());
+    for (const auto& p : in.frameplanes) plane(p);
+  }
+  const std::string& bytes() const { return bytes_; }
+
+ private:
+  void raw(const void* p, std::size_t n) { bytes_.append(static_cast<const char*>(p), n); }
+  std::string bytes_;
+};
+
+class Unpacker {
+ public:
+  explicit Unpacker(const std::string& bytes) : bytes_(bytes) {}
+  bool done() const { return at_ == bytes_.size(); }
+  std::string text() {
+    const std::size_t n = count();
+    need(n);
+    std::string s = bytes_.substr(at_, n);
+    at_ += n;
+    return s;
+  }
+  std::size_t count() {
+    std::size_t n;
+    raw(&n, sizeof n);
+    return n;
+  }
+  double real() {
+    double v;
+    raw(&v, sizeof v);
+    return v;
+  }
+  template <std::size_t N>
+  std::optional<std::array<double, N>> reals() {
+    if (count() == 0) return std::nullopt;
+    std::array<double, N> v{};
+    for (double& x : v) x = real();
+    return v;
+  }
+  DicomPlane plane() {
+    DicomPlane p;
+    p.position = reals<3>();
+    p.orientation = reals<6>();
+    p.pixelSpacing = reals<2>();
+    p.rescale = reals<2>();
+    for (auto* s : {&p.instanceNumber, &p.echo, &p.temporal, &p.stack}) *s = text();
+    return p;
+  }
+  DicomInstance instance() {
+    DicomInstance in;
+    in.path = text();
+    for (auto* s : {&in.seriesUid, &in.seriesNumber, &in.description, &in.modality, &in.sopClassUid, &in.photometric,
+                    &in.recognitionCode})
+      *s = text();
+    for (auto* n : {&in.rows, &in.columns, &in.frames, &in.samplesPerPixel, &in.bitsAllocated, &in.bitsStored, &in.highBit})
+      *n = count();
+    in.sliceThickness = real();
+    in.spacingBetweenSlices = real();
+    in.plane = plane();
+    const std::size_t frames = count();
+    need(frames);  // each frame plane takes more than a byte: bounds a corrupt count
+    for (std::size_t f = 0; f < frames; ++f) in.frameplanes.push_back(plane());
+    return in;
+  }
+
+ private:
+  void need(std::size_t n) const {
+    if (n > bytes_.size() - at_) throw Error("DICOM scan: the child process sent a truncated result");
+  }
+  void raw(void* p, std::size_t n) {
+    need(n);
+    std::memcpy(p, bytes_.data() + at_, n);
+    at_ += n;
+  }
+  const std::string& bytes_;
+  std::size_t at_ = 0;
+};
+
 }  // namespace
 
 std::size_t DicomSeriesFiles::images() const {
@@ -227,29 +336,26 @@ std::vector<DicomSeriesFiles> scanDicomFolder(const fs::path& dir) {
     if (it->is_regular_file(ec)) files.push_back(it->path());
   if (ec) throw IoError(dir.string(), "cannot list the folder: " + ec.message());
   std::sort(files.begin(), files.end());
-  // First the same parse in a child process: a file on which GDCM aborts is named, not fatal.
+  // GDCM parses in a child process: a file on which it aborts is named, not fatal. An Error thrown
+  // there (a corrupt file refused by our checks) comes back as thrown; GDCM's own warnings for odd
+  // files go nowhere (our messages say what matters).
   const FencedOutcome fenced = runFenced([&](FenceChannel& channel) {
+    Packer packed;
     for (const auto& f : files) {
       channel.mark(f.string());
-      try {
-        readInstance(f);
-      } catch (const Error&) {
-        // refused the same way in this process below
-      }
+      if (auto in = readInstance(f)) packed.instance(*in);
     }
+    channel.reply(packed.bytes());
   });
   if (!fenced.completed)
     throw IoError(fenced.lastMark.empty() ? dir.string() : fenced.lastMark,
                   "corrupt DICOM file: the DICOM parser (GDCM) " + fenced.failure + " while reading its header");
   std::map<std::string, DicomSeriesFiles> byUid;
-  {
-    StderrCapture quiet;  // GDCM prints its own warnings for odd files; our messages say what matters
-    for (const auto& f : files)
-      if (auto in = readInstance(f)) {
-        auto& s = byUid[in->seriesUid];
-        s.uid = in->seriesUid;
-        s.instances.push_back(std::move(*in));
-      }
+  for (Unpacker unpack(fenced.reply); !unpack.done();) {
+    DicomInstance in = unpack.instance();
+    auto& s = byUid[in.seriesUid];
+    s.uid = in.seriesUid;
+    s.instances.push_back(std::move(in));
   }
   if (byUid.empty()) throw IoError(dir.string(), "is a folder without a DICOM series (" + std::to_string(files.size()) + " files, none DICOM)");
   std::vector<DicomSeriesFiles> all;

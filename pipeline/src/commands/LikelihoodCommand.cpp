@@ -37,7 +37,7 @@ Command likelihoodCommand() {
   c.summary = "log p(CT | MR) under a model in bits per voxel (Hutchinson divergence along the reverse ODE)";
   c.usage =
       "mr2ct likelihood --model DIR --input MR --ct CT [--probes 1] [--seed 0] [--steps 8] [--solver midpoint] "
-      "[--ct-transform T.tfm] [--json]\n"
+      "[--ct-transform T.tfm] [--dicom-series S] [--ct-series S] [--json]\n"
       "       mr2ct likelihood --model DIR --manifest M --out report.csv [--split val]";
   c.example = "mr2ct likelihood --model model --input phantom/case000/mr.nii.gz --ct phantom/case000/ct.nii.gz --json";
   c.declare = [](po::options_description& d, po::positional_options_description&) {
@@ -46,6 +46,10 @@ Command likelihoodCommand() {
         ("model", po::value<std::string>()->required(), "model folder (config.json, weights.pt); 2D/2.5D, source noise or mr with sigma > 0")
         ("input", po::value<std::string>(), "MR volume (one case)")
         ("ct", po::value<std::string>(), "CT in HU on the MR's grid (one case)")
+        ("dicom-series", po::value<std::string>()->default_value(""),
+         "--input is a DICOM folder of several series: the MR's SeriesInstanceUID or SeriesNumber")
+        ("ct-series", po::value<std::string>()->default_value(""),
+         "--ct is a DICOM folder of several series: the CT's SeriesInstanceUID or SeriesNumber")
         ("ct-transform", po::value<std::string>(),
          "ITK transform (MR-grid point -> CT point): resample the CT onto the MR's grid instead of requiring it there")
         ("geometry-tolerance", realValue(def.geometryTolerance), "MR vs CT grid: origin mm, spacing relative, direction")
@@ -81,7 +85,8 @@ Command likelihoodCommand() {
     if (!vm.count("input") || !vm.count("ct"))
       throw UsageError("give --input and --ct (one case) or --manifest and --out (a batch)");
     const LikelihoodScorer scorer(options);
-    const LikelihoodReport r = scorer.score(opt(vm, "input"), opt(vm, "ct"));
+    const LikelihoodReport r = scorer.score(opt(vm, "input"), opt(vm, "ct"), true, vm["dicom-series"].as<std::string>(),
+                                            vm["ct-series"].as<std::string>());
     if (vm["json"].as<bool>()) {
       nlohmann::json j = r.toJson();
       j["model"] = scorer.modelJson();

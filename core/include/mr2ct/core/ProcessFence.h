@@ -14,22 +14,29 @@
 
 namespace mr2ct {
 
+struct FencedOutcome;
+
 /// The child's side: `mark` names what it is about to parse, so a crash can be attributed.
 class FenceChannel {
  public:
   explicit FenceChannel(int fd) : fd_(fd) {}
   void mark(const std::string& what);
+  /// Hands a result (any bytes) to the parent: FencedOutcome::reply (the last one sent wins).
+  void reply(const std::string& bytes);
 
  private:
   friend struct FenceChild;
+  friend FencedOutcome runFenced(const std::function<void(FenceChannel&)>&, std::chrono::seconds);
   void send(char type, const std::string& payload);
   int fd_;
+  std::string replyInProcess_;
 };
 
 struct FencedOutcome {
   bool completed = false;  ///< the work returned or threw inside the child (no crash, no hang)
   std::string lastMark;    ///< the last FenceChannel::mark before a crash or hang
   std::string failure;     ///< when not completed: "aborted (signal 6, Aborted)", "did not finish within 300 s", ...
+  std::string reply;       ///< what the child sent with FenceChannel::reply
 };
 
 /// Runs `work` in a forked child and waits for it. An mr2ct::Error (or std::bad_alloc) thrown by
