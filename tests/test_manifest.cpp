@@ -124,6 +124,14 @@ TEST(Manifest, DataRootLineResolvesAgainstTheDataRoot) {
   ASSERT_TRUE(p.problems.empty()) << joined(p.problems);
   EXPECT_EQ(p.manifest.dataRootKey, "set1");
   EXPECT_EQ(p.manifest.cases[0].mr, fs::absolute(dir / "data/set1/a/mr.nii.gz").lexically_normal());
+  EXPECT_TRUE(p.warnings.empty()) << joined(p.warnings);
+
+  // A data root given for a manifest that names none is not used: said, not silently ignored.
+  writeFile(dir / "manifests/plain.csv", "id,mr\na,a/mr.nii.gz\n");
+  const auto plain = parseManifest(dir / "manifests/plain.csv", o);
+  EXPECT_TRUE(plain.problems.empty()) << joined(plain.problems);
+  EXPECT_TRUE(anyContains(plain.warnings, "is not used: the manifest names no data root")) << joined(plain.warnings);
+  EXPECT_EQ(plain.manifest.cases[0].mr, fs::absolute(dir / "manifests/a/mr.nii.gz").lexically_normal());
 
   writeFile(dir / "manifests/j.json", R"({"data_root": "set1", "training": [{"id": "a", "mr": "a.nii.gz"}]})");
   EXPECT_EQ(parseManifest(dir / "manifests/j.json", o).manifest.cases.at(0).mr.parent_path(),

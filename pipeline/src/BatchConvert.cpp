@@ -7,6 +7,7 @@
 #include <ostream>
 #include <sstream>
 #include <thread>
+#include <iomanip>
 
 #include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
@@ -185,8 +186,11 @@ BatchConvertSummary runBatchConvert(const BatchConvertOptions& o, std::ostream& 
       st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
       std::lock_guard<std::mutex> lock(mutex);
       summary.cases[k] = st;
-      log << c.id << ": " << st.status << (st.reason.empty() ? "" : " (" + st.reason + ")") << " " << st.seconds
-          << " s\n";
+      std::ostringstream line;
+      line << std::fixed << std::setprecision(1) << c.id << ": " << st.status
+           << (st.reason.empty() ? "" : " (" + st.reason + ")") << " " << st.seconds << " s";
+      if (o.convert.samples > 1 && st.status == "ok") line << ", mean std " << st.meanStdHu << " HU in the body";
+      log << line.str() << "\n";
       writeStatus(o.outDir, suffix, summary.cases);
     }
   };

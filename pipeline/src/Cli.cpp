@@ -102,6 +102,10 @@ po::typed_value<double>* realValue(double defaultValue) {
   return po::value<double>()->default_value(defaultValue, text.str());
 }
 
+po::typed_value<bool>* booleanValue(bool defaultValue) {
+  return po::value<bool>()->default_value(defaultValue, defaultValue ? "true" : "false");
+}
+
 int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
   try {
     return dispatch(argc, argv, out, err);

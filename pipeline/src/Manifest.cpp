@@ -12,6 +12,7 @@
 
 #include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/Log.h"
 #include "mr2ct/core/SplitCounts.h"
 #include "mr2ct/core/SafePath.h"
 #include "mr2ct/preprocessing/VolumeIO.h"
@@ -307,6 +308,10 @@ ManifestParse parseManifest(const fs::path& file, const ManifestOptions& options
   m.metadata = raw.metadata;
   m.dataRootKey = raw.dataRootKey;
   m.base = file.has_parent_path() ? fs::absolute(file.parent_path()) : fs::current_path();
+  if (raw.dataRootKey.empty() && !options.dataRoot.empty())
+    result.warnings.push_back(f + ": --data-root " + options.dataRoot.string() +
+                              " is not used: the manifest names no data root (no `# data-root:` line or \"data_root\" key), "
+                              "so its paths are relative to its own folder");
   if (!raw.dataRootKey.empty()) {
     const fs::path root = defaultDataRoot(options.dataRoot);
     if (root.empty()) {
@@ -364,6 +369,7 @@ ManifestParse parseManifest(const fs::path& file, const ManifestOptions& options
 
 Manifest readManifest(const fs::path& file, const ManifestOptions& options) {
   ManifestParse p = parseManifest(file, options);
+  for (const auto& w : p.warnings) spdlog::warn("{}", w);
   if (!p.problems.empty()) {
     std::string msg = std::to_string(p.problems.size()) + " problem(s) in the manifest (mr2ct manifest check lists all):";
     for (std::size_t i = 0; i < p.problems.size() && i < 5; ++i) msg += "\n  " + p.problems[i];

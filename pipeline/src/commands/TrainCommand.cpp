@@ -66,7 +66,7 @@ Command trainCommand() {
         ("warmup", po::value<int64_t>()->default_value(def.training.warmupSteps), "linear warm-up steps")
         ("grad-clip", realValue(def.training.gradClip), "max gradient norm (0 = off)")
         ("ema", realValue(def.training.emaDecay), "EMA decay of the saved weights")
-        ("flips", po::value<bool>()->default_value(def.training.flips), "random left-right flips")
+        ("flips", booleanValue(def.training.flips), "random left-right flips")
         ("jitter", realValue(def.training.intensityJitter), "MR intensity jitter")
         ("body-fraction", realValue(def.training.bodyFraction),
          "share of samples centred inside the body")
@@ -78,7 +78,7 @@ Command trainCommand() {
         ("log-every", po::value<int64_t>()->default_value(def.training.logEvery), "steps between log.csv rows")
         ("seed", po::value<uint64_t>()->default_value(def.training.seed), "seed of initialisation and sampling")
         ("device", po::value<std::string>(), "cpu (default) or cuda[:N]")
-        ("channels-last", po::value<bool>()->default_value(def.training.channelsLast), "2D on CPU: channels-last memory format")
+        ("channels-last", booleanValue(def.training.channelsLast), "2D on CPU: channels-last memory format")
         ("precision", po::value<std::string>()->default_value(def.training.precision),
          "fp32 | bf16 (autocast of the network: faster on CPUs with AVX512-BF16 and on GPUs)")
         ("stop-after", po::value<int64_t>()->default_value(-1),

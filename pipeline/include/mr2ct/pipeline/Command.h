@@ -34,6 +34,9 @@ struct Command {
 /// 0.050000000000000003, which is what Boost prints for a double).
 po::typed_value<double>* realValue(double defaultValue);
 
+/// A boolean option taking a value (--flips false), whose default reads "true"/"false" in --help.
+po::typed_value<bool>* booleanValue(bool defaultValue);
+
 /// Every subcommand, in the order `mr2ct --help` lists them.
 const std::vector<Command>& allCommands();
 
