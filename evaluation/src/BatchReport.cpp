@@ -9,6 +9,7 @@
 
 #include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/Text.h"
 #include "mr2ct/core/Progress.h"
 #include "mr2ct/core/SafePath.h"
 #include "mr2ct/evaluation/UncertaintyCalibration.h"
@@ -27,13 +28,6 @@ struct CaseRow {
   double meanStdHu = kNaN;  ///< mean of the case's std map in the mask, when it has one
   std::string maskSource, resampling, warnings, error, montage;
 };
-
-std::string csvField(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) q += (c == '"') ? std::string("\"\"") : std::string(1, c);
-  return q + "\"";
-}
 
 std::string number(double v, int precision = 10) {
   if (!std::isfinite(v)) return "";

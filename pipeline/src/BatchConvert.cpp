@@ -11,6 +11,7 @@
 
 #include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/Text.h"
 #include "mr2ct/core/Log.h"
 #include "mr2ct/core/OutputGuard.h"
 #include "mr2ct/core/SafePath.h"
@@ -76,21 +77,14 @@ int BatchConvertSummary::exitCode() const { return count("failed") > 0 ? 3 : 0; 
 
 namespace {
 
-std::string csvField(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c == '\n' ? ' ' : c);
-  return q + "\"";
-}
-
 void writeStatus(const fs::path& outDir, const std::string& suffix, const std::vector<BatchCaseStatus>& cases) {
   std::ostringstream csv;
   csv << "id,status,seconds,nfe,output,reason,mean_std_hu\n";
   nlohmann::json j = nlohmann::json::array();
   for (const auto& c : cases) {
     if (c.status.empty()) continue;  // not reached yet
-    csv << csvField(c.id) << "," << c.status << "," << c.seconds << "," << c.nfe << "," << csvField(c.output) << ","
-        << csvField(c.reason) << "," << (c.meanStdHu >= 0 ? std::to_string(c.meanStdHu) : std::string()) << "\n";
+    csv << csvMessage(c.id) << "," << c.status << "," << c.seconds << "," << c.nfe << "," << csvMessage(c.output) << ","
+        << csvMessage(c.reason) << "," << (c.meanStdHu >= 0 ? std::to_string(c.meanStdHu) : std::string()) << "\n";
     j.push_back({{"id", c.id}, {"status", c.status}, {"seconds", c.seconds}, {"nfe", c.nfe}, {"output", c.output},
                  {"reason", c.reason}});
     if (c.meanStdHu >= 0) j.back()["mean_std_hu"] = c.meanStdHu;

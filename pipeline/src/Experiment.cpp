@@ -11,6 +11,7 @@
 
 #include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/Text.h"
 #include "mr2ct/core/Log.h"
 #include "mr2ct/models/ModelFolder.h"
 #include "mr2ct/pipeline/Command.h"
@@ -27,13 +28,6 @@ namespace mr2ct {
 namespace {
 
 using StageOptions = std::map<std::string, std::string>;
-
-std::string trim(const std::string& s) {
-  const auto b = s.find_first_not_of(" \t\r");
-  if (b == std::string::npos) return "";
-  const auto e = s.find_last_not_of(" \t\r");
-  return s.substr(b, e - b + 1);
-}
 
 const Command& commandNamed(const std::string& name) {
   for (const auto& c : allCommands())

@@ -9,6 +9,7 @@
 
 #include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/Text.h"
 #include "mr2ct/core/OutputGuard.h"
 #include "mr2ct/core/Progress.h"
 #include "mr2ct/models/ModelFolder.h"
@@ -146,17 +147,6 @@ LikelihoodReport LikelihoodScorer::score(const fs::path& mrPath, const fs::path&
   return report;
 }
 
-namespace {
-
-std::string csvCell(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c == '\n' ? ' ' : c);
-  return q + "\"";
-}
-
-}  // namespace
-
 LikelihoodBatchResult runLikelihoodBatch(const LikelihoodBatchOptions& options, std::ostream& err) {
   if (options.out.empty()) throw UsageError("--out is required with --manifest (the report CSV)");
   ManifestOptions mo;
@@ -190,14 +180,14 @@ LikelihoodBatchResult runLikelihoodBatch(const LikelihoodBatchOptions& options, 
     try {
       const LikelihoodReport r = scorer.score(c->mr, c->ct, false, c->mrSeries, c->ctSeries);
       const auto& v = r.result;
-      csv << csvCell(c->id) << "," << csvCell(c->split) << ",ok," << v.bitsPerVoxel << "," << r.bitsPerVoxelHu << ","
+      csv << csvMessage(c->id) << "," << csvMessage(c->split) << ",ok," << v.bitsPerVoxel << "," << r.bitsPerVoxelHu << ","
           << v.logDensity << "," << v.logSource << "," << v.divergence << "," << v.voxels << "," << v.rmsX0 << ","
           << v.nfe << "," << v.vjps << "," << r.seconds << ",\n";
       bar.advance(1, c->id + " " + std::to_string(v.bitsPerVoxel) + " bits/voxel");
     } catch (const std::exception& e) {
       ++result.failed;
       err << "failed: " << c->id << ": " << e.what() << "\n";
-      csv << csvCell(c->id) << "," << csvCell(c->split) << ",failed,,,,,,,,,,," << csvCell(e.what()) << "\n";
+      csv << csvMessage(c->id) << "," << csvMessage(c->split) << ",failed,,,,,,,,,,," << csvMessage(e.what()) << "\n";
       bar.advance(1, c->id + " failed");
     }
   }

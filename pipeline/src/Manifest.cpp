@@ -12,6 +12,7 @@
 
 #include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/Text.h"
 #include "mr2ct/core/Log.h"
 #include "mr2ct/core/SplitCounts.h"
 #include "mr2ct/core/SafePath.h"
@@ -55,18 +56,6 @@ std::size_t firstInvalidUtf8(const std::string& s) {
     i += n + 1;
   }
   return std::string::npos;
-}
-
-std::string trim(const std::string& s) {
-  const auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  const auto e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
-}
-
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
 }
 
 /// RFC 4180 records with their first line numbers; `#` lines (outside quotes, at a record start)
@@ -524,12 +513,7 @@ fs::path findRole(const fs::path& dir, const std::string& role) {
 
 void writeManifestCsv(const fs::path& out, const std::vector<ManifestCase>& cases, const fs::path& base,
                       const std::vector<std::string>& comments) {
-  auto field = [](const std::string& s) {
-    if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-    std::string q = "\"";
-    for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return q + "\"";
-  };
+  const auto field = csvField;
   const fs::path b = fs::absolute(base).lexically_normal();
   auto rel = [&](const fs::path& p) {
     return p.empty() ? std::string() : fs::absolute(p).lexically_normal().lexically_relative(b).generic_string();

@@ -14,6 +14,7 @@
 
 #include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/Text.h"
 #include "mr2ct/core/OutputGuard.h"
 #include "mr2ct/core/Log.h"
 #include "mr2ct/core/Progress.h"
@@ -191,13 +192,6 @@ PreprocessedCase preprocessCase(const ManifestCase& c, const PreprocessOptions& 
 }
 
 namespace {
-
-std::string csvField(const std::string& s) {
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char ch : s) q += ch == '"' ? std::string("\"\"") : std::string(1, ch);
-  return q + "\"";
-}
 
 std::string num(const nlohmann::json& j) {
   if (j.is_number()) {

@@ -11,6 +11,7 @@
 
 #include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/Text.h"
 
 namespace fs = std::filesystem;
 
@@ -111,18 +112,6 @@ std::uint64_t inflatedSize(const fs::path& path, std::uint64_t offset) {
 [[noreturn]] void truncated(const fs::path& path, std::uint64_t expected, std::uint64_t found) {
   throw IoError(path.string(), "truncated: expected " + std::to_string(expected) + " bytes of voxel data, found " +
                                    std::to_string(found));
-}
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-  return s;
-}
-
-std::string trim(const std::string& s) {
-  const auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return {};
-  const auto e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
 }
 
 void checkNifti(const fs::path& path, std::uint64_t payload) {

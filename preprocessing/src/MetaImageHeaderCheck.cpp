@@ -14,23 +14,13 @@
 
 #include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/Text.h"
 
 namespace mr2ct::detail {
 
 namespace {
 
 constexpr std::size_t kMaxHeaderBytes = 64 * 1024, kMaxLineBytes = 4096, kMaxDims = 10;
-
-std::string lowerCase(std::string s) {
-  for (auto& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-std::string trim(const std::string& s) {
-  const auto b = s.find_first_not_of(" \t\r");
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(" \t\r") - b + 1);
-}
 
 std::vector<std::string> tokens(const std::string& s) {
   std::vector<std::string> out;
@@ -154,7 +144,7 @@ class HeaderCheck {
 }  // namespace
 
 bool looksLikeMetaImage(const std::filesystem::path& path) {
-  const std::string ext = lowerCase(path.extension().string());
+  const std::string ext = lower(path.extension().string());
   return ext == ".mha" || ext == ".mhd";
 }
 
@@ -172,7 +162,7 @@ std::string otherImageFormat(const std::filesystem::path& path) {
     return "TIFF";
   if (b[0] == 'G' && b[1] == 'I' && b[2] == 'F' && b[3] == '8') return "GIF";
   if (b[0] == 'B' && b[1] == 'M') return "BMP";
-  const std::string ext = lowerCase(fullExtension(path));
+  const std::string ext = lower(fullExtension(path));
   if (ext == ".png") return "PNG";
   if (ext == ".jpg" || ext == ".jpeg") return "JPEG";
   if (ext == ".tif" || ext == ".tiff") return "TIFF";
