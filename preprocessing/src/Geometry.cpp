@@ -7,12 +7,12 @@
 
 namespace mr2ct {
 
-namespace {
-double det3(const Mat3& m) {
+double determinant(const Mat3& m) {
   return m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6]) + m[2] * (m[3] * m[7] - m[4] * m[6]);
 }
-Mat3 inverse3(const Mat3& m) {
-  const double d = det3(m);
+
+Mat3 inverse(const Mat3& m) {
+  const double d = determinant(m);
   Mat3 r{};
   r[0] = (m[4] * m[8] - m[5] * m[7]) / d;
   r[1] = (m[2] * m[7] - m[1] * m[8]) / d;
@@ -25,7 +25,14 @@ Mat3 inverse3(const Mat3& m) {
   r[8] = (m[0] * m[4] - m[1] * m[3]) / d;
   return r;
 }
-}  // namespace
+
+Mat3 multiply(const Mat3& a, const Mat3& b) {
+  Mat3 r{};
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j)
+      for (int k = 0; k < 3; ++k) r[i * 3 + j] += a[i * 3 + k] * b[k * 3 + j];
+  return r;
+}
 
 Vec3 Geometry::indexToPhysical(const Vec3& index) const {
   Vec3 p = origin;
@@ -35,7 +42,7 @@ Vec3 Geometry::indexToPhysical(const Vec3& index) const {
 }
 
 Vec3 Geometry::physicalToIndex(const Vec3& point) const {
-  const Mat3 inv = inverse3(direction);
+  const Mat3 inv = inverse(direction);
   Vec3 idx{0, 0, 0};
   for (int r = 0; r < 3; ++r) {
     double s = 0;
@@ -101,7 +108,7 @@ void Geometry::validate(const std::string& context) const {
       throw DataError(context, "spacing along axis " + std::to_string(i) + " is not a positive number");
     if (!std::isfinite(origin[i])) throw DataError(context, "origin is not finite");
   }
-  const double d = det3(direction);
+  const double d = determinant(direction);
   if (!std::isfinite(d) || std::abs(d) < 1e-6) throw DataError(context, "direction matrix is singular");
 }
 

@@ -456,8 +456,7 @@ NiftiSpatialHeader spatialFromGeometry(const Geometry& g) {
   s.qformCode = s.sformCode = 1;
   std::array<double, 9> r{};  // RAS rotation: LPS direction with rows x, y negated
   for (std::size_t i = 0; i < 9; ++i) r[i] = (i < 6 ? -1.0 : 1.0) * g.direction[i];
-  const double det = r[0] * (r[4] * r[8] - r[5] * r[7]) - r[1] * (r[3] * r[8] - r[5] * r[6]) +
-                     r[2] * (r[3] * r[7] - r[4] * r[6]);
+  const double det = determinant(r);
   s.qfac = det < 0 ? -1.0 : 1.0;
   std::array<double, 9> proper = r;
   if (det < 0)

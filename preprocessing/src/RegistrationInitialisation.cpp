@@ -69,9 +69,7 @@ std::vector<Mat3> axisRotations() {
     for (int signs = 0; signs < 8; ++signs) {
       Mat3 m{};
       for (int r = 0; r < 3; ++r) m[r * 3 + p[r]] = (signs >> r & 1) ? -1.0 : 1.0;
-      const double det = m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6]) +
-                         m[2] * (m[3] * m[7] - m[4] * m[6]);
-      if (det > 0) out.push_back(m);
+      if (determinant(m) > 0) out.push_back(m);
     }
   // identity first, so ties keep the scanners' own orientation
   std::stable_sort(out.begin(), out.end(), [](const Mat3& a, const Mat3& b) {

@@ -38,19 +38,6 @@ std::shared_ptr<const SpatialTransform::Impl> wrap(ItkTransformBase::Pointer t) 
   return impl;
 }
 
-Mat3 multiply(const Mat3& a, const Mat3& b) {
-  Mat3 r{};
-  for (int i = 0; i < 3; ++i)
-    for (int j = 0; j < 3; ++j)
-      for (int k = 0; k < 3; ++k) r[i * 3 + j] += a[i * 3 + k] * b[k * 3 + j];
-  return r;
-}
-
-double determinant(const Mat3& m) {
-  return m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6]) +
-         m[2] * (m[3] * m[7] - m[4] * m[6]);
-}
-
 bool isRotation(const Mat3& m, double tol) {
   for (int i = 0; i < 3; ++i)
     for (int j = 0; j < 3; ++j) {
@@ -225,16 +212,7 @@ SpatialTransform SpatialTransform::inverse() const {
   const Vec3 o = offset();
   const double d = determinant(m);
   if (std::abs(d) < 1e-12) throw DataError("the transform is not invertible (singular matrix)");
-  Mat3 inv{};
-  inv[0] = (m[4] * m[8] - m[5] * m[7]) / d;
-  inv[1] = (m[2] * m[7] - m[1] * m[8]) / d;
-  inv[2] = (m[1] * m[5] - m[2] * m[4]) / d;
-  inv[3] = (m[5] * m[6] - m[3] * m[8]) / d;
-  inv[4] = (m[0] * m[8] - m[2] * m[6]) / d;
-  inv[5] = (m[2] * m[3] - m[0] * m[5]) / d;
-  inv[6] = (m[3] * m[7] - m[4] * m[6]) / d;
-  inv[7] = (m[1] * m[6] - m[0] * m[7]) / d;
-  inv[8] = (m[0] * m[4] - m[1] * m[3]) / d;
+  const Mat3 inv = mr2ct::inverse(m);
   Vec3 t{};
   for (int r = 0; r < 3; ++r)
     for (int c = 0; c < 3; ++c) t[r] -= inv[r * 3 + c] * o[c];

@@ -11,7 +11,12 @@
 namespace mr2ct {
 
 using Vec3 = std::array<double, 3>;
-using Mat3 = std::array<double, 9>;
+using Mat3 = std::array<double, 9>;  ///< row-major 3×3
+
+/// 3×3 algebra in one place (direction matrices, transforms, NIfTI orientations).
+double determinant(const Mat3& m);
+Mat3 inverse(const Mat3& m);  ///< the caller checks determinant(m) != 0
+Mat3 multiply(const Mat3& a, const Mat3& b);
 
 struct Geometry {
   std::array<std::size_t, 3> size{0, 0, 0};
