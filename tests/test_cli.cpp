@@ -70,6 +70,22 @@ TEST(Cli, UsageErrorsExitTwoWithOneLine) {
   EXPECT_EQ(exe("").code, 2);
 }
 
+TEST(Cli, NumberListsAreParsedWholeOrRefused) {
+  // One parser for every list option: an empty, partial or non-integer item is a usage error
+  // (--patch 64x6y was read as 64x6 before).
+  const std::vector<std::pair<std::vector<std::string>, std::string>> bad{
+      {{"train", "--store", "s.h5", "--out", "m", "--patch", "64x6y"}, "--patch: '64x6y' is not"},
+      {{"convert", "--model", "m", "--input", "a.nii", "--output", "b.nii", "--nfe-sweep", "1,,4"}, "--nfe-sweep: '1,,4' is not"},
+      {{"convert", "--model", "m", "--input", "a.nii", "--output", "b.nii", "--nfe-sweep", "2.5"}, "--nfe-sweep: '2.5' is not"},
+      {{"preprocess", "--manifest", "m.csv", "--out", "s.h5", "--spacing", "1,x,1"}, "--spacing: '1,x,1' is not"},
+      {{"phantom", "--out", "p", "--size", "48,56,"}, "--size: '48,56,' is not"}};
+  for (const auto& [args, message] : bad) {
+    const auto r = cli(args);
+    EXPECT_EQ(r.code, 2) << args[0] << " " << r.err;
+    EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
+  }
+}
+
 TEST(Cli, MissingInputExitsOneNamingTheFile) {
   auto r = exe("info /no/such/volume.nii.gz");
   EXPECT_EQ(r.code, 1);

@@ -1,3 +1,5 @@
+#include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -5,6 +7,7 @@
 
 #include "mr2ct/core/Error.h"
 #include "mr2ct/core/Log.h"
+#include "mr2ct/core/Text.h"
 #include "mr2ct/pipeline/Command.h"
 #include "mr2ct/pipeline/Runtime.h"
 
@@ -100,6 +103,33 @@ po::typed_value<double>* realValue(double defaultValue) {
   std::ostringstream text;
   text << std::setprecision(15) << defaultValue;  // 15 digits: every decimal literal comes back as typed
   return po::value<double>()->default_value(defaultValue, text.str());
+}
+
+std::vector<double> parseNumberList(const std::string& option, const std::string& text, char separator,
+                                    const std::string& expected) {
+  const auto bad = [&]() { return UsageError("--" + option + ": '" + text + "' is not " + expected); };
+  std::vector<double> values;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t end = std::min(text.find(separator, start), text.size());
+    const std::string item = trim(text.substr(start, end - start));
+    char* stop = nullptr;
+    const double v = item.empty() ? 0.0 : std::strtod(item.c_str(), &stop);
+    if (item.empty() || stop != item.c_str() + item.size() || !std::isfinite(v)) throw bad();
+    values.push_back(v);
+    start = end + 1;
+  }
+  return values;
+}
+
+std::vector<long long> parseIntegerList(const std::string& option, const std::string& text, char separator,
+                                        const std::string& expected) {
+  std::vector<long long> out;
+  for (double v : parseNumberList(option, text, separator, expected)) {
+    if (v != std::floor(v) || std::fabs(v) > 9e15) throw UsageError("--" + option + ": '" + text + "' is not " + expected);
+    out.push_back(static_cast<long long>(v));
+  }
+  return out;
 }
 
 po::typed_value<bool>* booleanValue(bool defaultValue) {

@@ -15,18 +15,8 @@ namespace {
 
 // "a,b,c" -> numbers; UsageError naming the option otherwise.
 std::vector<double> parseList(const std::string& option, const std::string& text, std::size_t count) {
-  std::vector<double> v;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    try {
-      std::size_t used = 0;
-      v.push_back(std::stod(item, &used));
-      if (used != item.size()) throw std::invalid_argument(item);
-    } catch (const std::exception&) {
-      throw UsageError("--" + option + ": '" + text + "' is not a list of " + std::to_string(count) + " numbers");
-    }
-  }
+  const std::vector<double> v =
+      parseNumberList(option, text, ',', "a list of " + std::to_string(count) + " comma-separated numbers");
   if (v.size() != count)
     throw UsageError("--" + option + ": expected " + std::to_string(count) + " comma-separated numbers, got '" + text + "'");
   return v;

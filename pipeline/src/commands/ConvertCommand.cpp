@@ -12,20 +12,12 @@ namespace mr2ct {
 namespace {
 
 std::vector<int> parseNfeList(const std::string& text) {
+  const std::string expected = "a list of positive integers separated by commas (e.g. 1,2,4,8)";
   std::vector<int> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    try {
-      std::size_t used = 0;
-      const int n = std::stoi(item, &used);
-      if (used != item.size() || n < 1) throw std::invalid_argument(item);
-      out.push_back(n);
-    } catch (const std::exception&) {
-      throw UsageError("--nfe-sweep '" + text + "': expected positive integers separated by commas (e.g. 1,2,4,8)");
-    }
+  for (long long n : parseIntegerList("nfe-sweep", text, ',', expected)) {
+    if (n < 1 || n > 100000) throw UsageError("--nfe-sweep: '" + text + "' is not " + expected);
+    out.push_back(int(n));
   }
-  if (out.empty()) throw UsageError("--nfe-sweep: give at least one NFE");
   return out;
 }
 

@@ -11,18 +11,7 @@ namespace {
 
 Vec3 parseSpacing(const std::string& text) {
   Vec3 v{};
-  std::stringstream s(text);
-  std::string part;
-  std::vector<double> values;
-  while (std::getline(s, part, ',')) {
-    try {
-      std::size_t used = 0;
-      values.push_back(std::stod(part, &used));
-      if (used != part.size()) throw std::invalid_argument(part);
-    } catch (const std::exception&) {
-      throw UsageError("--spacing: '" + text + "' is not X,Y,Z in mm (or one value for all axes)");
-    }
-  }
+  std::vector<double> values = parseNumberList("spacing", text, ',', "X,Y,Z in mm (or one value for all axes)");
   if (values.size() == 1) values.assign(3, values[0]);
   if (values.size() != 3) throw UsageError("--spacing: give X,Y,Z in mm (or one value), got '" + text + "'");
   for (int i = 0; i < 3; ++i) v[i] = values[i];

@@ -16,15 +16,7 @@ namespace {
 /// "128" → {128, 128} (2D) / {128, 128, 128} (3D); "32x64x64" → {32, 64, 64}.
 std::vector<int64_t> parsePatch(const std::string& text, int dims) {
   std::vector<int64_t> v;
-  std::stringstream s(text);
-  std::string part;
-  while (std::getline(s, part, 'x')) {
-    try {
-      v.push_back(std::stoll(part));
-    } catch (const std::exception&) {
-      throw UsageError("--patch '" + text + "': expected N or HxW or DxHxW");
-    }
-  }
+  for (long long n : parseIntegerList("patch", text, 'x', "N, HxW or DxHxW (positive integers)")) v.push_back(n);
   if (v.size() == 1) v.assign(size_t(dims), v[0]);
   return v;
 }

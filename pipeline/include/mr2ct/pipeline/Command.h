@@ -34,6 +34,14 @@ struct Command {
 /// 0.050000000000000003, which is what Boost prints for a double).
 po::typed_value<double>* realValue(double defaultValue);
 
+/// The one parser of number lists on the command line: "1,2,4" (separator ',') or "64x64" ('x').
+/// UsageError "--option: 'text' is not <expected>" for an empty or non-numeric item.
+std::vector<double> parseNumberList(const std::string& option, const std::string& text, char separator,
+                                    const std::string& expected);
+/// The same, every item an integer.
+std::vector<long long> parseIntegerList(const std::string& option, const std::string& text, char separator,
+                                        const std::string& expected);
+
 /// A boolean option taking a value (--flips false), whose default reads "true"/"false" in --help.
 po::typed_value<bool>* booleanValue(bool defaultValue);
 
