@@ -86,6 +86,21 @@ TEST(Cli, NumberListsAreParsedWholeOrRefused) {
   }
 }
 
+TEST(Cli, ASeriesSelectorForAFileIsRefusedNotIgnored) {
+  test::TempDir dir;
+  const std::string file = (dir / "mr.nii.gz").string();
+  std::ofstream(file) << "not read: the selector is checked first";
+  const std::vector<std::vector<std::string>> calls{
+      {"baseline", "bulk-density", "--input", file, "--output", (dir / "b.nii.gz").string(), "--dicom-series", "9"},
+      {"evaluate", "--pred", file, "--ref", file, "--dicom-series", "9"},
+      {"likelihood", "--model", dir.path().string(), "--input", file, "--ct", file, "--ct-series", "9"}};
+  for (const auto& args : calls) {
+    const auto r = cli(args);
+    EXPECT_EQ(r.code, 2) << args[0] << ": " << r.err;
+    EXPECT_NE(r.err.find(file + " is a file, not a DICOM folder"), std::string::npos) << r.err;
+  }
+}
+
 TEST(Cli, MissingInputExitsOneNamingTheFile) {
   auto r = exe("info /no/such/volume.nii.gz");
   EXPECT_EQ(r.code, 1);

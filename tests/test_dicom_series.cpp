@@ -270,6 +270,15 @@ TEST_F(DicomSeriesTest, CorruptFilesAreRefusedBeforeGdcmAllocates) {
   }
 }
 
+/// A slice whose header is fine but whose pixels GDCM cannot read: the series read fails, and the
+/// error names that file (each file is then read alone), without ITK's object address.
+TEST_F(DicomSeriesTest, ASliceWhosePixelsCannotBeReadIsNamed) {
+  const std::string msg = test::thrownMessage<IoError>([&] { readVolume(path("no_pixels")); });
+  EXPECT_EQ(msg.rfind((path("no_pixels") / "IM0005").string() + ": cannot read the pixel data: ", 0), 0u) << msg;
+  EXPECT_EQ(msg.find("0x"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+}
+
 /// Files that made Debian's GDCM assert (abort the whole process) in its meta reader, or allocate
 /// a declared gigabyte, as fuzz_dicom_series found them: each must be one IoError naming the file.
 TEST(DicomFence, FileMetaInformationThatGdcmWouldAbortOnIsRefused) {

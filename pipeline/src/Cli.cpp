@@ -1,5 +1,6 @@
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -130,6 +131,13 @@ std::vector<long long> parseIntegerList(const std::string& option, const std::st
     out.push_back(static_cast<long long>(v));
   }
   return out;
+}
+
+void requireDicomFolderFor(const std::string& option, const std::string& series, const std::string& input) {
+  std::error_code ec;
+  if (series.empty() || input.empty() || std::filesystem::is_directory(input, ec) || !std::filesystem::exists(input, ec))
+    return;  // a missing input is named by the reader
+  throw UsageError("--" + option + " " + series + ": " + input + " is a file, not a DICOM folder of several series");
 }
 
 po::typed_value<bool>* booleanValue(bool defaultValue) {

@@ -25,7 +25,11 @@ std::string firstLine(const itk::ExceptionObject& e) {
   std::string d = e.GetDescription();
   while (!d.empty() && (d.back() == '\n' || d.back() == ' ')) d.pop_back();
   const auto nl = d.find('\n');
-  return nl == std::string::npos ? d : d.substr(0, nl);
+  if (nl != std::string::npos) d = d.substr(0, nl);
+  // "ITK ERROR: GDCMImageIO(0x55...): Cannot read requested file": the object's address says nothing.
+  if (d.rfind("ITK ERROR: ", 0) == 0)
+    if (const auto colon = d.find("): "); colon != std::string::npos) d = d.substr(colon + 3);
+  return d;
 }
 
 /// GDCM applies one rescale to all frames of a multi-frame image: refuse frames that differ.
@@ -120,6 +124,29 @@ void readSeriesPixels(const fs::path& dir, const DicomSeriesHeader& h, float* ou
   }
 }
 
+/// After a failed series read: reads every file's pixels alone, each in the fenced child, and
+/// throws an IoError naming the first file that fails (returns when each file reads alone).
+void blameOneFile(const DicomSeriesHeader& h) {
+  const FencedOutcome probe = runFenced([&](FenceChannel& channel) {
+    for (const auto& f : h.layout.files) {
+      channel.mark(f.string());
+      auto reader = itk::ImageFileReader<ItkFloatImage>::New();
+      reader->SetImageIO(itk::GDCMImageIO::New());
+      reader->SetFileName(f.string());
+      try {
+        reader->Update();
+      } catch (const itk::ExceptionObject& e) {
+        channel.reply(f.string() + std::string(1, '\0') + firstLine(e));
+        return;
+      }
+    }
+  });
+  if (!probe.completed && !probe.lastMark.empty())
+    throw IoError(probe.lastMark, "cannot read the pixel data: the DICOM reader (GDCM) " + probe.failure);
+  if (const auto zero = probe.reply.find('\0'); zero != std::string::npos)
+    throw IoError(probe.reply.substr(0, zero), "cannot read the pixel data: " + probe.reply.substr(zero + 1));
+}
+
 }  // namespace
 
 Volume readDicomSeriesVoxels(const fs::path& dir, const DicomSeriesHeader& h) {
@@ -131,11 +158,19 @@ Volume readDicomSeriesVoxels(const fs::path& dir, const DicomSeriesHeader& h) {
   } catch (const std::bad_alloc&) {
     throw IoError(dir.string(), "not enough memory to read the DICOM series");
   }
-  // GDCM decodes the pixel data in a child process: an assert in it becomes this one line.
-  const FencedOutcome fenced =
-      runFenced([&](FenceChannel&) { readSeriesPixels(dir, h, static_cast<float*>(shared->data())); });
-  if (!fenced.completed)
+  // GDCM decodes the pixel data in a child process: an assert in it becomes one line. When the
+  // series fails, each file is read alone (in another child) to name the one that fails.
+  FencedOutcome fenced;
+  try {
+    fenced = runFenced([&](FenceChannel&) { readSeriesPixels(dir, h, static_cast<float*>(shared->data())); });
+  } catch (const IoError& e) {
+    blameOneFile(h);
+    throw;
+  }
+  if (!fenced.completed) {
+    blameOneFile(h);
     throw IoError(dir.string(), "cannot read DICOM series pixels: the DICOM reader (GDCM) " + fenced.failure);
+  }
   Volume v(g);
   std::memcpy(v.data(), shared->data(), bytes);
   return v;

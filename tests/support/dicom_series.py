@@ -226,6 +226,12 @@ def main():
             ds.add_new((0x0008, 0x0010), "LO", "XYZ 1.0")
     write_series(os.path.join(out, "recognition"), edit=recognition)
 
+    # A slice without pixel data: its header parses, GDCM cannot read its image.
+    def no_pixels(k, ds, position):
+        if k == 3:
+            del ds.PixelData
+    write_series(os.path.join(out, "no_pixels"), edit=no_pixels)
+
     # Two volumes at the same positions (one series, e.g. pre/post contrast without other tags).
     uid = generate_uid()
 

@@ -48,6 +48,7 @@ Command baselineCommand() {
     VolumeInfo info;
     ReadOptions ro;
     ro.dicomSeries = vm["dicom-series"].as<std::string>();
+    requireDicomFolderFor("dicom-series", ro.dicomSeries, input);
     const Volume mr = readVolume(input, ro, &info);
     prepareOutputFile(output, mr.voxelCount() * 2);
     Mask mask;

@@ -174,6 +174,7 @@ Command convertCommand() {
     }
     if (!vm.count("input") || !vm.count("output"))
       throw UsageError("give --input and --output (one volume) or --manifest and --out-dir (a batch)");
+    requireDicomFolderFor("dicom-series", options.dicomSeries, vm["input"].as<std::string>());
     const Converter converter(options);
     const auto report = converter.convert(vm["input"].as<std::string>(), vm["output"].as<std::string>());
     printReport(report, io.out);

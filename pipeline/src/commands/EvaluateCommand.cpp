@@ -60,6 +60,7 @@ int runSingle(const po::variables_map& vm, CommandIO& io) {
   const EvaluateOptions o = evaluateOptions(vm);
   const std::string pred = opt(vm, "pred"), ref = opt(vm, "ref");
   if (pred.empty() || ref.empty()) throw UsageError("evaluate: give --pred and --ref (or --manifest, --pred-dir, --out)");
+  requireDicomFolderFor("dicom-series", o.dicomSeries, ref);
   const CaseEvaluation e = evaluateFiles(pred, ref, opt(vm, "mask"), o);
   if (vm.count("montage")) {
     Volume mr;

@@ -84,6 +84,8 @@ Command likelihoodCommand() {
     }
     if (!vm.count("input") || !vm.count("ct"))
       throw UsageError("give --input and --ct (one case) or --manifest and --out (a batch)");
+    requireDicomFolderFor("dicom-series", vm["dicom-series"].as<std::string>(), opt(vm, "input"));
+    requireDicomFolderFor("ct-series", vm["ct-series"].as<std::string>(), opt(vm, "ct"));
     const LikelihoodScorer scorer(options);
     const LikelihoodReport r = scorer.score(opt(vm, "input"), opt(vm, "ct"), true, vm["dicom-series"].as<std::string>(),
                                             vm["ct-series"].as<std::string>());

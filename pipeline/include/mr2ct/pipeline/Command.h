@@ -42,6 +42,10 @@ std::vector<double> parseNumberList(const std::string& option, const std::string
 std::vector<long long> parseIntegerList(const std::string& option, const std::string& text, char separator,
                                         const std::string& expected);
 
+/// A series selector (--dicom-series and the like) given for an input that is not a folder would
+/// be ignored: UsageError "--option S: INPUT is a file, not a DICOM folder". Nothing when empty.
+void requireDicomFolderFor(const std::string& option, const std::string& series, const std::string& input);
+
 /// A boolean option taking a value (--flips false), whose default reads "true"/"false" in --help.
 po::typed_value<bool>* booleanValue(bool defaultValue);
 
