@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <thread>
+#include <vector>
 
 #include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
@@ -136,19 +137,33 @@ TEST(ProcessFence, ErrorsThrownInTheChildComeBackWithTheirTypeAndMessage) {
   EXPECT_THROW(runFenced([](FenceChannel&) { throw std::bad_alloc(); }), std::bad_alloc);
 }
 
-TEST(ProcessFence, TheChildWritesResultsIntoSharedMemoryAndNotIntoOurs) {
-  SharedMemory shared(1000 * sizeof(float));
+TEST(ProcessFence, TheChildSendsRepliesAndBulkBytesButWritesNoneOfOurMemory) {
+  // 3 MiB + 3 floats: several pipe pieces, the last one short.
+  const std::size_t n = (std::size_t(3) << 20) / sizeof(float) * 4 + 3;
+  std::vector<float> into(n, -1.0f);
   int ours = 0;
-  const FencedOutcome out = runFenced([&](FenceChannel&) {
-    auto* v = static_cast<float*>(shared.data());
-    for (int i = 0; i < 1000; ++i) v[i] = float(i) * 0.5f;
-    ours = 7;  // the child's copy of this process's memory
-  });
+  const FencedOutcome out = runFenced(
+      [&](FenceChannel& channel) {
+        std::vector<float> v(n);
+        for (std::size_t i = 0; i < n; ++i) v[i] = float(i % 1000) * 0.5f;
+        channel.bulk(v.data(), 7 * sizeof(float));
+        channel.bulk(v.data() + 7, (n - 7) * sizeof(float));
+        channel.reply(std::string("done\0with a zero", 16));
+        ours = 7;  // the child's copy of this process's memory
+      },
+      std::chrono::seconds(60), n * sizeof(float), [&] { return static_cast<void*>(into.data()); });
   EXPECT_TRUE(out.completed);
-  const auto* v = static_cast<const float*>(shared.data());
-  EXPECT_EQ(v[0], 0.0f);
-  EXPECT_EQ(v[999], 499.5f);
+  EXPECT_EQ(out.bulkBytes, n * sizeof(float));
+  EXPECT_EQ(out.reply, std::string("done\0with a zero", 16));
+  for (std::size_t i : {std::size_t(0), std::size_t(6), std::size_t(7), n / 2, n - 1})
+    EXPECT_EQ(into[i], float(i % 1000) * 0.5f) << i;
   EXPECT_EQ(ours, 0);
+  // More bulk bytes than the parent's buffer holds: an error, nothing written past it.
+  std::vector<float> small(4, -1.0f);
+  EXPECT_THROW(runFenced([&](FenceChannel& channel) { channel.bulk(into.data(), 8 * sizeof(float)); },
+                         std::chrono::seconds(60), small.size() * sizeof(float),
+                         [&] { return static_cast<void*>(small.data()); }),
+               Error);
 }
 
 TEST(ProcessFence, AChildThatStopsReportingIsKilledAfterTheQuietLimit) {

@@ -164,6 +164,13 @@ TEST(Manifest, SeriesColumnsPickTheSeriesOfAStudyFolder) {
   EXPECT_TRUE(ok.ok()) << joined(ok.problems);
   EXPECT_FALSE(anyContains(ok.warnings, "unknown column")) << joined(ok.warnings);
 
+  // JSON: the same, with a SeriesNumber as a number or a string.
+  writeFile(dir / "ok.json", R"({"validation": [{"id": "s1", "mr": "study", "ct": "study", "mr_series": 8, "ct_series": "7"}]})");
+  const Manifest j = readManifest(dir / "ok.json");
+  EXPECT_EQ(j.cases.at(0).mrSeries, "8");
+  EXPECT_EQ(j.cases.at(0).ctSeries, "7");
+  EXPECT_TRUE(checkManifest(dir / "ok.json").ok());
+
   // Without the columns the same folder is ambiguous, and check says so for mr and ct.
   writeFile(dir / "plain.csv", "id,mr,ct,split\ns1,study,study,val\n");
   const auto plain = checkManifest(dir / "plain.csv");

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,6 +13,7 @@
 #include <cstring>
 #include <iostream>
 #include <new>
+#include <vector>
 
 #include "mr2ct/core/Error.h"
 
@@ -32,7 +32,7 @@ void writeAll(int fd, const char* p, std::size_t n) {
 }
 
 // Child → parent messages: one type byte, a 4-byte length, the payload.
-constexpr char kMark = 'M', kReply = 'R', kDone = 'K', kIoError = 'I', kDataError = 'D', kUsageError = 'U', kError = 'E',
+constexpr char kMark = 'M', kReply = 'R', kBulk = 'B', kDone = 'K', kIoError = 'I', kDataError = 'D', kUsageError = 'U', kError = 'E',
                kNoMemory = 'A', kOther = 'X';
 
 std::string describeStatus(int status) {
@@ -59,6 +59,26 @@ void FenceChannel::send(char type, const std::string& payload) {
 }
 
 void FenceChannel::mark(const std::string& what) { send(kMark, what); }
+
+void FenceChannel::bulk(const void* data, std::size_t bytes) {
+  const char* p = static_cast<const char*>(data);
+  if (fd_ < 0) {
+    if (bytes > bulkCapacity_ - bulkUsed_) throw Error("internal: a fenced child sent more bulk bytes than expected");
+    std::memcpy(bulkInProcess_ + bulkUsed_, p, bytes);
+    bulkUsed_ += bytes;
+    return;
+  }
+  constexpr std::size_t kPiece = std::size_t(1) << 20;
+  for (std::size_t at = 0; at < bytes; at += kPiece) {
+    const std::size_t n = std::min(kPiece, bytes - at);
+    char head[5];
+    head[0] = kBulk;
+    const std::uint32_t len = std::uint32_t(n);
+    std::memcpy(head + 1, &len, 4);
+    writeAll(fd_, head, 5);
+    writeAll(fd_, p + at, n);
+  }
+}
 
 void FenceChannel::reply(const std::string& bytes) {
   if (fd_ < 0) replyInProcess_ = bytes;
@@ -96,13 +116,15 @@ struct FenceChild {
   }
 };
 
-FencedOutcome runFenced(const std::function<void(FenceChannel&)>& work, std::chrono::seconds quietLimit) {
+FencedOutcome runFenced(const std::function<void(FenceChannel&)>& work, std::chrono::seconds quietLimit,
+                        std::size_t bulkCapacity, const std::function<void*()>& bulkBuffer) {
   FencedOutcome outcome;
   int fds[2];
   std::cout.flush();
   std::cerr.flush();
   std::fflush(nullptr);  // or the child's copies of unwritten buffers could be written twice
   const bool piped = ::pipe2(fds, O_CLOEXEC) == 0;
+  if (piped && bulkCapacity > 0) ::fcntl(fds[0], F_SETPIPE_SZ, 1 << 20);  // bulk bytes in fewer, larger hops (best effort)
   const pid_t pid = piped ? ::fork() : -1;
   if (pid < 0) {
     if (piped) {
@@ -110,9 +132,12 @@ FencedOutcome runFenced(const std::function<void(FenceChannel&)>& work, std::chr
       ::close(fds[1]);
     }
     FenceChannel inProcess(-1);
+    inProcess.bulkInProcess_ = bulkCapacity > 0 ? static_cast<char*>(bulkBuffer()) : nullptr;
+    inProcess.bulkCapacity_ = inProcess.bulkInProcess_ ? bulkCapacity : 0;
     work(inProcess);
     outcome.completed = true;
     outcome.reply = std::move(inProcess.replyInProcess_);
+    outcome.bulkBytes = inProcess.bulkUsed_;
     return outcome;
   }
   if (pid == 0) {
@@ -120,8 +145,22 @@ FencedOutcome runFenced(const std::function<void(FenceChannel&)>& work, std::chr
     FenceChild::run(work, fds[1]);
   }
   ::close(fds[1]);
+  void* bulk = nullptr;
+  if (bulkCapacity > 0) {
+    try {
+      bulk = bulkBuffer();
+    } catch (...) {
+      ::kill(pid, SIGKILL);
+      ::close(fds[0]);
+      while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+      throw;
+    }
+  }
 
   std::string buffer;
+  std::vector<char> chunk(std::size_t(1) << 20);
+  bool bulkOverflow = false;
   char resultType = 0;
   std::string resultPayload;
   bool timedOut = false;
@@ -135,18 +174,25 @@ FencedOutcome runFenced(const std::function<void(FenceChannel&)>& work, std::chr
       ::kill(pid, SIGKILL);
       break;
     }
-    char chunk[4096];
-    const ssize_t got = ::read(fds[0], chunk, sizeof chunk);
+    const ssize_t got = ::read(fds[0], chunk.data(), chunk.size());
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) break;  // EOF: the child exited (or crashed)
-    buffer.append(chunk, std::size_t(got));
-    while (buffer.size() >= 5) {
+    buffer.append(chunk.data(), std::size_t(got));
+    std::size_t at = 0;
+    while (buffer.size() - at >= 5) {
       std::uint32_t n;
-      std::memcpy(&n, buffer.data() + 1, 4);
-      if (buffer.size() < 5 + std::size_t(n)) break;
-      const char type = buffer[0];
-      std::string payload = buffer.substr(5, n);
-      buffer.erase(0, 5 + std::size_t(n));
+      std::memcpy(&n, buffer.data() + at + 1, 4);
+      if (buffer.size() - at < 5 + std::size_t(n)) break;
+      const char type = buffer[at];
+      const char* body = buffer.data() + at + 5;
+      at += 5 + std::size_t(n);
+      if (type == kBulk) {
+        if (bulkOverflow || !bulk || n > bulkCapacity - outcome.bulkBytes) bulkOverflow = true;
+        else std::memcpy(static_cast<char*>(bulk) + outcome.bulkBytes, body, n);
+        outcome.bulkBytes += n;
+        continue;
+      }
+      std::string payload(body, n);
       if (type == kMark) outcome.lastMark = std::move(payload);
       else if (type == kReply) outcome.reply = std::move(payload);
       else {
@@ -154,6 +200,7 @@ FencedOutcome runFenced(const std::function<void(FenceChannel&)>& work, std::chr
         resultPayload = std::move(payload);
       }
     }
+    buffer.erase(0, at);
   }
   ::close(fds[0]);
   int status = 0;
@@ -168,6 +215,7 @@ FencedOutcome runFenced(const std::function<void(FenceChannel&)>& work, std::chr
     return outcome;
   }
   outcome.completed = true;
+  if (bulkOverflow) throw Error("internal: a fenced child sent more bulk bytes than expected");
   switch (resultType) {
     case kIoError: {
       const auto zero = resultPayload.find('\0');
@@ -183,13 +231,5 @@ FencedOutcome runFenced(const std::function<void(FenceChannel&)>& work, std::chr
     default: return outcome;
   }
 }
-
-SharedMemory::SharedMemory(std::size_t bytes) : size_(bytes) {
-  void* p = ::mmap(nullptr, bytes == 0 ? 1 : bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) throw std::bad_alloc();
-  data_ = p;
-}
-
-SharedMemory::~SharedMemory() { ::munmap(data_, size_ == 0 ? 1 : size_); }
 
 }  // namespace mr2ct

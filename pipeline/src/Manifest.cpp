@@ -237,6 +237,11 @@ RawManifest readJson(const std::string& text, const std::string& file, std::vect
                               : f.key() == "mask" ? &row.mask : f.key() == "mr_series" ? &row.mrSeries
                               : f.key() == "ct_series" ? &row.ctSeries : nullptr;
         if (!target) continue;  // extra keys (e.g. "label") are allowed and ignored
+        const bool series = target == &row.mrSeries || target == &row.ctSeries;
+        if (series && f->is_number_unsigned()) {  // "mr_series": 3, a SeriesNumber
+          *target = std::to_string(f->get<std::uint64_t>());
+          continue;
+        }
         if (!f->is_string()) {
           problems.push_back(file + ": " + row.where + ": \"" + f.key() + "\" must be a string");
           ok = false;

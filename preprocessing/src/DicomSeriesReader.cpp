@@ -84,8 +84,9 @@ DicomSeriesHeader readDicomSeriesHeader(const fs::path& dir, const ReadOptions& 
 
 namespace {
 
-/// The series' voxels in slice order into `out` (runs in a fenced child: no logging, no captures).
-void readSeriesPixels(const fs::path& dir, const DicomSeriesHeader& h, float* out) {
+/// The series' voxels in slice order, sent through `channel` (runs in a fenced child: no logging,
+/// no captures).
+void readSeriesPixels(const fs::path& dir, const DicomSeriesHeader& h, FenceChannel& channel) {
   const Geometry& g = h.layout.geometry;
   ItkFloatImage::Pointer image;
   try {
@@ -117,10 +118,9 @@ void readSeriesPixels(const fs::path& dir, const DicomSeriesHeader& h, float* ou
   const float* src = image->GetBufferPointer();
   const std::size_t slice = g.size[0] * g.size[1];
   if (h.layout.multiFrame) {
-    for (std::size_t k = 0; k < g.size[2]; ++k)
-      std::memcpy(out + k * slice, src + h.layout.frameOrder[k] * slice, slice * sizeof(float));
+    for (std::size_t k = 0; k < g.size[2]; ++k) channel.bulk(src + h.layout.frameOrder[k] * slice, slice * sizeof(float));
   } else {
-    std::memcpy(out, src, g.voxelCount() * sizeof(float));
+    channel.bulk(src, g.voxelCount() * sizeof(float));
   }
 }
 
@@ -152,17 +152,18 @@ void blameOneFile(const DicomSeriesHeader& h) {
 Volume readDicomSeriesVoxels(const fs::path& dir, const DicomSeriesHeader& h) {
   const Geometry& g = h.layout.geometry;
   const std::size_t bytes = g.voxelCount() * sizeof(float);
-  std::optional<SharedMemory> shared;
-  try {
-    shared.emplace(bytes);
-  } catch (const std::bad_alloc&) {
-    throw IoError(dir.string(), "not enough memory to read the DICOM series");
-  }
+  std::optional<Volume> v;  // allocated after the fork (ProcessFence.h says why)
   // GDCM decodes the pixel data in a child process: an assert in it becomes one line. When the
   // series fails, each file is read alone (in another child) to name the one that fails.
   FencedOutcome fenced;
   try {
-    fenced = runFenced([&](FenceChannel&) { readSeriesPixels(dir, h, static_cast<float*>(shared->data())); });
+    fenced = runFenced([&](FenceChannel& channel) { readSeriesPixels(dir, h, channel); }, std::chrono::seconds(300),
+                       bytes, [&] {
+                         v.emplace(g);
+                         return static_cast<void*>(v->data());
+                       });
+  } catch (const std::bad_alloc&) {
+    throw IoError(dir.string(), "not enough memory to read the DICOM series");
   } catch (const IoError& e) {
     blameOneFile(h);
     throw;
@@ -171,9 +172,10 @@ Volume readDicomSeriesVoxels(const fs::path& dir, const DicomSeriesHeader& h) {
     blameOneFile(h);
     throw IoError(dir.string(), "cannot read DICOM series pixels: the DICOM reader (GDCM) " + fenced.failure);
   }
-  Volume v(g);
-  std::memcpy(v.data(), shared->data(), bytes);
-  return v;
+  if (fenced.bulkBytes != bytes)
+    throw IoError(dir.string(), "cannot read DICOM series pixels: the reader returned " + std::to_string(fenced.bulkBytes) +
+                                    " of " + std::to_string(bytes) + " bytes");
+  return std::move(*v);
 }
 
 }  // namespace mr2ct::detail
