@@ -26,14 +26,6 @@ using namespace mr2ct;
 
 namespace {
 
-Mat3 mul(const Mat3& a, const Mat3& b) {
-  Mat3 r{};
-  for (int i = 0; i < 3; ++i)
-    for (int j = 0; j < 3; ++j)
-      for (int k = 0; k < 3; ++k) r[i * 3 + j] += a[i * 3 + k] * b[k * 3 + j];
-  return r;
-}
-
 std::vector<double> numbers(const std::string& s) {
   std::istringstream in(s);
   std::vector<double> v;
@@ -85,7 +77,7 @@ int elastixTre(int argc, char** argv) {
   const double cx = std::cos(p[0]), sx = std::sin(p[0]), cy = std::cos(p[1]), sy = std::sin(p[1]),
                cz = std::cos(p[2]), sz = std::sin(p[2]);
   const Mat3 rx{1, 0, 0, 0, cx, -sx, 0, sx, cx}, ry{cy, 0, sy, 0, 1, 0, -sy, 0, cy}, rz{cz, -sz, 0, sz, cz, 0, 0, 0, 1};
-  const SpatialTransform e = SpatialTransform::rigid(mul(rz, mul(rx, ry)), {p[3], p[4], p[5]}, {c[0], c[1], c[2]});
+  const SpatialTransform e = SpatialTransform::rigid(multiply(rz, multiply(rx, ry)), {p[3], p[4], p[5]}, {c[0], c[1], c[2]});
   // e maps CT -> MR; e ∘ truth maps MR -> MR and is the identity when both agree.
   const double tre = e.after(truth).meanDistance(SpatialTransform::identity(), mask);
   std::cout << nlohmann::json{{"program", "elastix"}, {"tre_mm", tre}}.dump() << std::endl;

@@ -17,7 +17,6 @@
 
 #include "mr2ct/core/Error.h"
 #include "mr2ct/core/ProcessFence.h"
-#include "mr2ct/core/StderrCapture.h"
 #include "mr2ct/preprocessing/DicomSeries.h"
 #include "DicomSliceGeometry.h"
 
