@@ -4,8 +4,10 @@
 # the MR flipped head to foot, the MR under a strong bias field (×0.5 → ×1.5 across x), the CT fed
 # in as MR, and Gaussian noise with the MR's mean and spread. Each input, and the three clean MRs,
 # is scored two ways: the mean std in the body of K bridge samples (`convert --samples K`, Euler
-# STEPS steps) and log p(CT | MR) in bits per voxel (`mr2ct likelihood`, midpoint STEPS steps, one
-# Hutchinson probe) against the subject's CT. Per kind: AUROC of each score (clean vs that kind,
+# STEPS steps), log p(CT | MR) in bits per voxel (`mr2ct likelihood`, midpoint STEPS steps, one
+# Hutchinson probe) against the subject's CT, and the input check's score (the largest |z| of the
+# MR's intensity and shape statistics against the training cases', InputTypicality.h; it needs a
+# model trained since the check exists, or one resumed once with `mr2ct train --resume`). Per kind: AUROC of each score (clean vs that kind,
 # higher score = flagged), with 3 clean and 3 altered inputs, so 9 pairs: AUROC moves in steps of 1/9.
 #   MR2CT_DATA_DIR=../shared/data bench/ood_study.sh MODEL_DIR
 # Environment: OUT (runs/ood), BUILD (build), K (4), STEPS (4).
@@ -50,27 +52,39 @@ fi
 /usr/bin/python3 - "$OUT" <<'PY'
 import csv, json, os, sys
 out = sys.argv[1]
-std = {r["id"]: float(r["mean_std_hu"]) for r in csv.DictReader(open(os.path.join(out, "samples", "status.csv"))) if r.get("mean_std_hu")}
+status = list(csv.DictReader(open(os.path.join(out, "samples", "status.csv"))))
+std = {r["id"]: float(r["mean_std_hu"]) for r in status if r.get("mean_std_hu")}
+check = {r["id"]: float(r["input_score"]) for r in status if r.get("input_score")}
+feature = {r["id"]: r["input_feature"] for r in status if r.get("input_feature")}
+flagged = {r["id"]: r["input_typical"] == "no" for r in status if r.get("input_typical")}
 lik = list(csv.DictReader(l for l in open(os.path.join(out, "likelihood.csv")) if not l.startswith("#")))
 bits = {r["id"]: float(r["bits_per_voxel"]) for r in lik if r["status"] == "ok"}
 def auroc(clean, other):  # P(score(other) > score(clean)), ties half
     pairs = [(o > c) + 0.5 * (o == c) for c in clean for o in other]
-    return sum(pairs) / len(pairs)
+    return sum(pairs) / len(pairs) if pairs else float("nan")
 kinds = ["flip", "bias", "ct", "noise"]
-res = {"scores": {i: {"mean_std_hu": std.get(i), "bits_per_voxel": bits.get(i)} for i in sorted(set(std) | set(bits))}, "auroc": {}}
-lines = ["| input | mean std of the samples (HU) | bits / voxel |", "|---|---|---|"]
+res = {"scores": {i: {"mean_std_hu": std.get(i), "bits_per_voxel": bits.get(i), "input_check": check.get(i),
+                      "input_feature": feature.get(i)} for i in sorted(set(std) | set(bits))}, "auroc": {}}
+fmt = lambda v, f: "–" if v is None else format(v, f)
+lines = ["| input | mean std of the samples (HU) | bits / voxel | input check (max \\|z\\|, feature) |", "|---|---|---|---|"]
 for i in sorted(res["scores"]):
     s = res["scores"][i]
-    lines.append(f"| {i} | {s['mean_std_hu']:.1f} | {s['bits_per_voxel']:.3f} |")
-lines += ["", "| kind | AUROC mean std | AUROC bits / voxel |", "|---|---|---|"]
+    lines.append(f"| {i} | {fmt(s['mean_std_hu'], '.1f')} | {fmt(s['bits_per_voxel'], '.3f')} | "
+                 f"{fmt(s['input_check'], '.1f')} {s['input_feature'] or ''} |")
+lines += ["", "| kind | AUROC mean std | AUROC bits / voxel | AUROC input check |", "|---|---|---|---|"]
 for k in kinds:
     a = {}
-    for name, score in (("mean_std", std), ("bits", bits)):
+    for name, score in (("mean_std", std), ("bits", bits), ("input_check", check)):
         clean = [v for i, v in score.items() if i.endswith("-clean")]
         other = [v for i, v in score.items() if i.endswith("-" + k)]
         a[name] = auroc(clean, other)
     res["auroc"][k] = a
-    lines.append(f"| {k} | {a['mean_std']:.2f} | {a['bits']:.2f} |")
+    lines.append(f"| {k} | {a['mean_std']:.2f} | {a['bits']:.2f} | {a['input_check']:.2f} |")
+if flagged:  # what `convert` warns about, at the threshold recorded in the model folder
+    res["flagged"] = {k: [sum(v for i, v in flagged.items() if i.endswith("-" + k)), sum(i.endswith("-" + k) for i in flagged)]
+                      for k in ["clean"] + kinds}
+    lines += ["", "Warned by `convert` at the model's threshold: " +
+              ", ".join(f"{k} {n}/{d}" for k, (n, d) in res["flagged"].items())]
 json.dump(res, open(os.path.join(out, "ood.json"), "w"), indent=1)
 open(os.path.join(out, "ood.md"), "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))

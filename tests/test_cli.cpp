@@ -10,7 +10,9 @@
 
 #include "mr2ct/models/ModelFolder.h"
 #include "mr2ct/pipeline/Command.h"
+#include "mr2ct/preprocessing/InputTypicality.h"
 #include "mr2ct/preprocessing/SpatialTransform.h"
+#include "mr2ct/preprocessing/TrainingStore.h"
 #include "mr2ct/preprocessing/VolumeIO.h"
 #include "support/TestSupport.h"
 
@@ -152,7 +154,7 @@ TEST(Cli, QuickDemoRunsTheWholePipeline) {
   // spin-wait at every barrier (a 10 s run became 4 minutes under load).
   test::TempDir dir;
   const auto out = dir / "demo";
-  auto r = cli({"demo", "--out", out.string(), "--quick", "--cases", "4", "--size", "48,48,40", "--spacing", "3.5",
+  auto r = cli({"demo", "--out", out.string(), "--quick", "--cases", "5", "--size", "48,48,40", "--spacing", "3.5",
                 "--mr-spacing", "3.8,4.2", "--threads", "1", "--quiet"});
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("mr2ct (flow matching)"), std::string::npos) << r.out;
@@ -162,6 +164,14 @@ TEST(Cli, QuickDemoRunsTheWholePipeline) {
   EXPECT_TRUE(std::filesystem::exists(run / "model" / "weights.pt"));
   EXPECT_TRUE(std::filesystem::exists(run / "report" / "summary.json"));
   EXPECT_TRUE(std::filesystem::exists(run / "config" / "train.ini"));
+  {  // the model carries the input check's reference, fitted on every train case of the store
+    const std::size_t trainCases = TrainingStore::open(run / "store.h5").caseIds("train").size();
+    ASSERT_GE(trainCases, TypicalityReference::kMinimumCases);
+    const ModelConfig model = loadModelConfig(run / "model");
+    const auto reference = TypicalityReference::fromJson(model.inputReference, "config.json");
+    EXPECT_EQ(reference.cases, trainCases);
+    EXPECT_GT(reference.threshold, 0.0);
+  }
   {  // the resolved options include the defaults that depend on other options (σ on the source)
     std::ifstream in(run / "config" / "train.ini");
     const std::string ini((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -208,7 +218,7 @@ TEST(Cli, QuickDemoRunsTheWholePipeline) {
   }
   EXPECT_GE(masks, 1);
   // A second run finds every stage done and only prints the table again.
-  r = cli({"demo", "--out", out.string(), "--quick", "--cases", "4", "--size", "48,48,40", "--spacing", "3.5",
+  r = cli({"demo", "--out", out.string(), "--quick", "--cases", "5", "--size", "48,48,40", "--spacing", "3.5",
            "--mr-spacing", "3.8,4.2", "--threads", "1", "--quiet"});
   EXPECT_EQ(r.code, 0) << r.err;
 }

@@ -387,6 +387,74 @@ TEST(Convert, BatchGoesOnAfterAFailureResumesAndShards) {
 }
 
 
+// Issue 16: an input unlike the training inputs is flagged (the warning, the report, the batch's
+// status) without refusing it; an input the reference was fitted on passes.
+TEST(Convert, AnInputUnlikeTheTrainingDataIsFlaggedInTheReportAndTheStatus) {
+  TempDir tmp;
+  auto cfg = tinyConfig(2, 0);
+  const PreprocessPlan plan = PreprocessPlan::fromJson(cfg.preprocessing, "test");
+  auto variant = [](int k) {
+    Volume v = phantomMr();
+    for (std::size_t z = 0; z < v.size()[2]; ++z)
+      for (std::size_t y = 0; y < v.size()[1]; ++y)
+        for (std::size_t x = 0; x < v.size()[0]; ++x)
+          if (v.at(x, y, z) > 50) v.at(x, y, z) += float((5 + k) * std::sin(0.5 * double(x + y) + k));
+    return v;
+  };
+  std::vector<InputProfile> profiles;
+  for (int k = 0; k < 4; ++k) {
+    const PreparedMr p = prepareMr(variant(k), plan, "variant");
+    profiles.push_back(inputProfile(p.normalized, p.mask, "variant"));
+  }
+  cfg.inputReference = TypicalityReference::fit(profiles).toJson();
+  const auto model = saveRandomModel(tmp / "model", cfg);
+  fs::create_directories(tmp / "data");
+  writeVolume(variant(1), tmp / "data" / "seen.nii.gz");
+  Volume biased = variant(1);  // a bias field left in: ×0.2 → ×5 across x
+  for (std::size_t z = 0; z < biased.size()[2]; ++z)
+    for (std::size_t y = 0; y < biased.size()[1]; ++y)
+      for (std::size_t x = 0; x < biased.size()[0]; ++x)
+        biased.at(x, y, z) *= float(0.2 * std::pow(25.0, double(x) / double(biased.size()[0] - 1)));
+  writeVolume(biased, tmp / "data" / "biased.nii.gz");
+
+  ConvertOptions o;
+  o.model = model;
+  o.solver.method = SolverMethod::Euler;
+  o.solver.steps = 1;
+  const Converter converter(o);
+  const ConvertReport seen = converter.convert(tmp / "data" / "seen.nii.gz", tmp / "seen_sct.nii.gz");
+  ASSERT_TRUE(seen.inputCheck.has_value());
+  EXPECT_TRUE(seen.inputCheck->typical()) << seen.inputCheck->toJson().dump();
+  const ConvertReport odd = converter.convert(tmp / "data" / "biased.nii.gz", tmp / "biased_sct.nii.gz");
+  ASSERT_TRUE(odd.inputCheck.has_value());
+  EXPECT_FALSE(odd.inputCheck->typical());
+  EXPECT_EQ(odd.inputCheck->feature, "trend_x") << odd.inputCheck->toJson().dump();
+  EXPECT_GT(odd.inputCheck->z, odd.inputCheck->threshold);
+  EXPECT_TRUE(fs::exists(tmp / "biased_sct.nii.gz"));  // flagged, still converted
+  EXPECT_EQ(odd.toJson().at("input_check").at("typical"), false);
+
+  writeTextAtomically(tmp / "data" / "m.csv", "id,mr\nseen,seen.nii.gz\nbiased,biased.nii.gz\n");
+  std::string out, err;
+  ASSERT_EQ(cli({"convert", "--model", model.string(), "--manifest", (tmp / "data" / "m.csv").string(), "--out-dir",
+                 (tmp / "out").string(), "--solver", "euler", "--steps", "1"},
+                &out, &err),
+            0);
+  EXPECT_NE(err.find("biased: ok"), std::string::npos) << err;
+  EXPECT_NE(err.find("unlike the training data (trend_x"), std::string::npos) << err;
+  const auto status = nlohmann::json::parse(readTextFile(tmp / "out" / "status.json"));
+  ASSERT_EQ(status.size(), 2u);
+  EXPECT_EQ(status[0]["input_check"]["typical"], true);
+  EXPECT_EQ(status[1]["input_check"]["typical"], false);
+  const std::string csv = readTextFile(tmp / "out" / "status.csv");
+  EXPECT_NE(csv.find(",input_score,input_feature,input_typical\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",trend_x,no\n"), std::string::npos) << csv;
+
+  // A model from before the check converts without one.
+  const auto old = saveRandomModel(tmp / "old", tinyConfig(2, 0));
+  o.model = old;
+  EXPECT_FALSE(Converter(o).convert(tmp / "data" / "biased.nii.gz", tmp / "old_sct.nii.gz").inputCheck.has_value());
+}
+
 // Issue 13, defect 2: `--output` equal to `--input` replaced the MR with the sCT (exit 0).
 TEST(Convert, NeverWritesOverItsInputThroughAPathALinkOrAHardLink) {
   TempDir tmp;

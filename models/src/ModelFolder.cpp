@@ -232,12 +232,14 @@ void ModelConfig::validate() const {
 }
 
 nlohmann::json ModelConfig::toJson() const {
-  return {{"format", "mr2ct-model"},
-          {"format_version", formatVersion},
-          {"network", network.toJson()},
-          {"flow", flow.toJson()},
-          {"training", training.toJson()},
-          {"preprocessing", preprocessing}};
+  nlohmann::json j = {{"format", "mr2ct-model"},
+                      {"format_version", formatVersion},
+                      {"network", network.toJson()},
+                      {"flow", flow.toJson()},
+                      {"training", training.toJson()},
+                      {"preprocessing", preprocessing}};
+  if (!inputReference.is_null()) j["input_reference"] = inputReference;
+  return j;
 }
 
 ModelConfig ModelConfig::fromJson(const nlohmann::json& j) {
@@ -253,6 +255,7 @@ ModelConfig ModelConfig::fromJson(const nlohmann::json& j) {
   c.flow = FlowConfig::fromJson(section(j, "flow"));
   c.training = TrainingConfig::fromJson(section(j, "training"));
   if (j.contains("preprocessing")) c.preprocessing = j.at("preprocessing");
+  if (j.contains("input_reference")) c.inputReference = j.at("input_reference");
   return c;
 }
 

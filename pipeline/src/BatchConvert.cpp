@@ -79,15 +79,21 @@ namespace {
 
 void writeStatus(const fs::path& outDir, const std::string& suffix, const std::vector<BatchCaseStatus>& cases) {
   std::ostringstream csv;
-  csv << "id,status,seconds,nfe,output,reason,mean_std_hu\n";
+  csv << "id,status,seconds,nfe,output,reason,mean_std_hu,input_score,input_feature,input_typical\n";
   nlohmann::json j = nlohmann::json::array();
   for (const auto& c : cases) {
     if (c.status.empty()) continue;  // not reached yet
     csv << csvMessage(c.id) << "," << c.status << "," << c.seconds << "," << c.nfe << "," << csvMessage(c.output) << ","
-        << csvMessage(c.reason) << "," << (c.meanStdHu >= 0 ? std::to_string(c.meanStdHu) : std::string()) << "\n";
+        << csvMessage(c.reason) << "," << (c.meanStdHu >= 0 ? std::to_string(c.meanStdHu) : std::string()) << ",";
+    if (c.inputCheck)
+      csv << c.inputCheck->score << "," << c.inputCheck->feature << "," << (c.inputCheck->typical() ? "yes" : "no");
+    else
+      csv << ",,";
+    csv << "\n";
     j.push_back({{"id", c.id}, {"status", c.status}, {"seconds", c.seconds}, {"nfe", c.nfe}, {"output", c.output},
                  {"reason", c.reason}});
     if (c.meanStdHu >= 0) j.back()["mean_std_hu"] = c.meanStdHu;
+    if (c.inputCheck) j.back()["input_check"] = c.inputCheck->toJson();
   }
   writeTextAtomically(outDir / ("status" + suffix + ".csv"), csv.str());
   writeTextAtomically(outDir / ("status" + suffix + ".json"), j.dump(2) + "\n");
@@ -170,6 +176,7 @@ BatchConvertSummary runBatchConvert(const BatchConvertOptions& o, std::ostream& 
           st.status = "ok";
           st.nfe = report.nfe.empty() ? 0 : report.nfe.back();
           if (report.samples > 1) st.meanStdHu = report.meanStdHu;
+          st.inputCheck = report.inputCheck;
         } catch (const std::exception& e) {
           st.status = "failed";
           std::string msg = e.what();
@@ -184,6 +191,8 @@ BatchConvertSummary runBatchConvert(const BatchConvertOptions& o, std::ostream& 
       line << std::fixed << std::setprecision(1) << c.id << ": " << st.status
            << (st.reason.empty() ? "" : " (" + st.reason + ")") << " " << st.seconds << " s";
       if (o.convert.samples > 1 && st.status == "ok") line << ", mean std " << st.meanStdHu << " HU in the body";
+      if (st.inputCheck && !st.inputCheck->typical())
+        line << ", unlike the training data (" << st.inputCheck->feature << ", score " << st.inputCheck->score << ")";
       log << line.str() << "\n";
       writeStatus(o.outDir, suffix, summary.cases);
     }

@@ -104,6 +104,7 @@ nlohmann::json ConvertReport::toJson() const {
     j["mean_std_hu_in_body"] = meanStdHu;
     j["sampler"] = sampler;
   }
+  if (inputCheck) j["input_check"] = inputCheck->toJson();
   return j;
 }
 
@@ -112,6 +113,7 @@ nlohmann::json ConvertReport::toJson() const {
 struct Converter::Impl {
   LoadedModel model;
   PreprocessPlan plan;
+  std::optional<TypicalityReference> inputReference;
   torch::Device device = torch::kCPU;
   InferencePrecision precision = InferencePrecision::Fp32;
   std::unique_ptr<VolumeIntegrator> integrator;
@@ -124,6 +126,11 @@ Converter::Converter(ConvertOptions options) : options_(std::move(options)), imp
   impl_->model = loadModel(options_.model, impl_->device);
   const auto& cfg = impl_->model.config;
   impl_->plan = PreprocessPlan::fromJson(cfg.preprocessing, modelConfigPath(options_.model).string());
+  if (!cfg.inputReference.is_null())
+    impl_->inputReference = TypicalityReference::fromJson(cfg.inputReference, modelConfigPath(options_.model).string());
+  else
+    spdlog::debug("{}: no input_reference (trained before the input check): inputs are not compared with the "
+                  "training data", options_.model.string());
   // Weights cast once here (bf16) and stored channels-last for 2D on the CPU; 3D stays NCDHW,
   // where oneDNN's bf16 conv3d measured faster than channels-last-3d (bench/bf16_profile.md).
   impl_->precision = effectiveInferencePrecision(options_.precision, impl_->device, cfg.network.dims);
@@ -280,6 +287,19 @@ ConvertReport Converter::convert(const fs::path& input, const fs::path& output, 
     report.secondsRead = secondsSince(t);
     t = std::chrono::steady_clock::now();
     PreparedMr prepared = prepareMr(raw, impl_->plan, input.string());
+    if (impl_->inputReference) {
+      const TypicalityScore check =
+          impl_->inputReference->score(inputProfile(prepared.normalized, prepared.mask, input.string()));
+      if (!check.typical()) {
+        const auto& features = inputProfileFeatures();
+        const auto f = std::find_if(features.begin(), features.end(), [&](const auto& x) { return x.key == check.feature; });
+        spdlog::warn("{}: this input looks unlike the model's training data: {} is {:.1f} standard deviations from "
+                     "the mean of its {} training cases (the check allows {:.1f}); check the contrast, orientation "
+                     "and body region before using the sCT",
+                     input.string(), f->description, std::abs(check.z), impl_->inputReference->cases, check.threshold);
+      }
+      report.inputCheck = check;
+    }
     grid = prepared.mr.geometry();
     mask = std::move(prepared.mask);
     normalized = std::move(prepared.normalized);

@@ -2,6 +2,8 @@
 
 #include "mr2ct/core/Error.h"
 #include "mr2ct/core/Log.h"
+#include "mr2ct/preprocessing/InputTypicality.h"
+#include "mr2ct/preprocessing/PreprocessPlan.h"
 #include "mr2ct/pipeline/Distributed.h"
 #include "mr2ct/pipeline/StoreDataSource.h"
 
@@ -30,6 +32,19 @@ TrainSummary trainFromStore(const TrainCommandOptions& o) {
   run.resume = o.resume;
   run.progress = o.progress;
   run.stopAfterStep = o.stopAfterStep;
+  // Every rank profiles the training inputs (the same cases, the same result) before the process
+  // group forms, so none waits on rank 0 past --dist-timeout; a resumed model from before the input
+  // check gets one now.
+  if (config.inputReference.is_null()) {
+    const PreprocessPlan plan = PreprocessPlan::fromJson(config.preprocessing, o.store.string());
+    if (const auto reference = fitTypicalityReference(data.store(), plan.bodyMask)) {
+      config.inputReference = reference->toJson();
+      spdlog::info("input check: {} training cases profiled, threshold {:.2f}", reference->cases, reference->threshold);
+    } else {
+      spdlog::info("input check: off for this model (the store has fewer than {} train cases)",
+                   TypicalityReference::kMinimumCases);
+    }
+  }
   const DistributedContext context = DistributedContext::fromEnvironment();
   std::unique_ptr<GradientReducer> reducer;
   if (context.distributed()) {

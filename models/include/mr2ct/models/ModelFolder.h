@@ -98,6 +98,9 @@ struct ModelConfig {
   TrainingConfig training;
   /// Written by pipeline (normalization rule, spacing, mask options); opaque to models/.
   nlohmann::json preprocessing = nlohmann::json::object();
+  /// Written by pipeline (the training inputs' statistics for `convert`'s input check); opaque to
+  /// models/; null in models trained before it existed.
+  nlohmann::json inputReference;
 
   void validate() const;
   nlohmann::json toJson() const;

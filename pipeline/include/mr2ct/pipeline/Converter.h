@@ -24,6 +24,7 @@
 #include "mr2ct/models/OdeSolver.h"
 #include "mr2ct/models/VolumeIntegrator.h"
 #include "mr2ct/pipeline/DicomCtSeriesWriter.h"
+#include "mr2ct/preprocessing/InputTypicality.h"
 #include "mr2ct/preprocessing/PreprocessPlan.h"
 #include "mr2ct/preprocessing/VolumeIO.h"
 
@@ -90,6 +91,9 @@ struct ConvertReport {
   std::filesystem::path uncertaintyOutput;     ///< the std map (samples > 1), else empty
   double meanStdHu = 0;                        ///< samples > 1: mean std (HU) inside the body mask
   std::string sampler;                         ///< samples > 1: "noise-start" or "bridge"
+  /// The input check against the model's training inputs (InputTypicality.h); none for models
+  /// trained before it.
+  std::optional<TypicalityScore> inputCheck;
   /// Integration seconds per network evaluation (over the whole volume; all samples counted).
   double secondsPerEvaluation() const { return evaluations > 0 ? secondsIntegrate / evaluations / samples : 0; }
   nlohmann::json toJson() const;
@@ -158,6 +162,7 @@ struct BatchCaseStatus {
   int nfe = 0;
   std::string output;
   double meanStdHu = -1;  ///< --samples K > 1: the case's mean std (HU) in the body; -1 otherwise
+  std::optional<TypicalityScore> inputCheck;  ///< ConvertReport's
 };
 
 struct BatchConvertSummary {
