@@ -155,11 +155,11 @@ int makeModel(const std::string& dir, const std::map<std::string, std::string>& 
   c.network = NetworkConfig::fromPreset(get(a, "--preset", "unet2d-bench"));
   // --channels 8,16,32,64 --attention 0: a cheap network of the same depth (memory runs)
   if (a.count("--channels")) {
-    c.network.channels.clear();
-    for (int ch : intList(a.at("--channels"))) c.network.channels.push_back(ch);
+    c.network.unet.channels().clear();
+    for (int ch : intList(a.at("--channels"))) c.network.unet.channels().push_back(ch);
     c.network.preset = "custom";
   }
-  if (a.count("--attention")) c.network.attention = a.at("--attention") == "1";
+  if (a.count("--attention")) c.network.unet.attention(a.at("--attention") == "1");
   // the preprocess command's defaults (missing rules take them too)
   c.preprocessing = {{"orientation", "LPS"}, {"spacing", nullptr}, {"n4", false}};
   torch::manual_seed(0);

@@ -289,7 +289,7 @@ TEST(Convert, BadInputsNameTheFileAndLeaveNothing) {
   expectFailure({"--model", (tmp / "v99").string(), "--input", in, "--output", output}, "config.json");
   // checkpoint that does not match its config
   auto other = tinyConfig();
-  other.network.channels = {16, 32};
+  other.network.unet.channels({16, 32});
   const auto wrong = saveRandomModel(tmp / "wrong", other);
   fs::copy(model / "config.json", wrong / "config.json", fs::copy_options::overwrite_existing);
   expectFailure({"--model", wrong.string(), "--input", in, "--output", output}, "weights.pt");

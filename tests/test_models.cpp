@@ -276,7 +276,7 @@ TEST_F(Seeded, WeightsRoundTripAndMismatchedOrCorruptCheckpoints) {
   for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::equal(pa[i], pb[i]));
 
   ModelConfig wider = c;
-  wider.network.channels = {16, 16};
+  wider.network.unet.channels({16, 16});
   VelocityUNet w = makeNetwork(wider);
   try {
     loadWeights(w, dir.path / "w.pt");
@@ -286,7 +286,7 @@ TEST_F(Seeded, WeightsRoundTripAndMismatchedOrCorruptCheckpoints) {
     EXPECT_NE(std::string(e.what()).find("w.pt"), std::string::npos) << e.what();
   }
   ModelConfig deeper = c;
-  deeper.network.channels = {8, 16, 32};
+  deeper.network.unet.channels({8, 16, 32});
   VelocityUNet d = makeNetwork(deeper);
   EXPECT_THROW(loadWeights(d, dir.path / "w.pt"), DataError);
 
@@ -395,6 +395,6 @@ TEST(Trainer, ResumeIsBitForBit) {
 
   // A different network cannot resume this folder.
   ModelConfig other = c;
-  other.network.channels = {16, 16};
+  other.network.unet.channels({16, 16});
   EXPECT_THROW(trainModel(other, src, parts.path, run), UsageError);
 }

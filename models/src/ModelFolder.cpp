@@ -36,15 +36,15 @@ const nlohmann::json& section(const nlohmann::json& j, const char* key) {
 template <class C, class F>
 void networkFields(C& c, F&& f) {
   f("preset", c.preset);
-  f("dims", c.dims);
+  f("dims", c.unet.dims());
   f("neighbours", c.neighbours);
-  f("channels", c.channels);
-  f("blocks_per_level", c.blocksPerLevel);
-  f("attention", c.attention);
-  f("groups", c.groups);
-  f("time_features", c.timeFeatures);
-  f("time_dim", c.timeDim);
-  f("max_frequency", c.maxFrequency);
+  f("channels", c.unet.channels());
+  f("blocks_per_level", c.unet.blocksPerLevel());
+  f("attention", c.unet.attention());
+  f("groups", c.unet.groups());
+  f("time_features", c.unet.timeFeatures());
+  f("time_dim", c.unet.timeDim());
+  f("max_frequency", c.unet.maxFrequency());
   f("patch_size", c.patchSize);
 }
 
@@ -106,33 +106,14 @@ C readFields(const nlohmann::json& j, const char* sectionName, Fields fields) {
 
 // ---- NetworkConfig ------------------------------------------------------------------------------
 
-VelocityUNetOptions NetworkConfig::unetOptions() const {
-  return VelocityUNetOptions()
-      .dims(dims)
-      .condChannels(condChannels())
-      .channels(channels)
-      .blocksPerLevel(blocksPerLevel)
-      .attention(attention)
-      .groups(groups)
-      .timeFeatures(timeFeatures)
-      .timeDim(timeDim)
-      .maxFrequency(maxFrequency);
-}
+VelocityUNetOptions NetworkConfig::unetOptions() const { return VelocityUNetOptions(unet).condChannels(condChannels()); }
 
 NetworkConfig NetworkConfig::fromPreset(const std::string& name) {
-  const VelocityUNetOptions o = velocityUNetPreset(name);
   NetworkConfig c;
   c.preset = name;
-  c.dims = o.dims();
-  c.channels = o.channels();
-  c.blocksPerLevel = o.blocksPerLevel();
-  c.attention = o.attention();
-  c.groups = o.groups();
-  c.timeFeatures = o.timeFeatures();
-  c.timeDim = o.timeDim();
-  c.maxFrequency = o.maxFrequency();
+  c.unet = velocityUNetPreset(name);
   if (name == "unet2d-bench" || name == "unet2d") c.patchSize = {256, 256};
-  else if (c.dims == 3) c.patchSize = {32, 64, 64};
+  else if (c.dims() == 3) c.patchSize = {32, 64, 64};
   else c.patchSize = {128, 128};
   return c;
 }
@@ -140,9 +121,9 @@ NetworkConfig NetworkConfig::fromPreset(const std::string& name) {
 void NetworkConfig::validate() const {
   unetOptions().validate();
   if (neighbours < 0) throw UsageError("network.neighbours must be >= 0");
-  if (dims == 3 && neighbours != 0) throw UsageError("network.neighbours (2.5D) applies to 2D networks only");
-  if (int(patchSize.size()) != dims)
-    throw UsageError("network.patch_size needs " + std::to_string(dims) + " values for a " + std::to_string(dims) +
+  if (dims() == 3 && neighbours != 0) throw UsageError("network.neighbours (2.5D) applies to 2D networks only");
+  if (int(patchSize.size()) != dims())
+    throw UsageError("network.patch_size needs " + std::to_string(dims()) + " values for a " + std::to_string(dims()) +
                      "D network");
   const int64_t m = unetOptions().sizeMultiple();
   for (auto s : patchSize)

@@ -281,7 +281,7 @@ std::vector<std::pair<std::vector<WindowSpec>, std::vector<int64_t>>> BatchSampl
       }
       specs.push_back(w);
     }
-    std::vector<int64_t> size = config_.network.dims == 3
+    std::vector<int64_t> size = config_.network.dims() == 3
                                     ? config_.network.patchSize
                                     : std::vector<int64_t>{roundUp(c.shape[1]), roundUp(c.shape[2])};
     out.emplace_back(std::move(specs), std::move(size));

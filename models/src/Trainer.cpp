@@ -125,7 +125,7 @@ class TrainingState {
     copyInto(ema, network);
     network->to(device);
     ema->to(device);
-    if (config.training.channelsLast && config.network.dims == 2 && device.is_cpu()) {
+    if (config.training.channelsLast && config.network.dims() == 2 && device.is_cpu()) {
       network->useChannelsLast();
       ema->useChannelsLast();
     }

@@ -133,13 +133,13 @@ Converter::Converter(ConvertOptions options) : options_(std::move(options)), imp
                   "training data", options_.model.string());
   // Weights cast once here (bf16) and stored channels-last for 2D on the CPU; 3D stays NCDHW,
   // where oneDNN's bf16 conv3d measured faster than channels-last-3d (bench/bf16_profile.md).
-  impl_->precision = effectiveInferencePrecision(options_.precision, impl_->device, cfg.network.dims);
+  impl_->precision = effectiveInferencePrecision(options_.precision, impl_->device, cfg.network.dims());
   impl_->model.network->eval();
   impl_->model.network->prepareForInference(inferenceScalarType(impl_->precision),
                                             options_.channelsLast && impl_->device.is_cpu());
 
   IntegratorOptions io;
-  io.dims = cfg.network.dims;
+  io.dims = cfg.network.dims();
   io.contextSlices = cfg.network.neighbours;
   io.batchSize = options_.batch;
   io.maxBatchVoxels = options_.maxBatchVoxels;

@@ -65,7 +65,7 @@ LikelihoodScorer::LikelihoodScorer(LikelihoodCommandOptions options)
   const ModelConfig config = loadModelConfig(options_.model);
   const std::string cfgFile = modelConfigPath(options_.model).string();
   VolumeLikelihoodOptions& v = impl_->volume;
-  v.dims = config.network.dims;
+  v.dims = config.network.dims();
   v.contextSlices = config.network.neighbours;
   v.batchSize = options_.batch;
   v.sizeMultiple = config.network.unetOptions().sizeMultiple();

@@ -17,14 +17,14 @@ namespace mr2ct::test {
 inline ModelConfig tinyNetworkConfig(int dims = 2, int neighbours = 1) {
   ModelConfig c;
   c.network.preset = "test-tiny";
-  c.network.dims = dims;
+  c.network.unet.dims(dims);
   c.network.neighbours = dims == 2 ? neighbours : 0;
-  c.network.channels = {8, 16};
-  c.network.blocksPerLevel = 1;
-  c.network.attention = false;
-  c.network.groups = 4;
-  c.network.timeFeatures = 8;
-  c.network.timeDim = 16;
+  c.network.unet.channels({8, 16});
+  c.network.unet.blocksPerLevel(1);
+  c.network.unet.attention(false);
+  c.network.unet.groups(4);
+  c.network.unet.timeFeatures(8);
+  c.network.unet.timeDim(16);
   c.network.patchSize = dims == 2 ? std::vector<int64_t>{16, 16} : std::vector<int64_t>{8, 8, 8};
   c.preprocessing = {{"orientation", "LPS"},
                      {"spacing", nullptr},

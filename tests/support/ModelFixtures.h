@@ -47,7 +47,7 @@ inline InMemoryDataSource phantomSource(int train, int val, int64_t nz = 6, int6
 inline ModelConfig tinyTrainingConfig() {
   ModelConfig c;
   c.network = NetworkConfig::fromPreset("unet2d-small");
-  c.network.channels = {8, 16};
+  c.network.unet.channels({8, 16});
   c.network.patchSize = {32, 32};
   c.training.batch = 4;
   c.training.steps = 60;

@@ -89,7 +89,7 @@ Command trainCommand() {
     o.stopAfterStep = vm["stop-after"].as<int64_t>();
     ModelConfig& m = o.config;
     m.network = NetworkConfig::fromPreset(vm["preset"].as<std::string>());
-    if (vm.count("patch")) m.network.patchSize = parsePatch(vm["patch"].as<std::string>(), m.network.dims);
+    if (vm.count("patch")) m.network.patchSize = parsePatch(vm["patch"].as<std::string>(), m.network.dims());
     m.network.neighbours = vm["neighbours"].as<int>();
     m.flow.source = vm["source"].as<std::string>();
     m.flow.sigma = vm.count("sigma") ? vm["sigma"].as<double>() : FlowConfig::defaultSigma(m.flow.source);

@@ -20,19 +20,15 @@ inline constexpr int kModelFormatVersion = 1;
 /// The network: a resolved preset (every field explicit, the preset name is a label).
 struct NetworkConfig {
   std::string preset = "unet2d-small";
-  int dims = 2;                       ///< 2 (slices) or 3 (patches)
   int neighbours = 0;                 ///< 2.5D: MR slices on each side as extra condition channels (2D only)
-  std::vector<int64_t> channels{16, 32, 64};
-  int blocksPerLevel = 1;
-  bool attention = true;
-  int64_t groups = 8;
-  int64_t timeFeatures = 32;
-  int64_t timeDim = 128;
-  double maxFrequency = 1000.0;
   /// Training slice/patch size: [H, W] in 2D, [D, H, W] in 3D (voxels).
   std::vector<int64_t> patchSize{128, 128};
+  /// The network itself (dims, channels, blocks, attention, groups, time embedding), held here
+  /// once; its condChannels is set from `neighbours` by unetOptions(). The default is the preset's.
+  VelocityUNetOptions unet = velocityUNetPreset("unet2d-small");
 
-  int64_t condChannels() const { return dims == 2 ? 1 + 2 * int64_t(neighbours) : 1; }
+  int dims() const { return unet.dims(); }  ///< 2 (slices) or 3 (patches)
+  int64_t condChannels() const { return dims() == 2 ? 1 + 2 * int64_t(neighbours) : 1; }
   VelocityUNetOptions unetOptions() const;
   /// The preset's network (and a patch size that suits it).
   static NetworkConfig fromPreset(const std::string& name);
