@@ -449,6 +449,20 @@ TEST(Convert, AnInputUnlikeTheTrainingDataIsFlaggedInTheReportAndTheStatus) {
   EXPECT_NE(csv.find(",input_score,input_feature,input_typical\n"), std::string::npos) << csv;
   EXPECT_NE(csv.find(",trend_x,no\n"), std::string::npos) << csv;
 
+  // One slice cannot be profiled (the body spans one voxel along z): converted, unscored.
+  {
+    const Volume whole = variant(1);
+    Geometry g = whole.geometry();
+    g.size[2] = 1;
+    Volume slice(g);
+    for (std::size_t y = 0; y < g.size[1]; ++y)
+      for (std::size_t x = 0; x < g.size[0]; ++x) slice.at(x, y, 0) = whole.at(x, y, 3);
+    writeVolume(slice, tmp / "data" / "slice.nii.gz");
+    const ConvertReport one = converter.convert(tmp / "data" / "slice.nii.gz", tmp / "slice_sct.nii.gz");
+    EXPECT_FALSE(one.inputCheck.has_value());
+    EXPECT_TRUE(fs::exists(tmp / "slice_sct.nii.gz"));
+  }
+
   // A model from before the check converts without one.
   const auto old = saveRandomModel(tmp / "old", tinyConfig(2, 0));
   o.model = old;

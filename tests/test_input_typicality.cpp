@@ -59,6 +59,16 @@ TEST(InputProfile, QuantilesOfDistinctEvenlySpacedValuesArePercentOverHundred) {
   EXPECT_NEAR(feature(p, "iqr"), 0.50, 1e-6);
 }
 
+TEST(InputProfile, VoxelSizesAreLog2Millimetres) {
+  Geometry g = grid(6, 6, 4);
+  g.spacing = {0.5, 2.0, 4.0};
+  Volume v(g);
+  for (std::size_t i = 0; i < v.voxelCount(); ++i) v.data()[i] = float(i % 7);
+  const InputProfile p = inputProfile(v, Mask(g, 1), "spaced");
+  EXPECT_NEAR(feature(p, "voxel_inplane"), 0.0, kTight);  // √(0.5 · 2) = 1 mm
+  EXPECT_NEAR(feature(p, "voxel_slice"), 2.0, kTight);
+}
+
 TEST(InputProfile, TurningTheBodyUpsideDownMirrorsItsCentreAndTrend) {
   // A cone: wide at z = 0, a point at the top; intensity rises with z.
   const std::size_t n = 15, nz = 8;
@@ -119,7 +129,7 @@ double bruteForceMaxAbsZ(const std::vector<InputProfile>& others, const InputPro
     for (const auto& o : others) mean += o.values[k];
     mean /= double(others.size());
     for (const auto& o : others) ss += (o.values[k] - mean) * (o.values[k] - mean);
-    const double scale = std::max(std::sqrt(ss / double(others.size() - 1)), TypicalityReference::kMinimumScale);
+    const double scale = std::max(std::sqrt(ss / double(others.size() - 1)), inputProfileFeatures()[k].minimumScale);
     best = std::max(best, std::abs(p.values[k] - mean) / scale);
   }
   return best;
@@ -160,7 +170,8 @@ TEST(TypicalityReference, AnOutlierIsFlaggedNamingItsFeatureAndSign) {
 TEST(TypicalityReference, ASpreadOfZeroIsRaisedToTheMinimumScale) {
   std::vector<InputProfile> same(4, InputProfile{std::vector<double>(inputProfileFeatures().size(), 0.5)});
   const TypicalityReference r = TypicalityReference::fit(same);
-  for (double s : r.scale) EXPECT_EQ(s, TypicalityReference::kMinimumScale);
+  for (std::size_t k = 0; k < r.scale.size(); ++k) EXPECT_EQ(r.scale[k], inputProfileFeatures()[k].minimumScale);
+  EXPECT_EQ(r.scale[featureIndex("voxel_slice")], 0.15);  // voxel sizes: 11 % passes unflagged
   EXPECT_EQ(r.threshold, 0.0);
   InputProfile shifted = same[0];
   shifted.values[0] += 0.01;  // half the minimum scale
@@ -189,19 +200,29 @@ TEST(TypicalityReference, JsonRoundTripsAndBadJsonNamesTheFile) {
   };
   auto j = r.toJson();
   j["version"] = 2;
-  expectRefused(j, "version 2");
+  expectRefused(j, ".version: 2 is not the 1");
+  j = r.toJson();
+  j.erase("version");
+  expectRefused(j, ".version: missing");
   j = r.toJson();
   j["features"].erase("trend_y");
   expectRefused(j, "'trend_y' is missing");
   j = r.toJson();
   j["features"]["colour"] = {{"mean", 0}, {"scale", 1}};
-  expectRefused(j, "does not know");
+  expectRefused(j, "'colour' is not a feature this build knows");
   j = r.toJson();
-  j["threshold"] = "high";
-  expectRefused(j, "");
+  j["threshold"] = "4.4";
+  expectRefused(j, ".threshold: expected a number, got \"4.4\"");
   j = r.toJson();
   j["features"]["p50"]["scale"] = 0;
-  expectRefused(j, "scale <= 0");
+  expectRefused(j, ".features.p50.scale: must be > 0");
+  j = r.toJson();
+  j["features"]["p50"]["mean"] = "x";
+  expectRefused(j, ".features.p50.mean: expected a number");
+  j = r.toJson();
+  j["cases"] = 0;
+  expectRefused(j, ".cases: expected a whole number >= 3");
+  expectRefused("high", "expected a JSON object");
 }
 
 }  // namespace

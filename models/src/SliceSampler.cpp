@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/Stopwatch.h"
 
 namespace mr2ct {
 
@@ -329,7 +330,7 @@ void PrefetchLoader::run() {
 }
 
 TrainingBatch PrefetchLoader::next() {
-  const auto start = std::chrono::steady_clock::now();
+  const Stopwatch wait;
   std::unique_lock<std::mutex> lock(mutex_);
   changed_.wait(lock, [&] { return !queue_.empty() || error_; });
   if (queue_.empty() && error_) std::rethrow_exception(error_);
@@ -337,7 +338,7 @@ TrainingBatch PrefetchLoader::next() {
   queue_.pop_front();
   lock.unlock();
   changed_.notify_all();
-  waitSeconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  waitSeconds_ += wait.seconds();
   return b;
 }
 

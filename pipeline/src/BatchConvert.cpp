@@ -11,6 +11,7 @@
 
 #include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/Stopwatch.h"
 #include "mr2ct/core/Text.h"
 #include "mr2ct/core/Log.h"
 #include "mr2ct/core/OutputGuard.h"
@@ -152,7 +153,7 @@ BatchConvertSummary runBatchConvert(const BatchConvertOptions& o, std::ostream& 
       if (k >= positions.size()) return;
       const auto& c = manifest.cases[positions[k]];
       BatchCaseStatus st = summary.cases[k];
-      const auto t = std::chrono::steady_clock::now();
+      const Stopwatch watch;
       bool complete = o.resume;
       if (o.resume) {
         // A series folder only ever appears complete (renamed into place), so existing = done.
@@ -184,7 +185,7 @@ BatchConvertSummary runBatchConvert(const BatchConvertOptions& o, std::ostream& 
           st.reason = nl == std::string::npos ? msg : msg.substr(0, nl);
         }
       }
-      st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+      st.seconds = watch.seconds();
       std::lock_guard<std::mutex> lock(mutex);
       summary.cases[k] = st;
       std::ostringstream line;

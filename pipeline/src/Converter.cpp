@@ -10,6 +10,7 @@
 #include "mr2ct/core/Log.h"
 #include "mr2ct/core/OutputGuard.h"
 #include "mr2ct/core/Progress.h"
+#include "mr2ct/core/Stopwatch.h"
 #include "mr2ct/models/Runtime.h"
 #include "mr2ct/pipeline/TensorBridge.h"
 #include "mr2ct/preprocessing/Resampling.h"
@@ -18,13 +19,6 @@ namespace mr2ct {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-double secondsSince(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
-
-}  // namespace
 
 // ---- options -------------------------------------------------------------------------------------
 
@@ -75,6 +69,28 @@ fs::path withStemSuffix(const fs::path& output, const std::string& suffix) {
   const std::string ext = fullExtension(output);
   const std::string name = output.filename().string();
   return output.parent_path() / (name.substr(0, name.size() - ext.size()) + suffix + ext);
+}
+
+/// The input check (InputTypicality.h): warns above the threshold, never refuses. An input it
+/// cannot profile (a single slice) is converted unscored, as before the check existed.
+std::optional<TypicalityScore> checkInput(const TypicalityReference& reference, const PreparedMr& prepared,
+                                          const fs::path& input) {
+  TypicalityScore check;
+  try {
+    check = reference.score(inputProfile(prepared.normalized, prepared.mask, input.string()));
+  } catch (const DataError& e) {
+    spdlog::warn("{} (input check skipped; converting anyway)", e.what());
+    return std::nullopt;
+  }
+  if (!check.typical()) {
+    const auto& features = inputProfileFeatures();
+    const auto f = std::find_if(features.begin(), features.end(), [&](const auto& x) { return x.key == check.feature; });
+    spdlog::warn("{}: this input looks unlike the model's training data: {} is {:.1f} standard deviations from "
+                 "the mean of its {} training cases (the check allows {:.1f}); check the contrast, orientation, "
+                 "voxel size and body region before using the sCT",
+                 input.string(), f->description, std::abs(check.z), reference.cases, check.threshold);
+  }
+  return check;
 }
 
 }  // namespace
@@ -224,7 +240,7 @@ ConvertReport Converter::convert(const fs::path& input, const fs::path& output) 
 }
 
 ConvertReport Converter::convert(const fs::path& input, const fs::path& output, const std::string& dicomSeries) const {
-  const auto tStart = std::chrono::steady_clock::now();
+  const Stopwatch total;
   ConvertReport report;
   report.input = input;
   report.precision = impl_->precision;
@@ -274,7 +290,7 @@ ConvertReport Converter::convert(const fs::path& input, const fs::path& output, 
   }
 
   // Read (NaN/Inf voxels and unreadable geometry are refused here, naming the file).
-  auto t = std::chrono::steady_clock::now();
+  Stopwatch stage;
   Geometry inputGrid;
   Mask mask;
   Geometry grid;
@@ -284,31 +300,18 @@ ConvertReport Converter::convert(const fs::path& input, const fs::path& output, 
     const Volume raw = readVolume(input, ro, &inputInfo);
     inputGrid = raw.geometry();
     inputGrid.validate(input.string());
-    report.secondsRead = secondsSince(t);
-    t = std::chrono::steady_clock::now();
+    report.secondsRead = stage.lap();
     PreparedMr prepared = prepareMr(raw, impl_->plan, input.string());
-    if (impl_->inputReference) {
-      const TypicalityScore check =
-          impl_->inputReference->score(inputProfile(prepared.normalized, prepared.mask, input.string()));
-      if (!check.typical()) {
-        const auto& features = inputProfileFeatures();
-        const auto f = std::find_if(features.begin(), features.end(), [&](const auto& x) { return x.key == check.feature; });
-        spdlog::warn("{}: this input looks unlike the model's training data: {} is {:.1f} standard deviations from "
-                     "the mean of its {} training cases (the check allows {:.1f}); check the contrast, orientation "
-                     "and body region before using the sCT",
-                     input.string(), f->description, std::abs(check.z), impl_->inputReference->cases, check.threshold);
-      }
-      report.inputCheck = check;
-    }
+    if (impl_->inputReference) report.inputCheck = checkInput(*impl_->inputReference, prepared, input);
     grid = prepared.mr.geometry();
     mask = std::move(prepared.mask);
     normalized = std::move(prepared.normalized);
   }  // the raw and intermediate buffers are released here
-  report.secondsPreprocess = secondsSince(t);
+  report.secondsPreprocess = stage.seconds();
   report.slices = grid.size[2];
 
   // Integrate.
-  t = std::chrono::steady_clock::now();
+  stage.restart();
   IntegrationResult integrated;
   {
     const torch::Tensor x0 = asTensor(normalized);
@@ -353,12 +356,12 @@ ConvertReport Converter::convert(const fs::path& input, const fs::path& output, 
     if (bar) bar->finish();
   }
   normalized = Volume();
-  report.secondsIntegrate = secondsSince(t);
+  report.secondsIntegrate = stage.seconds();
   report.nfe = integrated.nfe;
   report.evaluations = integrated.batches > 0 ? integrated.totalEvaluations / integrated.batches : 0;
 
   // Back to HU on the input grid, one output at a time (bounded memory).
-  t = std::chrono::steady_clock::now();
+  stage.restart();
   const CtNormalization& ct = impl_->plan.ctNormalization;
   const bool sameGrid = grid.sameAs(inputGrid, 1e-9);
   for (std::size_t i = 0; i < report.outputs.size(); ++i) {
@@ -412,8 +415,8 @@ ConvertReport Converter::convert(const fs::path& input, const fs::path& output, 
     wo.nifti = inputInfo.nifti;
     writeVolume(sd, report.uncertaintyOutput, wo);
   }
-  report.secondsWrite = secondsSince(t);
-  report.secondsTotal = secondsSince(tStart);
+  report.secondsWrite = stage.seconds();
+  report.secondsTotal = total.seconds();
   return report;
 }
 

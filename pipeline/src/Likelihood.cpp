@@ -9,6 +9,7 @@
 
 #include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/Stopwatch.h"
 #include "mr2ct/core/Text.h"
 #include "mr2ct/core/OutputGuard.h"
 #include "mr2ct/core/Progress.h"
@@ -95,7 +96,7 @@ LikelihoodReport LikelihoodScorer::score(const fs::path& mrPath, const fs::path&
   ReadOptions mrRead, ctRead;
   mrRead.dicomSeries = mrSeries;
   ctRead.dicomSeries = ctSeries;
-  const auto t0 = std::chrono::steady_clock::now();
+  const Stopwatch watch;
   LikelihoodReport report;
   report.mr = mrPath;
   report.ct = ctPath;
@@ -143,7 +144,7 @@ LikelihoodReport LikelihoodScorer::score(const fs::path& mrPath, const fs::path&
   if (bar) bar->finish();
   const double halfRange = 0.5 * (plan.ctNormalization.maxHu - plan.ctNormalization.minHu);
   report.bitsPerVoxelHu = report.result.bitsPerVoxel + std::log2(halfRange);
-  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  report.seconds = watch.seconds();
   return report;
 }
 

@@ -14,6 +14,7 @@
 
 #include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/Stopwatch.h"
 #include "mr2ct/core/Text.h"
 #include "mr2ct/core/OutputGuard.h"
 #include "mr2ct/core/Log.h"
@@ -83,14 +84,10 @@ class StopSignalScope {
   void (*oldTerm_)(int);
 };
 
-double secondsSince(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
 }  // namespace
 
 PreprocessedCase preprocessCase(const ManifestCase& c, const PreprocessOptions& o) {
-  const auto t0 = std::chrono::steady_clock::now();
+  const Stopwatch total;
   PreprocessedCase r;
   nlohmann::json timings;
   if (!c.hasCt()) throw DataError(c.id, "no CT in the manifest: nothing to train on");
@@ -110,7 +107,7 @@ PreprocessedCase preprocessCase(const ManifestCase& c, const PreprocessOptions& 
   const Volume ctLps = o.plan.reorientToLps ? reorientToLps(ctRaw) : ctRaw;
 
   // MR: prepared exactly as conversion prepares it (PreprocessPlan.h). Its grid defines the stored space.
-  auto t = std::chrono::steady_clock::now();
+  Stopwatch stage;
   const Volume mrRaw = readVolume(c.mr, mrRead);
   const Geometry sourceMrGeometry = mrRaw.geometry();
   std::optional<Mask> givenMask;
@@ -124,10 +121,10 @@ PreprocessedCase preprocessCase(const ManifestCase& c, const PreprocessOptions& 
   r.mask = prepared.mask;
   if (r.mask.count() == 0) throw DataError(c.mask.string(), "the mask is empty on the MR's grid");
   const std::string maskSource = c.hasMask() ? "manifest" : "mr";
-  timings["mr_preparation"] = secondsSince(t);
+  timings["mr_preparation"] = stage.seconds();
 
   // Registration of the CT to the MR.
-  t = std::chrono::steady_clock::now();
+  stage.restart();
   nlohmann::json regJson;
   if (o.registration.kind == RegistrationKind::None) {
     r.transform = SpatialTransform::identity();
@@ -144,12 +141,12 @@ PreprocessedCase preprocessCase(const ManifestCase& c, const PreprocessOptions& 
     regJson["offset"] = r.transform.offset();
   }
   regJson["transform_kind"] = r.transform.kind();
-  timings["registration"] = secondsSince(t);
+  timings["registration"] = stage.seconds();
 
-  t = std::chrono::steady_clock::now();
+  stage.restart();
   r.ctHu = resampleVolume(ctLps, grid, r.transform, Interpolation::Linear, o.ctOutsideHu);
   r.valid = fieldOfViewMask(ctLps.geometry(), grid, r.transform);
-  timings["resample"] = secondsSince(t);
+  timings["resample"] = stage.seconds();
   std::size_t inMask = 0, validInMask = 0;
   for (std::size_t i = 0; i < r.mask.voxelCount(); ++i)
     if (r.mask.data()[i]) {
@@ -187,7 +184,7 @@ PreprocessedCase preprocessCase(const ManifestCase& c, const PreprocessOptions& 
         {"ct_range_hu", {ctRange.min, ctRange.max}},
         {"warnings", r.warnings},
         {"timings_s", timings},
-        {"seconds", secondsSince(t0)}}}};
+        {"seconds", total.seconds()}}}};
   return r;
 }
 
@@ -320,7 +317,7 @@ PreprocessSummary runPreprocess(const PreprocessOptions& o) {
       if (k >= todo.size()) return;
       const ManifestCase& c = manifest.cases[todo[k]];
       CaseReport& rep = summary.cases[todo[k]];
-      const auto t0 = std::chrono::steady_clock::now();
+      const Stopwatch watch;
       try {
         PreprocessedCase p = preprocessCase(c, o);
         rep.warnings = p.warnings;
@@ -337,7 +334,7 @@ PreprocessSummary runPreprocess(const PreprocessOptions& o) {
         std::lock_guard<std::mutex> lock(reportMutex);
         spdlog::error("case {}: {}", c.id, e.what());
       }
-      rep.seconds = secondsSince(t0);
+      rep.seconds = watch.seconds();
       for (const auto& w : rep.warnings) {
         std::lock_guard<std::mutex> lock(reportMutex);
         spdlog::warn("case {}: {}", c.id, w);

@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/Stopwatch.h"
 #include "mr2ct/preprocessing/ItkInterop.h"
 
 namespace mr2ct {
@@ -51,7 +52,7 @@ nlohmann::json BiasFieldRecord::toJson() const {
 Volume correctBiasField(const Volume& mr, const Mask& mask, const BiasFieldOptions& options, BiasFieldRecord* record,
                         const std::string& context) {
   options.validate();
-  const auto t0 = std::chrono::steady_clock::now();
+  const Stopwatch watch;
   const bool useMask = !mask.empty();
   if (useMask && mask.size() != mr.size()) throw DataError(context, "N4: mask and image sizes differ");
 
@@ -139,7 +140,7 @@ Volume correctBiasField(const Volume& mr, const Mask& mask, const BiasFieldOptio
     record->fieldMax = fmax;
     record->iterationsRun.clear();
     record->iterationsRun.push_back(n4->GetElapsedIterations());
-    record->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    record->seconds = watch.seconds();
   }
   return out;
 }

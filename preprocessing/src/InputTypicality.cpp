@@ -39,7 +39,9 @@ const std::vector<InputProfileFeature>& inputProfileFeatures() {
       {"trend_x", "the intensity trend along x (a bias field?)"},
       {"trend_y", "the intensity trend along y (a bias field?)"},
       {"trend_z", "the intensity trend along z (a bias field?)"},
-      {"neighbour_r", "the correlation of neighbouring voxels (noise or corruption?)"}};
+      {"neighbour_r", "the correlation of neighbouring voxels (noise, corruption or another voxel size?)"},
+      {"voxel_inplane", "the in-plane voxel size", 0.15},
+      {"voxel_slice", "the slice spacing", 0.15}};
   return features;
 }
 
@@ -81,6 +83,9 @@ InputProfile inputProfile(const Volume& mr, const Mask& body, const std::string&
   for (int a = 0; a < 3; ++a) profile.values.push_back((sum[a] / count - lo[a]) / (hi[a] - lo[a]));
   for (int a = 0; a < 3; ++a) profile.values.push_back(trend[a].r());
   profile.values.push_back(neighbours.r());
+  const Vec3& spacing = mr.geometry().spacing;
+  profile.values.push_back(0.5 * std::log2(spacing[0] * spacing[1]));
+  profile.values.push_back(std::log2(spacing[2]));
   return profile;
 }
 
@@ -107,7 +112,8 @@ Moments momentsOf(const std::vector<InputProfile>& profiles, std::size_t skip) {
   for (std::size_t c = 0; c < profiles.size(); ++c)
     if (c != skip)
       for (std::size_t k = 0; k < f; ++k) mo.scale[k] += std::pow(profiles[c].values[k] - mo.mean[k], 2);
-  for (auto& s : mo.scale) s = std::max(std::sqrt(s / (n - 1)), TypicalityReference::kMinimumScale);
+  const auto& features = inputProfileFeatures();
+  for (std::size_t k = 0; k < f; ++k) mo.scale[k] = std::max(std::sqrt(mo.scale[k] / (n - 1)), features[k].minimumScale);
   return mo;
 }
 
@@ -155,27 +161,41 @@ nlohmann::json TypicalityReference::toJson() const {
 }
 
 TypicalityReference TypicalityReference::fromJson(const nlohmann::json& j, const std::string& context) {
-  try {
-    if (j.value("version", 0) != kFormatVersion)
-      throw DataError(context, "input_reference: version " + j.value("version", nlohmann::json()).dump() +
-                                   " is not the " + std::to_string(kFormatVersion) + " this build reads");
-    TypicalityReference r;
-    r.cases = j.at("cases").get<std::size_t>();
-    r.threshold = j.at("threshold").get<double>();
-    const auto& features = j.at("features");
-    for (const auto& f : inputProfileFeatures()) {
-      if (!features.contains(f.key)) throw DataError(context, "input_reference: feature '" + f.key + "' is missing");
-      r.mean.push_back(features.at(f.key).at("mean").get<double>());
-      r.scale.push_back(features.at(f.key).at("scale").get<double>());
-      if (!(r.scale.back() > 0)) throw DataError(context, "input_reference: feature '" + f.key + "' has scale <= 0");
-    }
-    if (features.size() != inputProfileFeatures().size())
-      throw DataError(context, "input_reference: holds features this build does not know");
-    if (!(r.threshold >= 0)) throw DataError(context, "input_reference: threshold must be >= 0");
-    return r;
-  } catch (const nlohmann::json::exception& e) {
-    throw DataError(context, std::string("input_reference: ") + e.what());
+  auto fail = [&](const std::string& key, const std::string& problem) {
+    return DataError(context, "input_reference" + key + ": " + problem);
+  };
+  auto number = [&](const nlohmann::json& parent, const std::string& key, const std::string& path) {
+    if (!parent.contains(key)) throw fail(path + "." + key, "missing");
+    if (!parent.at(key).is_number()) throw fail(path + "." + key, "expected a number, got " + parent.at(key).dump());
+    return parent.at(key).get<double>();
+  };
+  if (!j.is_object()) throw fail("", "expected a JSON object, got " + j.dump());
+  const double version = number(j, "version", "");
+  if (version != kFormatVersion)
+    throw fail(".version", j.at("version").dump() + " is not the " + std::to_string(kFormatVersion) + " this build reads");
+  TypicalityReference r;
+  const double cases = number(j, "cases", "");
+  if (!(cases >= double(kMinimumCases)) || cases != std::floor(cases))
+    throw fail(".cases", "expected a whole number >= " + std::to_string(kMinimumCases) + ", got " + j.at("cases").dump());
+  r.cases = std::size_t(cases);
+  r.threshold = number(j, "threshold", "");
+  if (!(r.threshold >= 0)) throw fail(".threshold", "must be >= 0");
+  if (!j.contains("features") || !j.at("features").is_object()) throw fail(".features", "missing or not an object");
+  const auto& features = j.at("features");
+  for (const auto& f : inputProfileFeatures()) {
+    if (!features.contains(f.key)) throw fail(".features", "'" + f.key + "' is missing");
+    const auto& entry = features.at(f.key);
+    if (!entry.is_object()) throw fail(".features." + f.key, "expected an object {mean, scale}");
+    r.mean.push_back(number(entry, "mean", ".features." + f.key));
+    r.scale.push_back(number(entry, "scale", ".features." + f.key));
+    if (!(r.scale.back() > 0)) throw fail(".features." + f.key + ".scale", "must be > 0");
   }
+  for (const auto& item : features.items()) {
+    const auto& known = inputProfileFeatures();
+    if (std::none_of(known.begin(), known.end(), [&](const auto& f) { return f.key == item.key(); }))
+      throw fail(".features", "'" + item.key() + "' is not a feature this build knows");
+  }
+  return r;
 }
 
 std::optional<TypicalityReference> fitTypicalityReference(const TrainingStore& store, const BodyMaskOptions& bodyMask,

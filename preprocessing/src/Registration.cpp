@@ -12,6 +12,7 @@
 #include "RegistrationInternal.h"
 #include "mr2ct/core/Error.h"
 #include "mr2ct/core/Log.h"
+#include "mr2ct/core/Stopwatch.h"
 #include "mr2ct/preprocessing/BodyMask.h"
 
 namespace mr2ct {
@@ -73,7 +74,7 @@ RegistrationResult registerImages(const Volume& fixed, const Volume& moving, con
                       fixedMask->geometry().differenceFrom(fixed.geometry()) + ")");
     if (fixedMask->count() == 0) throw DataError("registration: the fixed mask is empty");
   }
-  const auto start = std::chrono::steady_clock::now();
+  const Stopwatch watch;
   RegistrationResult result;
   if (options.kind == RegistrationKind::None) {
     result.qa.initialisation = "none (world coordinates as they are)";
@@ -85,9 +86,7 @@ RegistrationResult registerImages(const Volume& fixed, const Volume& moving, con
   const Mask metricMask = fixedMask ? dilateMaskBox(*fixedMask, options.maskMarginMm) : Mask();
   registration::Images images{itkView(fixed), itkView(moving), fixedMask ? itkView(metricMask) : nullptr};
   registration::StageReport report;
-  const auto elapsed = [&start] {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  };
+  const auto elapsed = [&watch] { return watch.seconds(); };
   spdlog::debug("registration: initialisation done after {:.2f} s", elapsed());
   SpatialTransform current =
       registration::rigidStage(images, init.transform, registration::scheduleFrom(options, fixed.geometry()), report);

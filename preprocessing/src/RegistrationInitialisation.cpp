@@ -14,6 +14,7 @@
 
 #include "RegistrationStage.h"
 #include "mr2ct/core/Log.h"
+#include "mr2ct/core/Stopwatch.h"
 #include "mr2ct/preprocessing/Resampling.h"
 #include "mr2ct/preprocessing/Statistics.h"
 
@@ -174,8 +175,8 @@ struct Candidate {
 }  // namespace
 
 Initialisation initialise(const Volume& fixed, const Volume& moving, const RegistrationOptions& options) {
-  const auto t0 = std::chrono::steady_clock::now();
-  const auto since = [&t0] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+  const Stopwatch watch;
+  const auto since = [&watch] { return watch.seconds(); };
   const Volume coarseFixed = coarseCopy(fixed, options.searchSpacingMm);
   const Volume coarseMoving = coarseCopy(moving, options.searchSpacingMm);
   const CandidateScorer scorer(coarseFixed, coarseMoving, options.histogramBins, options.seed);

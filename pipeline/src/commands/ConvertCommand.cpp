@@ -77,6 +77,10 @@ void printReport(const ConvertReport& r, std::ostream& out) {
   if (r.samples > 1)
     out << "  " << r.samples << " samples: mean written above, standard deviation " << r.uncertaintyOutput.string()
         << " (mean " << std::setprecision(1) << r.meanStdHu << " HU in the body)\n";
+  if (r.inputCheck)
+    out << "  input check: " << std::setprecision(1) << r.inputCheck->score << " (largest |z|, on "
+        << r.inputCheck->feature << "; the model allows " << r.inputCheck->threshold << "): "
+        << (r.inputCheck->typical() ? "like" : "UNLIKE") << " the training data\n";
 }
 
 }  // namespace

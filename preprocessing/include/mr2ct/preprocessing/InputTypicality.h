@@ -24,6 +24,11 @@ struct InputProfile {
 struct InputProfileFeature {
   std::string key;          ///< JSON key, e.g. "p95"
   std::string description;  ///< for the warning: "the 95th percentile of the body's intensities"
+  /// Spreads below this are raised to it: a centroid varies by < 0.01 over BrainWeb heads, and a
+  /// z against such a spread would flag a few voxels of field-of-view difference; voxel sizes are
+  /// often identical over a training set, and 0.15 (log2 units) lets 11 % pass unflagged
+  /// (0.94 mm against 1 mm) while 1 mm against 2 mm is 6.7 of it.
+  double minimumScale = 0.02;
 };
 
 /// The features, each dimensionless and O(0.1–1) on a normalized MR:
@@ -33,11 +38,15 @@ struct InputProfileFeature {
 ///    (orientation: a head stored upside down has its bulk at the other end);
 ///  trend_x/y/z — Pearson r between the position along each axis and the intensity in the body
 ///    (a bias field left in the MR);
-///  neighbour_r — Pearson r of x-neighbours inside the body (noise or a corrupt scan).
+///  neighbour_r — Pearson r of x-neighbours inside the body (noise or a corrupt scan);
+///  voxel_inplane, voxel_slice — log2 of the voxel size in mm, in-plane (geometric mean of x and
+///    y) and along z: a model trained on its inputs' own grid (no plan spacing) sees anatomy at
+///    another scale when they change (after resampling to the plan's spacing they are constant).
 const std::vector<InputProfileFeature>& inputProfileFeatures();
 
 /// The profile of a normalized MR on `body`'s grid. DataError naming `context` when the mask holds
-/// fewer than two voxels along some axis or the volume and mask grids differ.
+/// fewer than two voxels along some axis (a single slice: no profile to compare) or the volume and
+/// mask grids differ.
 InputProfile inputProfile(const Volume& normalizedMr, const Mask& body, const std::string& context);
 
 struct TypicalityScore {
@@ -53,12 +62,9 @@ struct TypicalityScore {
 /// called unlike them.
 struct TypicalityReference {
   static constexpr int kFormatVersion = 1;
-  /// Spreads below this are raised to it: a centroid varies by < 0.01 over BrainWeb heads, and a
-  /// z against such a spread would flag a few voxels of field-of-view difference.
-  static constexpr double kMinimumScale = 0.02;
   static constexpr std::size_t kMinimumCases = 3;
 
-  std::vector<double> mean, scale;  ///< per feature; scale = max(sample std, kMinimumScale)
+  std::vector<double> mean, scale;  ///< per feature; scale = max(sample std, the feature's minimumScale)
   /// The largest leave-one-out score of the training cases (each scored against the others): every
   /// training case would pass as a new input, and a new case from the same population exceeds it
   /// with probability about 1 / (cases + 1).
@@ -70,7 +76,8 @@ struct TypicalityReference {
   TypicalityScore score(const InputProfile& profile) const;
 
   nlohmann::json toJson() const;
-  /// DataError naming `context` for another version, other feature keys or wrong types.
+  /// DataError naming `context` and the key for another version, other feature keys, wrong types,
+  /// fewer than kMinimumCases cases or a negative threshold.
   static TypicalityReference fromJson(const nlohmann::json& j, const std::string& context);
 };
 
