@@ -180,6 +180,21 @@ TEST(Cli, QuickDemoRunsTheWholePipeline) {
     EXPECT_NE(ini.find(sigma.str()), std::string::npos) << ini;
     EXPECT_NE(ini.find("\npatch = "), std::string::npos) << ini;
   }
+  {  // --resume on a store prepared another way is refused, naming the option (the model would
+     // train on inputs its config.json never prepares); the same store resumes (kill_resume.sh).
+    nlohmann::json changed = {
+        {"preprocessing_options", TrainingStore::open(run / "store.h5").rootAttributes().at("preprocessing_options")}};
+    changed["preprocessing_options"]["mr_normalization"]["high_percentile"] = 98.0;
+    {
+      TrainingStoreWriter w(dir / "other.h5", changed);
+      w.copyCasesFrom(run / "store.h5");
+      w.commit();
+    }
+    const auto refused = cli({"train", "--store", (dir / "other.h5").string(), "--out", (run / "model").string(),
+                              "--resume", "--threads", "1", "--quiet"});
+    EXPECT_EQ(refused.code, 2) << refused.err;
+    EXPECT_NE(refused.err.find("option 'mr_normalization' differs"), std::string::npos) << refused.err;
+  }
   // Every synthetic CT lies on its input MR's exact grid.
   int converted = 0;
   for (const auto& e : std::filesystem::directory_iterator(run / "sct")) {

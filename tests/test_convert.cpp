@@ -359,7 +359,16 @@ TEST(Convert, BatchGoesOnAfterAFailureResumesAndShards) {
   EXPECT_EQ(status[0]["nfe"], 1);
   EXPECT_EQ(status[1]["status"], "failed");
   EXPECT_NE(status[1]["reason"].get<std::string>().find("b.nii.gz"), std::string::npos);
+  EXPECT_EQ(status[1]["output"], "");  // nothing was written for it
+  EXPECT_EQ(status[0]["output"], (tmp / "out" / "a.nii.gz").string());
   EXPECT_TRUE(fs::exists(tmp / "out" / "status.csv"));
+
+  // A model that cannot be loaded stops the batch before its output folder is made.
+  auto badModel = base;
+  badModel[2] = (tmp / "no-such-model").string();
+  badModel[6] = (tmp / "never-made").string();
+  EXPECT_EQ(cli(badModel), 1);
+  EXPECT_FALSE(fs::exists(tmp / "never-made"));
 
   // --resume: the complete outputs are skipped, the failed case is tried again
   auto resume = base;

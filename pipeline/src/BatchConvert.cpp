@@ -119,6 +119,12 @@ BatchConvertSummary runBatchConvert(const BatchConvertOptions& o, std::ostream& 
   const std::string suffix =
       o.shardCount > 1 ? ".shard" + std::to_string(o.shardIndex) + "of" + std::to_string(o.shardCount) : "";
 
+  // The first Converter checks the model folder before any case runs (a bad model is one error,
+  // exit 1) and before the output folder is made, so a refused batch leaves nothing behind.
+  std::vector<std::unique_ptr<Converter>> converters;
+  const int jobs = std::max(1, std::min<int>(o.jobs, int(std::max<std::size_t>(1, positions.size()))));
+  for (int j = 0; j < jobs; ++j) converters.push_back(std::make_unique<Converter>(o.convert));
+
   prepareOutputFolder(o.outDir);  // created like every command's output folder
   // No output may be one of the files the manifest lists (any case's mr, ct or mask).
   std::vector<fs::path> listed;
@@ -139,11 +145,6 @@ BatchConvertSummary runBatchConvert(const BatchConvertOptions& o, std::ostream& 
     for (int n : o.convert.nfeSweep) refuseOverwritingInputs(sweepOutputPath(outputs[k], n), listed);
     summary.cases[k].output = outputs[k].string();
   }
-
-  // The first Converter checks the model folder before any case runs (a bad model is one error, exit 1).
-  std::vector<std::unique_ptr<Converter>> converters;
-  const int jobs = std::max(1, std::min<int>(o.jobs, int(std::max<std::size_t>(1, positions.size()))));
-  for (int j = 0; j < jobs; ++j) converters.push_back(std::make_unique<Converter>(o.convert));
 
   std::mutex mutex;
   std::atomic<std::size_t> next{0};
@@ -180,6 +181,7 @@ BatchConvertSummary runBatchConvert(const BatchConvertOptions& o, std::ostream& 
           st.inputCheck = report.inputCheck;
         } catch (const std::exception& e) {
           st.status = "failed";
+          st.output.clear();  // nothing was written there
           std::string msg = e.what();
           const auto nl = msg.find('\n');
           st.reason = nl == std::string::npos ? msg : msg.substr(0, nl);

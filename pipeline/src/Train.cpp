@@ -24,6 +24,23 @@ TrainSummary trainFromStore(const TrainCommandOptions& o) {
     config = loadModelConfig(o.out);
     if (o.resumeSteps) config.training.steps = *o.resumeSteps;
     if (o.resumeDevice) config.training.device = *o.resumeDevice;
+    // The model converts with the plan in its config.json: resuming on a store prepared another way
+    // would train it on inputs it will never be given.
+    const auto storePlan = data.store().rootAttributes().value("preprocessing_options", nlohmann::json::object());
+    if (storePlan != config.preprocessing) {
+      std::string differs;
+      for (const auto& item : storePlan.items())
+        if (!config.preprocessing.contains(item.key()) || config.preprocessing.at(item.key()) != item.value()) {
+          differs = item.key();
+          break;
+        }
+      if (differs.empty())
+        for (const auto& item : config.preprocessing.items())
+          if (!storePlan.contains(item.key())) differs = item.key();
+      throw UsageError("--resume: " + o.store.string() + " was preprocessed differently from the store " +
+                       o.out.string() + " was trained on (preprocessing option '" + differs +
+                       "' differs); resume with that store or one made with the same options");
+    }
   } else {
     const auto root = data.store().rootAttributes();
     config.preprocessing = root.value("preprocessing_options", nlohmann::json::object());
