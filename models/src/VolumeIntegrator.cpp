@@ -1,5 +1,7 @@
 #include "mr2ct/models/VolumeIntegrator.h"
 
+#include "SliceBatch.h"
+
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <algorithm>
@@ -9,7 +11,6 @@
 
 namespace mr2ct {
 
-namespace F = torch::nn::functional;
 using torch::indexing::Slice;
 
 BlendWindow parseBlendWindow(const std::string& name) {
@@ -88,21 +89,9 @@ torch::Tensor blendWindow1d(int64_t length, BlendWindow kind) {
 
 namespace {
 
-int64_t roundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
-
-/// [B,C,H,W] replicate-padded at the high end to (h, w).
-torch::Tensor padTo2d(const torch::Tensor& x, int64_t h, int64_t w) {
-  const int64_t ph = h - x.size(2), pw = w - x.size(3);
-  if (ph == 0 && pw == 0) return x;
-  return F::pad(x, F::PadFuncOptions({0, pw, 0, ph}).mode(torch::kReplicate));
-}
-
-/// [B,C,D,H,W] replicate-padded at the high end to (d, h, w).
-torch::Tensor padTo3d(const torch::Tensor& x, int64_t d, int64_t h, int64_t w) {
-  const int64_t pd = d - x.size(2), ph = h - x.size(3), pw = w - x.size(4);
-  if (pd == 0 && ph == 0 && pw == 0) return x;
-  return F::pad(x, F::PadFuncOptions({0, pw, 0, ph, 0, pd}).mode(torch::kReplicate));
-}
+using slicebatch::padTo2d;
+using slicebatch::padTo3d;
+using slicebatch::roundUp;
 
 /// x0 ~ N(0, I) of the given (padded) shape, from its own CPU generator.
 torch::Tensor seededNoise(at::IntArrayRef sizes, std::uint64_t seed) {
@@ -201,11 +190,8 @@ IntegrationResult VolumeIntegrator::runSlices(const torch::Tensor& mrIn, const U
   const torch::Tensor noiseVolume = noise ? seededNoise({D, 1, Hp, Wp}, options_.noiseSeed) : torch::Tensor();
   for (int64_t z0 = 0; z0 < D; z0 += B) {
     const int64_t b = std::min(B, D - z0);
-    const auto zs = torch::arange(z0, z0 + b, torch::kLong);
-    // Condition channels: slices z−k … z+k (the trainer's order), clamped to [0, D); x0 = channel k.
-    std::vector<torch::Tensor> channels;
-    for (int o = -k; o <= k; ++o) channels.push_back(mr.index_select(0, (zs + o).clamp(0, D - 1)));
-    const torch::Tensor cond = padTo2d(torch::stack(channels, 1), Hp, Wp).to(options_.device);
+    // x0 = condition channel k (the slice itself).
+    const torch::Tensor cond = padTo2d(slicebatch::conditionSlices(mr, z0, b, k), Hp, Wp).to(options_.device);
     const torch::Tensor x0 =
         noise ? noiseVolume.narrow(0, z0, b).to(options_.device) : cond.narrow(1, k, 1).clone();
     int evaluations = 0;

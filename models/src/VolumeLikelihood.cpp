@@ -1,5 +1,7 @@
 #include "mr2ct/models/VolumeLikelihood.h"
 
+#include "SliceBatch.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -8,7 +10,6 @@
 
 namespace mr2ct {
 
-namespace F = torch::nn::functional;
 
 void VolumeLikelihoodOptions::validate() const {
   if (dims == 3)
@@ -45,13 +46,8 @@ nlohmann::json VolumeLikelihood::toJson() const {
 }
 
 namespace {
-int64_t roundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
-
-torch::Tensor padTo2d(const torch::Tensor& x, int64_t h, int64_t w) {
-  const int64_t ph = h - x.size(2), pw = w - x.size(3);
-  if (ph == 0 && pw == 0) return x;
-  return F::pad(x, F::PadFuncOptions({0, pw, 0, ph}).mode(torch::kReplicate));
-}
+using slicebatch::padTo2d;
+using slicebatch::roundUp;
 }  // namespace
 
 VolumeLikelihood volumeLogLikelihood(const ConditionalVelocityFn& velocity, const torch::Tensor& mrIn,
@@ -74,10 +70,7 @@ VolumeLikelihood volumeLogLikelihood(const ConditionalVelocityFn& velocity, cons
   double sumSq = 0.0;
   for (int64_t z0 = 0; z0 < D; z0 += B) {
     const int64_t b = std::min(B, D - z0);
-    const auto zs = torch::arange(z0, z0 + b, torch::kLong);
-    std::vector<torch::Tensor> channels;  // slices z−k … z+k (the trainer's order), clamped
-    for (int o = -k; o <= k; ++o) channels.push_back(mr.index_select(0, (zs + o).clamp(0, D - 1)));
-    const torch::Tensor cond = padTo2d(torch::stack(channels, 1), Hp, Wp).to(options.device);
+    const torch::Tensor cond = padTo2d(slicebatch::conditionSlices(mr, z0, b, k), Hp, Wp).to(options.device);
     const torch::Tensor x1 = padTo2d(ct.narrow(0, z0, b).unsqueeze(1), Hp, Wp).to(options.device);
     torch::Tensor probes;
     if (!exact) {
