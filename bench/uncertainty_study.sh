@@ -9,17 +9,34 @@
 # r of std vs |error| over voxels (mean over models), the calibration bins, seconds per case.
 #   MR2CT_DATA_DIR=../shared/data bench/uncertainty_study.sh MODEL_DIR [MODEL_DIR ...]
 # Environment: OUT (runs/uncertainty), BUILD (build), KS ("2 4 8"), STEPS (4), JOBS (2 models side
-# by side, one thread each).
+# by side, one thread each), CASES (a manifest of other cases instead: its val rows, paths as the
+# manifest resolves them, e.g. the reference/manifest.csv that `mr2ct run` writes for phantoms).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 MR2CT=$(cd "${BUILD:-$HERE/../build}" && pwd)/bin/mr2ct
 KS=${KS:-"2 4 8"}
 STEPS=${STEPS:-4}
 JOBS=${JOBS:-2}
-: "${MR2CT_DATA_DIR:?needs MR2CT_DATA_DIR (the folder holding brainweb20-paired)}"
 [ $# -gt 0 ] || { echo "usage: uncertainty_study.sh MODEL_DIR [MODEL_DIR ...]" >&2; exit 2; }
 mkdir -p "${OUT:=$HERE/../runs/uncertainty}"
 OUT=$(cd "$OUT" && pwd)
+if [ -n "${CASES:-}" ]; then
+  # The given manifest's val rows with absolute paths (so the copy resolves as the original did).
+  /usr/bin/python3 - "$CASES" > "$OUT/cases.csv" <<'PY'
+import csv, os, sys
+path = sys.argv[1]
+lines = open(path).read().splitlines()
+root = next((l.split(":", 1)[1].strip() for l in lines if l.startswith("# data-root:")), ".")
+base = os.path.join(os.path.dirname(os.path.abspath(path)), root)
+print("id,mr,ct,mask,split")
+for r in csv.DictReader(l for l in lines if not l.startswith("#")):
+    if r["split"] == "val":
+        print(",".join([r["id"]] + [os.path.normpath(os.path.join(base, r[k])) for k in ("mr", "ct", "mask")] + ["val"]))
+PY
+  DATA_ARGS="--allow-outside"
+else
+: "${MR2CT_DATA_DIR:?needs MR2CT_DATA_DIR (the folder holding brainweb20-paired), or CASES}"
+DATA_ARGS="--data-root $MR2CT_DATA_DIR"
 # One manifest of the held-out cases, paths under the data root.
 /usr/bin/python3 - "$HERE/../data_manifests" > "$OUT/cases.csv" <<'PY'
 import csv, os, sys
@@ -33,7 +50,8 @@ for name in ("brainweb20-paired.csv", "invesalius-cranium-ct-paired.csv", "nyhea
         if r["split"] == "val":
             print(",".join([r["id"]] + [f"{sub}/{r[k]}" for k in ("mr", "ct", "mask")] + ["val"]))
 PY
-export MR2CT MR2CT_DATA_DIR OUT KS STEPS
+fi
+export MR2CT OUT KS STEPS DATA_ARGS
 
 study_one() {
   local model=$1 name; name=$(basename "$1")
@@ -42,10 +60,12 @@ study_one() {
     [ -s "$d/report/summary.json" ] && continue
     mkdir -p "$d/sct"
     local t0; t0=$(date +%s.%N)
-    "$MR2CT" convert --model "$model" --manifest "$OUT/cases.csv" --data-root "$MR2CT_DATA_DIR" --out-dir "$d/sct" \
+    # shellcheck disable=SC2086  # DATA_ARGS is one or two words
+    "$MR2CT" convert --model "$model" --manifest "$OUT/cases.csv" $DATA_ARGS --out-dir "$d/sct" \
       --solver euler --steps "$STEPS" --samples "$k" --seed 0 --threads 1 --quiet
     echo "{\"seconds_per_case\": $(echo "($(date +%s.%N) - $t0) / $(grep -c ',val$' "$OUT/cases.csv")" | bc -l)}" > "$d/time.json"
-    "$MR2CT" evaluate --manifest "$OUT/cases.csv" --data-root "$MR2CT_DATA_DIR" --pred-dir "$d/sct" \
+    # shellcheck disable=SC2086
+    "$MR2CT" evaluate --manifest "$OUT/cases.csv" $DATA_ARGS --pred-dir "$d/sct" \
       --out "$d/report" --profile synthrad2023 --no-montage --threads 1 --quiet
   done
   echo "[$(date +%H:%M:%S)] $name done" >&2
