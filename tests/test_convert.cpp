@@ -16,6 +16,7 @@
 #include "mr2ct/models/ModelFolder.h"
 #include "mr2ct/pipeline/Command.h"
 #include "mr2ct/pipeline/Converter.h"
+#include "mr2ct/pipeline/Shard.h"
 #include "mr2ct/preprocessing/VolumeIO.h"
 #include "support/ConvertFixtures.h"
 #include "support/TestSupport.h"

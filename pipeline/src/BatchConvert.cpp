@@ -18,6 +18,7 @@
 #include "mr2ct/core/SafePath.h"
 #include "mr2ct/pipeline/Converter.h"
 #include "mr2ct/pipeline/Manifest.h"
+#include "mr2ct/pipeline/Shard.h"
 
 namespace mr2ct {
 
@@ -30,42 +31,6 @@ void BatchConvertOptions::validate() const {
   if (shardCount < 1 || shardIndex < 0 || shardIndex >= shardCount)
     throw UsageError("--shard must be i/N with 0 <= i < N");
   if (jobs < 1) throw UsageError("--jobs must be at least 1");
-}
-
-std::pair<int, int> parseShard(const std::string& text) {
-  const auto slash = text.find('/');
-  try {
-    if (slash == std::string::npos) throw std::invalid_argument("no slash");
-    std::size_t a = 0, b = 0;
-    const int i = std::stoi(text.substr(0, slash), &a);
-    const int n = std::stoi(text.substr(slash + 1), &b);
-    if (a != slash || b != text.size() - slash - 1 || n < 1 || i < 0 || i >= n) throw std::invalid_argument("range");
-    return {i, n};
-  } catch (const std::exception&) {
-    throw UsageError("--shard '" + text + "': expected i/N with 0 <= i < N (e.g. 0/4)");
-  }
-}
-
-std::optional<std::pair<int, int>> slurmArrayShard() {
-  const char* id = std::getenv("SLURM_ARRAY_TASK_ID");
-  const char* count = std::getenv("SLURM_ARRAY_TASK_COUNT");
-  if (!id || !count) return std::nullopt;
-  const char* min = std::getenv("SLURM_ARRAY_TASK_MIN");
-  // An array 0-3 (or 1-4) is shard ID - MIN of COUNT; a stepped or sparse array (0-6:2, 1,5) is
-  // not a partition, so it needs an explicit --shard.
-  try {
-    const int i = std::stoi(id) - (min ? std::stoi(min) : 0), n = std::stoi(count);
-    if (n >= 1 && i >= 0 && i < n) return std::make_pair(i, n);
-  } catch (const std::exception&) {
-  }
-  throw UsageError(std::string("SLURM_ARRAY_TASK_ID=") + id + " of SLURM_ARRAY_TASK_COUNT=" + count +
-                   " is not shard i of a contiguous array (e.g. --array=0-3); pass --shard i/N");
-}
-
-std::vector<std::size_t> shardPositions(std::size_t count, int index, int shards) {
-  std::vector<std::size_t> out;
-  for (std::size_t p = std::size_t(index); p < count; p += std::size_t(shards)) out.push_back(p);
-  return out;
 }
 
 std::size_t BatchConvertSummary::count(const std::string& status) const {
@@ -116,8 +81,7 @@ BatchConvertSummary runBatchConvert(const BatchConvertOptions& o, std::ostream& 
     manifest.cases = std::move(kept);
   }
   const auto positions = shardPositions(manifest.cases.size(), o.shardIndex, o.shardCount);
-  const std::string suffix =
-      o.shardCount > 1 ? ".shard" + std::to_string(o.shardIndex) + "of" + std::to_string(o.shardCount) : "";
+  const std::string suffix = shardSuffix(o.shardIndex, o.shardCount);
 
   // The first Converter checks the model folder before any case runs (a bad model is one error,
   // exit 1) and before the output folder is made, so a refused batch leaves nothing behind.

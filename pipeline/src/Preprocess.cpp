@@ -19,6 +19,7 @@
 #include "mr2ct/core/OutputGuard.h"
 #include "mr2ct/core/Log.h"
 #include "mr2ct/core/Progress.h"
+#include "mr2ct/pipeline/Shard.h"
 #include "mr2ct/preprocessing/QaImage.h"
 #include "mr2ct/preprocessing/Resampling.h"
 #include "mr2ct/preprocessing/VolumeIO.h"
@@ -33,12 +34,20 @@ void PreprocessOptions::validate() const {
   if (fullExtension(out) != ".h5" && fullExtension(out) != ".hdf5")
     throw UsageError("preprocess: --out must end in .h5 (got " + out.string() + ")");
   if (jobs < 1 || jobs > 256) throw UsageError("preprocess: --jobs must be in [1, 256]");
+  if (shardCount < 1 || shardIndex < 0 || shardIndex >= shardCount)
+    throw UsageError("preprocess: --shard must be i/N with 0 <= i < N");
   if (registration.kind != RegistrationKind::None) registration.validate();
   try {
     plan.validate();
   } catch (const UsageError& e) {
     throw UsageError(std::string("preprocess: ") + e.what());
   }
+}
+
+fs::path PreprocessOptions::storePath() const {
+  const std::string ext = fullExtension(out);
+  const std::string name = out.filename().string();
+  return out.parent_path() / (name.substr(0, name.size() - ext.size()) + shardSuffix(shardIndex, shardCount) + ext);
 }
 
 nlohmann::json PreprocessOptions::toJson() const {
@@ -248,15 +257,26 @@ std::string qaCsv(const PreprocessSummary& s) {
 
 PreprocessSummary runPreprocess(const PreprocessOptions& o) {
   o.validate();
-  const Manifest manifest = readManifest(o.manifest, o.manifestOptions);
+  Manifest manifest = readManifest(o.manifest, o.manifestOptions);
+  const fs::path store = o.storePath();
   std::vector<fs::path> inputs{o.manifest};
   for (const auto& c : manifest.cases) inputs.insert(inputs.end(), {c.mr, c.ct, c.mask});
-  refuseOverwritingInputs(o.out, inputs);
-  prepareOutputFile(o.out);
+  refuseOverwritingInputs(store, inputs);
+  prepareOutputFile(store);
   if (!o.qaDir.empty()) prepareOutputFolder(o.qaDir);
   const nlohmann::json optionsJson = o.toJson();
+  nlohmann::json manifestRecord{{"file", o.manifest.generic_string()}, {"cases", manifest.cases.size()}};
+  if (o.shardCount > 1) {
+    std::vector<ManifestCase> mine;
+    for (std::size_t p : shardPositions(manifest.cases.size(), o.shardIndex, o.shardCount))
+      mine.push_back(manifest.cases[p]);
+    manifest.cases = std::move(mine);
+    manifestRecord["shard"] = {{"index", o.shardIndex}, {"count", o.shardCount}};
+    spdlog::info("shard {}/{}: {} case(s) of the manifest's {}", o.shardIndex, o.shardCount, manifest.cases.size(),
+                 manifestRecord["cases"].get<std::size_t>());
+  }
   nlohmann::json root{{"preprocessing_options", optionsJson},
-                      {"manifest", {{"file", o.manifest.generic_string()}, {"cases", manifest.cases.size()}}},
+                      {"manifest", manifestRecord},
                       {"tool_version", std::string(MR2CT_VERSION)}};
 
   PreprocessSummary summary;
@@ -266,12 +286,12 @@ PreprocessSummary runPreprocess(const PreprocessOptions& o) {
     summary.cases[i].split = manifest.cases[i].split;
   }
 
-  TrainingStoreWriter writer(o.out, root);
-  if (o.resume && fs::exists(o.out)) {
-    const TrainingStore old = TrainingStore::open(o.out);
+  TrainingStoreWriter writer(store, root);
+  if (o.resume && fs::exists(store)) {
+    const TrainingStore old = TrainingStore::open(store);
     const auto oldOptions = old.rootAttributes().value("preprocessing_options", nlohmann::json());
     if (oldOptions != optionsJson)
-      throw UsageError("preprocess --resume: " + o.out.string() +
+      throw UsageError("preprocess --resume: " + store.string() +
                        " was made with different preprocessing options; remove it or run without --resume\n  store:   " +
                        oldOptions.dump() + "\n  now:     " + optionsJson.dump());
     std::vector<std::string> keep;
@@ -280,13 +300,13 @@ PreprocessSummary runPreprocess(const PreprocessOptions& o) {
       if (std::find(oldIds.begin(), oldIds.end(), c.id) != oldIds.end() &&
           old.info(c.id).split == c.split)
         keep.push_back(c.id);
-    writer.copyCasesFrom(o.out, keep);
+    writer.copyCasesFrom(store, keep);
     for (auto& rep : summary.cases)
       if (writer.hasCase(rep.id)) {
         rep.status = "kept";
         rep.qa = qaFigures(old.info(rep.id).attributes);
       }
-    spdlog::info("resume: kept {} finished case(s) of {}", keep.size(), o.out.string());
+    spdlog::info("resume: kept {} finished case(s) of {}", keep.size(), store.string());
   }
 
   std::vector<std::size_t> todo;
@@ -355,7 +375,8 @@ PreprocessSummary runPreprocess(const PreprocessOptions& o) {
   if (gStopRequested) spdlog::warn("interrupted: storing the finished cases; run again with --resume for the rest");
 
   writer.commit();
-  if (!o.qaDir.empty()) writeTextAtomically(o.qaDir / "qa.csv", qaCsv(summary));
+  if (!o.qaDir.empty())
+    writeTextAtomically(o.qaDir / ("qa" + shardSuffix(o.shardIndex, o.shardCount) + ".csv"), qaCsv(summary));
   return summary;
 }
 

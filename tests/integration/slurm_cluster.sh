@@ -7,12 +7,16 @@
 #     a broken case fails while the others succeed; rerunning the array with --resume redoes only
 #     the missing case;
 #   - srun -n 2 mr2ct train trains data-parallel on c10d (Slurm variables) and matches a 1-process
-#     run's weights (same tolerance as distributed_train.sh).
+#     run's weights (same tolerance as distributed_train.sh);
+#   - sbatch --array=0-1 of `mr2ct preprocess` (the shard from the array) writes two shard stores;
+#     `mr2ct merge-stores` joins them, and training on the merged store gives the very weights of
+#     training on the unsharded store (same data, seed and process count: bit for bit).
 # Everything it started is stopped on exit (trap), also on failure. Needs root, slurm-wlm and munge;
 # without them it prints why and exits 77 (CTest: skipped).
 # Usage: slurm_cluster.sh MR2CT_EXE
 set -euo pipefail
 exe="$(readlink -f "$1")"
+templates="$(readlink -f "$(dirname "$0")/../../scripts/slurm")"
 skip() { echo "slurm_cluster: SKIP: $*"; exit 77; }
 [ "$(id -u)" = 0 ] || skip "needs root (slurmd runs jobs as their user and must be root)"
 for t in munged slurmctld slurmd sbatch srun sinfo; do command -v "$t" >/dev/null || PATH="$PATH:/usr/sbin"; command -v "$t" >/dev/null || skip "$t not installed (apt-get install slurm-wlm munge)"; done
@@ -98,14 +102,11 @@ export OMP_NUM_THREADS=1
 common=(--threads 1 --quiet)
 "$exe" phantom --out ph --cases 6 --size 40,40,36 --spacing 3.5 --mr-spacing 3.8,4.2 "${common[@]}" >/dev/null || fail phantom
 "$exe" preprocess --manifest ph/manifest.csv --register rigid --out s.h5 "${common[@]}" >/dev/null || fail preprocess
-tr=(train --store s.h5 --steps 4 --batch 4 --checkpoint-every 2 --validate-every 0 --seed 3 "${common[@]}")
-"$exe" "${tr[@]}" --out model1 >/dev/null || fail "1-process training"
-
-# ---- srun -n 2 mr2ct train (c10d from Slurm's variables) ----------------------------------------------
-srun -n 2 -c 1 --kill-on-bad-exit=1 -o log/train-%t.log "$exe" "${tr[@]}" --out model2 --dist-timeout 60 \
-  || fail "srun -n 2 mr2ct train"
-grep -q "rank 1 of 2 (local rank 1, slurm)" log/train-1.log 2>/dev/null || grep -rq "rank 1 of 2" log/ || true
-d=$(/usr/bin/python3 - model1/weights.pt model2/weights.pt <<'PY'
+tr=(train --steps 4 --batch 4 --checkpoint-every 2 --validate-every 0 --seed 3 "${common[@]}")
+"$exe" "${tr[@]}" --store s.h5 --out model1 >/dev/null || fail "1-process training"
+# The largest |difference| between the tensors of two weights.pt files.
+maxdw() {
+  /usr/bin/python3 - "$1" "$2" <<'PY'
 import sys, zipfile, numpy as np
 def t(p):
     z = zipfile.ZipFile(p)
@@ -114,7 +115,26 @@ a, b = t(sys.argv[1]), t(sys.argv[2])
 assert a.keys() == b.keys() and a
 print(max(float(np.max(np.abs(a[k] - b[k]))) if a[k].size else 0.0 for k in a))
 PY
-) || fail "weights compare"
+}
+
+# ---- sbatch --array=0-1 preprocess --shard, merge-stores, train on the merged store ----------------
+# Through the shipped templates, with this build's mr2ct first on the PATH the jobs inherit.
+mkdir shards
+PATH="$(dirname "$exe"):$PATH" sbatch --array=0-1 --wait -c 1 -o "log/preprocess-%a.log" \
+  "$templates/preprocess.sbatch" ph/manifest.csv shards/s.h5 --register rigid >/dev/null || fail "preprocess array"
+grep -q "from the Slurm job array" log/preprocess-1.log || fail "preprocess did not take its shard from the array"
+PATH="$(dirname "$exe"):$PATH" sbatch --wait -c 1 -o "log/merge.log" "$templates/merge-stores.sbatch" shards/s.h5 2 \
+  >/dev/null || fail "merge-stores"
+"$exe" "${tr[@]}" --store shards/s.h5 --out model3 >/dev/null || fail "training on the merged store"
+d=$(maxdw model1/weights.pt model3/weights.pt) || fail "weights compare"
+[ "$d" = 0.0 ] || fail "training on the merged shard stores differs from the unsharded store by $d"
+echo "slurm_cluster: sbatch --array=0-1 preprocess + merge-stores == one store (training bit for bit)"
+
+# ---- srun -n 2 mr2ct train (c10d from Slurm's variables) ----------------------------------------------
+srun -n 2 -c 1 --kill-on-bad-exit=1 -o log/train-%t.log "$exe" "${tr[@]}" --store s.h5 --out model2 --dist-timeout 60 \
+  || fail "srun -n 2 mr2ct train"
+grep -q "rank 1 of 2 (local rank 1, slurm)" log/train-1.log 2>/dev/null || grep -rq "rank 1 of 2" log/ || true
+d=$(maxdw model1/weights.pt model2/weights.pt) || fail "weights compare"
 awk -v d="$d" 'BEGIN{exit !(d <= 1e-4)}' || fail "srun -n 2 weights differ from 1 process by $d"
 echo "slurm_cluster: srun -n 2 mr2ct train == 1 process (max |dw| = $d)"
 

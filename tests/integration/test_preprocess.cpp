@@ -10,6 +10,7 @@
 #include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
 #include "mr2ct/pipeline/Preprocess.h"
+#include "mr2ct/pipeline/StoreMerge.h"
 #include "mr2ct/preprocessing/VolumeIO.h"
 #include "support/TestSupport.h"
 
@@ -242,6 +243,73 @@ TEST(Preprocess, RigidRegistrationRecoversAKnownShift) {
     const double mapped = m[a * 3] * c[0] + m[a * 3 + 1] * c[1] + m[a * 3 + 2] * c[2] + b[a];
     EXPECT_NEAR(mapped - c[a], shift[a], 1.0) << "axis " << a << " " << reg.dump();
   }
+}
+
+// Issue 14: `preprocess --shard i/N` tasks write their own stores (and qa files); merged, they hold
+// the cases and arrays of one unsharded run. Stores that do not belong together are refused, naming
+// the file.
+TEST(Preprocess, ShardStoresMergeIntoTheUnshardedStore) {
+  test::TempDir dir;
+  std::string rows;
+  for (int i = 0; i < 5; ++i) rows += writePair(dir.path(), "c" + std::to_string(i), {double(i) * 0.5, 0, 0});
+  std::ofstream(dir / "m.csv") << "id,mr,ct,mask,split\n" << rows;
+  auto o = options(dir / "m.csv", dir / "whole.h5", RegistrationKind::None);
+  ASSERT_EQ(runPreprocess(o).count("ok"), 5u);
+  o.out = dir / "part.h5";
+  o.qaDir = dir / "qa";
+  o.shardCount = 3;
+  std::vector<fs::path> shards;
+  for (int i : {2, 0, 1}) {
+    o.shardIndex = i;
+    const auto s = runPreprocess(o);
+    EXPECT_EQ(s.cases.size(), i < 2 ? 2u : 1u);  // positions i, i+3
+    shards.push_back(o.storePath());
+    EXPECT_EQ(o.storePath().filename().string(), "part.shard" + std::to_string(i) + "of3.h5");
+    EXPECT_TRUE(fs::exists(dir / ("qa/qa.shard" + std::to_string(i) + "of3.csv")));
+  }
+  EXPECT_FALSE(fs::exists(dir / "part.h5"));
+  EXPECT_EQ(TrainingStore::open(shards[1]).caseIds(), (std::vector<std::string>{"c0", "c3"}));
+
+  StoreMergeOptions m;
+  m.inputs = shards;  // shards 2, 0, 1: the order given does not matter
+  m.out = dir / "merged.h5";
+  const StoreMergeSummary summary = mergeStores(m);
+  EXPECT_EQ(summary.cases, 5u);
+  EXPECT_EQ(summary.shards, 3);
+  const TrainingStore whole = TrainingStore::open(dir / "whole.h5"), merged = TrainingStore::open(m.out);
+  ASSERT_EQ(merged.caseIds(), whole.caseIds());
+  EXPECT_EQ(merged.rootAttributes()["preprocessing_options"], whole.rootAttributes()["preprocessing_options"]);
+  EXPECT_EQ(merged.rootAttributes()["manifest"], whole.rootAttributes()["manifest"]);
+  EXPECT_EQ(merged.rootAttributes()["merged_from"].size(), 3u);
+  for (const auto& id : whole.caseIds()) {
+    EXPECT_EQ(merged.info(id).split, whole.info(id).split);
+    EXPECT_TRUE(merged.info(id).geometry.sameAs(whole.info(id).geometry));
+    EXPECT_EQ(merged.info(id).attributes["mr_normalization"], whole.info(id).attributes["mr_normalization"]);
+    for (const char* ds : {"mr", "ct"}) EXPECT_EQ(merged.readVolume(id, ds).voxels(), whole.readVolume(id, ds).voxels()) << id << ds;
+    for (const char* ds : {"mask", "valid"}) EXPECT_EQ(merged.readMask(id, ds).voxels(), whole.readMask(id, ds).voxels()) << id << ds;
+  }
+
+  auto refused = [&](std::vector<fs::path> inputs, const std::string& out) {
+    StoreMergeOptions bad;
+    bad.inputs = std::move(inputs);
+    bad.out = dir / out;
+    const bool existed = fs::exists(bad.out);
+    const std::string message = test::thrownMessage<UsageError>([&] { mergeStores(bad); });
+    EXPECT_EQ(fs::exists(bad.out), existed) << message;
+    return message;
+  };
+  EXPECT_NE(refused({shards[0], shards[1]}, "x.h5").find("shard 1/3 is missing"), std::string::npos);
+  EXPECT_NE(refused({shards[0], shards[1], shards[2], shards[1]}, "x.h5").find("given twice"), std::string::npos);
+  EXPECT_NE(refused({dir / "whole.h5", shards[0]}, "x.h5").find("is in both"), std::string::npos);
+  EXPECT_NE(refused(shards, "merged.h5").find("exists"), std::string::npos);
+  EXPECT_EQ(TrainingStore::open(m.out).caseIds().size(), 5u);
+  o.plan.mrNormalization.method = "zscore";
+  o.shardIndex = 0;
+  o.out = dir / "zscore.h5";
+  runPreprocess(o);
+  const std::string other = refused({shards[0], shards[2], o.storePath()}, "x.h5");
+  EXPECT_NE(other.find("zscore.shard0of3.h5"), std::string::npos) << other;
+  EXPECT_NE(other.find("mr_normalization"), std::string::npos) << other;
 }
 
 }  // namespace

@@ -11,6 +11,7 @@ const std::vector<Command>& allCommands() {
       demoCommand(),
       manifestCommand(),
       preprocessCommand(),
+      mergeStoresCommand(),
       trainCommand(),
       convertCommand(),
       evaluateCommand(),

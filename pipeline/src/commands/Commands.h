@@ -10,6 +10,7 @@ Command phantomCommand();
 Command demoCommand();
 Command manifestCommand();
 Command preprocessCommand();
+Command mergeStoresCommand();
 Command trainCommand();
 Command convertCommand();
 Command evaluateCommand();

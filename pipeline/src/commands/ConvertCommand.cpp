@@ -6,6 +6,7 @@
 #include "mr2ct/core/Error.h"
 #include "mr2ct/core/Log.h"
 #include "mr2ct/pipeline/Converter.h"
+#include "mr2ct/pipeline/Shard.h"
 
 namespace mr2ct {
 
@@ -158,13 +159,8 @@ Command convertCommand() {
         throw UsageError("--patient-id/--patient-name name one patient: give them with --input, not a batch");
       b.outDir = vm["out-dir"].as<std::string>();
       b.resume = vm["resume"].as<bool>();
-      if (vm.count("shard")) {
-        std::tie(b.shardIndex, b.shardCount) = parseShard(vm["shard"].as<std::string>());
-      } else if (const auto array = slurmArrayShard()) {
-        std::tie(b.shardIndex, b.shardCount) = *array;
-        spdlog::info("--shard {}/{} from the Slurm job array (SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT)",
-                     b.shardIndex, b.shardCount);
-      }
+      std::tie(b.shardIndex, b.shardCount) =
+          resolveShard(vm.count("shard") ? std::optional<std::string>(vm["shard"].as<std::string>()) : std::nullopt);
       b.jobs = vm["jobs"].as<int>();
       b.split = vm["split"].as<std::string>();
       b.dataRoot = vm["data-root"].as<std::string>();

@@ -1,9 +1,11 @@
 // `mr2ct preprocess`: options → PreprocessOptions → runPreprocess.
 #include <sstream>
+#include <tuple>
 
 #include "Commands.h"
 #include "mr2ct/core/Error.h"
 #include "mr2ct/pipeline/Preprocess.h"
+#include "mr2ct/pipeline/Shard.h"
 
 namespace mr2ct {
 
@@ -25,7 +27,7 @@ Command preprocessCommand() {
   c.name = "preprocess";
   c.summary = "register, mask and normalize paired MR/CT into an HDF5 training store";
   c.usage =
-      "mr2ct preprocess --manifest M --out store.h5 [--jobs N] [--resume] [--qa-dir D]\n"
+      "mr2ct preprocess --manifest M --out store.h5 [--jobs N] [--resume] [--qa-dir D] [--shard i/N]\n"
       "       [--register rigid|affine|bspline|none] [--spacing X,Y,Z] [--n4] [--mr-norm percentile|zscore]";
   c.example =
       "mr2ct preprocess --manifest data_manifests/brainweb20-paired.csv --data-root /data --out bw.h5 --jobs 2 "
@@ -39,6 +41,9 @@ Command preprocessCommand() {
         "allow-outside", po::bool_switch(), "accept manifest paths that leave the manifest's folder")(
         "jobs,j", po::value<int>()->default_value(1), "cases processed in parallel")(
         "resume", po::bool_switch(), "keep the cases already in --out (same options required)")(
+        "shard", po::value<std::string>(),
+        "only shard i of N of the manifest (cases i, i+N, ...), written to <out>.shard<i>of<N>.h5 for "
+        "`mr2ct merge-stores`; default 0/1, or in a Slurm job array the task's shard")(
         "qa-dir", po::value<std::string>()->default_value(""), "folder for qa.csv, <id>_qa.png, <id>.tfm")(
         "register", po::value<std::string>()->default_value(toString(def.registration.kind)), "rigid | affine | bspline | none")(
         "mask-margin", realValue(def.registration.maskMarginMm),
@@ -60,6 +65,8 @@ Command preprocessCommand() {
     o.manifestOptions.allowOutside = vm["allow-outside"].as<bool>();
     o.jobs = vm["jobs"].as<int>();
     o.resume = vm["resume"].as<bool>();
+    std::tie(o.shardIndex, o.shardCount) =
+        resolveShard(vm.count("shard") ? std::optional<std::string>(vm["shard"].as<std::string>()) : std::nullopt);
     o.qaDir = vm["qa-dir"].as<std::string>();
     o.registration.kind = parseRegistrationKind(vm["register"].as<std::string>());
     o.registration.seed = vm["seed"].as<std::uint32_t>();
@@ -70,11 +77,12 @@ Command preprocessCommand() {
     if (vm["n4"].as<bool>()) o.plan.biasField = BiasFieldOptions{};
     o.plan.mrNormalization.method = vm["mr-norm"].as<std::string>();
     const PreprocessSummary s = runPreprocess(o);
-    io.out << o.out.string() << ": " << s.count("ok") << " case(s) preprocessed, " << s.count("kept") << " kept, "
+    io.out << o.storePath().string() << ": " << s.count("ok") << " case(s) preprocessed, " << s.count("kept") << " kept, "
            << s.count("skipped") << " skipped, " << s.count("failed") << " failed\n";
     for (const auto& r : s.cases)
       if (r.status == "failed") io.out << "  failed: " << r.id << ": " << r.error << "\n";
-    if (!o.qaDir.empty()) io.out << "QA: " << (o.qaDir / "qa.csv").string() << "\n";
+    if (!o.qaDir.empty())
+      io.out << "QA: " << (o.qaDir / ("qa" + shardSuffix(o.shardIndex, o.shardCount) + ".csv")).string() << "\n";
     return s.exitCode();
   };
   return c;

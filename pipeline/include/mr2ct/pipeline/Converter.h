@@ -146,14 +146,6 @@ struct BatchConvertOptions {
   void validate() const;
 };
 
-/// "i/N" → (i, N), 0 ≤ i < N; UsageError otherwise.
-std::pair<int, int> parseShard(const std::string& text);
-/// In a Slurm job array (SLURM_ARRAY_TASK_ID, _COUNT, _MIN set): shard (ID − MIN, COUNT), the
-/// default of --shard; nullopt outside an array. UsageError for a stepped or sparse array.
-std::optional<std::pair<int, int>> slurmArrayShard();
-/// Positions of the cases of shard i of N among `count` cases (deterministic, round robin).
-std::vector<std::size_t> shardPositions(std::size_t count, int index, int shards);
-
 struct BatchCaseStatus {
   std::string id;
   std::string status;   ///< "ok" | "skipped" (resume) | "failed"

@@ -25,11 +25,15 @@ struct PreprocessOptions {
   ManifestOptions manifestOptions;
   int jobs = 1;                     ///< cases in parallel
   bool resume = false;              ///< keep the cases already in `out` (same options required)
+  /// --shard i/N: only the manifest's cases at positions i, i+N, ...; the store and qa.csv are
+  /// named with ".shard<i>of<N>" so the tasks of one array never share a file (mergeStores joins them).
+  int shardIndex = 0, shardCount = 1;
   RegistrationOptions registration;
   PreprocessPlan plan;              ///< the MR's preparation (and the CT's normalization), kept by the model
   float ctOutsideHu = -1024.0f;     ///< CT value outside its field of view
 
   void validate() const;            ///< UsageError naming the bad option
+  std::filesystem::path storePath() const;  ///< `out`, with the shard suffix before ".h5"
   /// The options that determine the stored data (not paths, jobs, resume): the store's
   /// "preprocessing_options" root attribute = plan.toJson() + "registration" + "ct_outside_hu";
   /// --resume requires it to match; `train` copies it into the model folder unchanged.
@@ -64,7 +68,8 @@ struct PreprocessSummary {
   int exitCode() const;  ///< 0, or 3 when some case failed or was not reached (interrupted)
 };
 
-/// The whole batch: store committed atomically at options.out (failed cases left out), qa.csv in qaDir.
+/// The whole batch (or its shard): store committed atomically at options.storePath() (failed cases
+/// left out), qa.csv (qa.shard<i>of<N>.csv) in qaDir.
 /// SIGINT/SIGTERM during the run: running cases finish, the rest are "interrupted", the store with
 /// the finished cases is committed (so --resume continues from there); a second signal kills.
 PreprocessSummary runPreprocess(const PreprocessOptions& options);
