@@ -17,6 +17,7 @@
 #include "mr2ct/models/VelocityUNet.h"
 #include "mr2ct/models/VolumeIntegrator.h"
 #include "mr2ct/pipeline/Distributed.h"
+#include "support/TempDir.h"
 #include "support/ModelFixtures.h"
 
 namespace fs = std::filesystem;
@@ -34,19 +35,6 @@ constexpr double kBf16Tolerance = 0.05;
 
 #define MR2CT_REQUIRE_CUDA() \
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device (this LibTorch or this machine)"
-
-struct TempFolder {
-  fs::path path;
-  TempFolder() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("mr2ct-cuda-" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempFolder() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 /// test_models' tiny training on the GPU (every voxel inside the CT's field of view).
 InMemoryDataSource phantomSource(int train, int val) { return test::phantomSource(train, val, 6, 40, 36, 0); }
@@ -85,21 +73,21 @@ TEST(Cuda, TrainsInFp32AndBf16AndWritesWeightsACpuLoads) {
   const auto src = phantomSource(2, 1);
   for (const std::string precision : {"fp32", "bf16"}) {
     SCOPED_TRACE(precision);
-    TempFolder dir;
+    test::TempDir dir;
     ModelConfig c = tinyCudaConfig();
     c.training.precision = precision;
     TrainRunOptions run;
     run.progress = false;
     run.finalNfes = {1, 4};
-    const TrainSummary s = trainModel(c, src, dir.path, run);
+    const TrainSummary s = trainModel(c, src, dir.path(), run);
     EXPECT_EQ(s.lastStep, 60);
-    const auto [l0, l1] = firstAndLastLoss(trainLogPath(dir.path));
+    const auto [l0, l1] = firstAndLastLoss(trainLogPath(dir.path()));
     EXPECT_LT(l1, 0.5 * l0);
     ASSERT_EQ(s.finalValMaeHu.size(), 2u);
     EXPECT_TRUE(std::isfinite(s.finalValMaeHu[0].second));
     EXPECT_FALSE(autocastEnabled(torch::Device(torch::kCUDA)));  // the guard restored the thread's state
     // The folder loads on a machine without a GPU: the weights are CPU float32.
-    const LoadedModel m = loadModel(dir.path, torch::kCPU);
+    const LoadedModel m = loadModel(dir.path(), torch::kCPU);
     for (const auto& p : m.network->parameters()) {
       EXPECT_TRUE(p.device().is_cpu());
       EXPECT_EQ(p.scalar_type(), torch::kFloat);
@@ -116,16 +104,16 @@ TEST(Cuda, ResumingOnTheGpuContinuesTheUninterruptedRun) {
   TrainRunOptions run;
   run.progress = false;
   run.finalNfes = {};
-  TempFolder whole, split;
-  trainModel(c, src, whole.path, run);
+  test::TempDir whole, split;
+  trainModel(c, src, whole.path(), run);
   run.stopAfterStep = 10;
-  trainModel(c, src, split.path, run);
+  trainModel(c, src, split.path(), run);
   run.stopAfterStep = -1;
   run.resume = true;
-  trainModel(c, src, split.path, run);
+  trainModel(c, src, split.path(), run);
   VelocityUNet a = makeNetwork(c), b = makeNetwork(c);
-  loadWeights(a, modelWeightsPath(whole.path));
-  loadWeights(b, modelWeightsPath(split.path));
+  loadWeights(a, modelWeightsPath(whole.path()));
+  loadWeights(b, modelWeightsPath(split.path()));
   // Not bit-for-bit as on the CPU: cuDNN's backward kernels accumulate with atomics (another
   // summation order on every run, restarted or not), and AdamW's m/√v magnifies the relative
   // differences of near-zero gradients; so each tensor must agree to 1e-3 of its norm.

@@ -14,6 +14,7 @@
 #include "mr2ct/models/SliceSampler.h"
 #include "mr2ct/models/Trainer.h"
 #include "mr2ct/models/VelocityUNet.h"
+#include "support/TempDir.h"
 #include "support/ModelFixtures.h"
 
 namespace fs = std::filesystem;
@@ -26,19 +27,6 @@ namespace {
 class Seeded : public ::testing::Test {
  protected:
   void SetUp() override { torch::manual_seed(0); }
-};
-
-struct TempFolder {
-  fs::path path;
-  TempFolder() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("mr2ct-models-" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempFolder() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
 };
 
 int64_t countParameters(const torch::nn::Module& m) {
@@ -233,7 +221,7 @@ TEST(Sampler, PrefetchLoaderDeliversStepsInOrder) {
 // ---- model folder -------------------------------------------------------------------------------
 
 TEST(ModelFolder, ConfigRoundTripAndErrors) {
-  TempFolder dir;
+  test::TempDir dir;
   ModelConfig c = tinyConfig();
   c.network.neighbours = 2;
   c.flow.source = "noise";
@@ -241,37 +229,37 @@ TEST(ModelFolder, ConfigRoundTripAndErrors) {
   c.training.seed = 42;
   c.training.precision = "bf16";
   c.preprocessing = {{"mr", {{"rule", "percentile"}, {"p", {1, 99}}}}, {"spacing", {1.0, 1.0, 2.5}}};
-  saveModelConfig(c, dir.path);
-  const ModelConfig back = loadModelConfig(dir.path);
+  saveModelConfig(c, dir.path());
+  const ModelConfig back = loadModelConfig(dir.path());
   EXPECT_EQ(back.toJson(), c.toJson());
 
-  EXPECT_THROW(loadModelConfig(dir.path / "absent"), IoError);
-  std::ofstream(dir.path / "config.json") << "{ not json";
+  EXPECT_THROW(loadModelConfig(dir.path() / "absent"), IoError);
+  std::ofstream(dir.path() / "config.json") << "{ not json";
   try {
-    loadModelConfig(dir.path);
+    loadModelConfig(dir.path());
     FAIL();
   } catch (const DataError& e) {
     EXPECT_NE(std::string(e.what()).find("config.json"), std::string::npos) << e.what();
   }
   auto j = c.toJson();
   j["format_version"] = 99;
-  std::ofstream(dir.path / "config.json", std::ios::trunc) << j.dump();
-  EXPECT_THROW(loadModelConfig(dir.path), DataError);
+  std::ofstream(dir.path() / "config.json", std::ios::trunc) << j.dump();
+  EXPECT_THROW(loadModelConfig(dir.path()), DataError);
   j = c.toJson();
   j["network"]["channels"] = "many";
-  std::ofstream(dir.path / "config.json", std::ios::trunc) << j.dump();
-  EXPECT_THROW(loadModelConfig(dir.path), DataError);
+  std::ofstream(dir.path() / "config.json", std::ios::trunc) << j.dump();
+  EXPECT_THROW(loadModelConfig(dir.path()), DataError);
   c.training.precision = "fp16";
   EXPECT_THROW(c.validate(), UsageError);
 }
 
 TEST_F(Seeded, WeightsRoundTripAndMismatchedOrCorruptCheckpoints) {
-  TempFolder dir;
+  test::TempDir dir;
   ModelConfig c = tinyConfig();
   VelocityUNet a = makeNetwork(c);
-  saveWeights(*a, dir.path / "w.pt");
+  saveWeights(*a, dir.path() / "w.pt");
   VelocityUNet b = makeNetwork(c);
-  loadWeights(b, dir.path / "w.pt");
+  loadWeights(b, dir.path() / "w.pt");
   auto pa = a->parameters(), pb = b->parameters();
   for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::equal(pa[i], pb[i]));
 
@@ -279,7 +267,7 @@ TEST_F(Seeded, WeightsRoundTripAndMismatchedOrCorruptCheckpoints) {
   wider.network.unet.channels({16, 16});
   VelocityUNet w = makeNetwork(wider);
   try {
-    loadWeights(w, dir.path / "w.pt");
+    loadWeights(w, dir.path() / "w.pt");
     FAIL();
   } catch (const DataError& e) {
     EXPECT_NE(std::string(e.what()).find("shape"), std::string::npos) << e.what();
@@ -288,11 +276,11 @@ TEST_F(Seeded, WeightsRoundTripAndMismatchedOrCorruptCheckpoints) {
   ModelConfig deeper = c;
   deeper.network.unet.channels({8, 16, 32});
   VelocityUNet d = makeNetwork(deeper);
-  EXPECT_THROW(loadWeights(d, dir.path / "w.pt"), DataError);
+  EXPECT_THROW(loadWeights(d, dir.path() / "w.pt"), DataError);
 
-  std::ofstream(dir.path / "bad.pt") << "garbage, not a zip archive";
-  EXPECT_THROW(loadWeights(b, dir.path / "bad.pt"), DataError);
-  EXPECT_THROW(loadWeights(b, dir.path / "missing.pt"), IoError);
+  std::ofstream(dir.path() / "bad.pt") << "garbage, not a zip archive";
+  EXPECT_THROW(loadWeights(b, dir.path() / "bad.pt"), DataError);
+  EXPECT_THROW(loadWeights(b, dir.path() / "missing.pt"), IoError);
 }
 
 // ---- trainer ------------------------------------------------------------------------------------
@@ -309,25 +297,25 @@ std::pair<double, double> firstAndLastLoss(const fs::path& logCsv) {
 
 TEST(Trainer, LossFallsOnAPhantom) {
   const auto src = phantomSource(2, 1);
-  TempFolder dir;
+  test::TempDir dir;
   ModelConfig c = tinyConfig();
   c.training.logEvery = 10;
   TrainRunOptions run;
   run.progress = false;
   run.finalNfes = {1, 4};
-  const TrainSummary s = trainModel(c, src, dir.path, run);
+  const TrainSummary s = trainModel(c, src, dir.path(), run);
   EXPECT_EQ(s.lastStep, 60);
   // First logged interval vs the last one.
-  const auto [l0, l1] = firstAndLastLoss(trainLogPath(dir.path));
+  const auto [l0, l1] = firstAndLastLoss(trainLogPath(dir.path()));
   EXPECT_LT(l1, 0.5 * l0);
   ASSERT_EQ(s.finalValMaeHu.size(), 2u);
   EXPECT_TRUE(std::isfinite(s.finalValMaeHu[0].second));
   // The folder is complete and loads.
-  const LoadedModel m = loadModel(dir.path);
+  const LoadedModel m = loadModel(dir.path());
   EXPECT_EQ(m.config.toJson(), c.toJson());
-  EXPECT_TRUE(fs::exists(trainStatePath(dir.path)));
+  EXPECT_TRUE(fs::exists(trainStatePath(dir.path())));
   // Training again into the same folder without --resume is refused.
-  EXPECT_THROW(trainModel(c, src, dir.path, run), UsageError);
+  EXPECT_THROW(trainModel(c, src, dir.path(), run), UsageError);
 }
 
 TEST(Trainer, Bf16AutocastTrainsAndRestoresTheAutocastState) {
@@ -336,19 +324,19 @@ TEST(Trainer, Bf16AutocastTrainsAndRestoresTheAutocastState) {
   c.training.logEvery = 10;
   TrainRunOptions run;
   run.progress = false;
-  TempFolder fp32, bf16;
-  trainModel(c, src, fp32.path, run);
+  test::TempDir fp32, bf16;
+  trainModel(c, src, fp32.path(), run);
   c.training.precision = "bf16";
-  trainModel(c, src, bf16.path, run);
+  trainModel(c, src, bf16.path(), run);
   EXPECT_FALSE(autocastEnabled(torch::kCPU));  // the guard gave the thread its state back
   // The loss falls in bf16 too.
-  const auto [l0, l1] = firstAndLastLoss(trainLogPath(bf16.path));
+  const auto [l0, l1] = firstAndLastLoss(trainLogPath(bf16.path()));
   EXPECT_LT(l1, 0.5 * l0);
   // Same seed, same batches: only the arithmetic differs, so the weights must (autocast did act)
   // and the saved weights stay float32.
   VelocityUNet a = makeNetwork(c), b = makeNetwork(c);
-  loadWeights(a, modelWeightsPath(fp32.path));
-  loadWeights(b, modelWeightsPath(bf16.path));
+  loadWeights(a, modelWeightsPath(fp32.path()));
+  loadWeights(b, modelWeightsPath(bf16.path()));
   auto pa = a->parameters(), pb = b->parameters();
   bool anyDifferent = false;
   for (size_t i = 0; i < pa.size(); ++i) {
@@ -356,7 +344,7 @@ TEST(Trainer, Bf16AutocastTrainsAndRestoresTheAutocastState) {
     anyDifferent = anyDifferent || !torch::equal(pa[i], pb[i]);
   }
   EXPECT_TRUE(anyDifferent);
-  EXPECT_EQ(loadModelConfig(bf16.path).training.precision, "bf16");
+  EXPECT_EQ(loadModelConfig(bf16.path()).training.precision, "bf16");
 }
 
 TEST(Trainer, ResumeIsBitForBit) {
@@ -367,26 +355,26 @@ TEST(Trainer, ResumeIsBitForBit) {
   c.flow.sigma = 0.05;  // exercise the bridge-noise draws as well
   TrainRunOptions run;
   run.progress = false;
-  TempFolder whole, parts;
-  trainModel(c, src, whole.path, run);
+  test::TempDir whole, parts;
+  trainModel(c, src, whole.path(), run);
   run.stopAfterStep = 3;
-  EXPECT_EQ(trainModel(c, src, parts.path, run).lastStep, 3);
+  EXPECT_EQ(trainModel(c, src, parts.path(), run).lastStep, 3);
   run.stopAfterStep = -1;
   run.resume = true;
-  const TrainSummary resumed = trainModel(c, src, parts.path, run);
+  const TrainSummary resumed = trainModel(c, src, parts.path(), run);
   EXPECT_EQ(resumed.firstStep, 3);
   EXPECT_EQ(resumed.lastStep, 6);
 
   VelocityUNet a = makeNetwork(c), b = makeNetwork(c);
-  loadWeights(a, modelWeightsPath(whole.path));
-  loadWeights(b, modelWeightsPath(parts.path));
+  loadWeights(a, modelWeightsPath(whole.path()));
+  loadWeights(b, modelWeightsPath(parts.path()));
   const auto names = a->named_parameters().keys();
   auto pa = a->parameters(), pb = b->parameters();
   for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::equal(pa[i], pb[i])) << names[i];
   // And the raw (non-EMA) weights in the training state.
   torch::serialize::InputArchive sa, sb, ma, mb;
-  sa.load_from(trainStatePath(whole.path).string());
-  sb.load_from(trainStatePath(parts.path).string());
+  sa.load_from(trainStatePath(whole.path()).string());
+  sb.load_from(trainStatePath(parts.path()).string());
   ASSERT_TRUE(sa.try_read("model", ma));
   ASSERT_TRUE(sb.try_read("model", mb));
   readModuleArchive(*a, ma, "whole");
@@ -396,5 +384,5 @@ TEST(Trainer, ResumeIsBitForBit) {
   // A different network cannot resume this folder.
   ModelConfig other = c;
   other.network.unet.channels({16, 16});
-  EXPECT_THROW(trainModel(other, src, parts.path, run), UsageError);
+  EXPECT_THROW(trainModel(other, src, parts.path(), run), UsageError);
 }

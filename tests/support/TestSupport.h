@@ -9,27 +9,9 @@
 #include <string>
 
 #include "mr2ct/preprocessing/Volume.h"
+#include "support/TempDir.h"
 
 namespace mr2ct::test {
-
-/// A fresh temporary folder removed when the object goes out of scope.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() / ("mr2ct-test-" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  std::filesystem::path path_;
-};
 
 /// The message of the `E` that `f` throws; a test failure (and "") when it throws nothing.
 template <class E, class F>
