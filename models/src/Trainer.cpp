@@ -12,6 +12,7 @@
 #include "mr2ct/core/Error.h"
 #include "mr2ct/core/Log.h"
 #include "mr2ct/core/Progress.h"
+#include "mr2ct/core/Stopwatch.h"
 #include "mr2ct/models/FlowMatching.h"
 #include "mr2ct/models/MixedPrecision.h"
 #include "mr2ct/models/OdeSolver.h"
@@ -34,7 +35,8 @@ double learningRateAt(const TrainingConfig& t, int64_t step) {
 nlohmann::json TrainSummary::toJson() const {
   nlohmann::json j{{"first_step", firstStep},       {"last_step", lastStep},
                    {"last_loss", lastLoss},         {"samples_per_s", samplesPerSecond},
-                   {"seconds", seconds},            {"data_wait_s", dataWaitSeconds}};
+                   {"seconds", seconds},            {"data_wait_s", dataWaitSeconds},
+                   {"communication_s", communicationSeconds}, {"gradient_bytes_per_step", gradientBytesPerStep}};
   nlohmann::json mae = nlohmann::json::object();
   for (const auto& [nfe, v] : finalValMaeHu) mae["nfe" + std::to_string(nfe)] = v;
   j["val_mae_hu"] = mae;
@@ -291,7 +293,9 @@ TrainSummary trainModel(const ModelConfig& config, const TrainingDataSource& dat
         // numerator by worldSize / Σ w so that the averaged gradient is the global loss's gradient.
         const torch::Tensor errorSum = flowMatchingErrorSum(v, ps.dx_t, w);
         torch::Tensor totals = torch::stack({errorSum.detach(), w.sum()}).to(torch::kCPU, torch::kDouble);
+        const Stopwatch communication;
         reducer->sum(totals);
+        summary.communicationSeconds += communication.seconds();
         const double weightTotal = std::max(1.0, totals[1].item<double>());
         loss = errorSum * (double(reducer->worldSize()) / weightTotal);
         lossValue = totals[0].item<double>() / weightTotal;
@@ -299,7 +303,11 @@ TrainSummary trainModel(const ModelConfig& config, const TrainingDataSource& dat
     }
     loss.backward();
     if (!reducer) lossValue = loss.item<double>();
-    else reducer->averageGradients(state.network->parameters());
+    else {
+      const Stopwatch communication;
+      reducer->averageGradients(state.network->parameters());
+      summary.communicationSeconds += communication.seconds();
+    }
     if (!std::isfinite(lossValue))
       throw DataError(data.name(), "loss is " + std::to_string(lossValue) + " at step " + std::to_string(step) +
                                        ", stopping training");
@@ -348,6 +356,9 @@ TrainSummary trainModel(const ModelConfig& config, const TrainingDataSource& dat
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   summary.samplesPerSecond = summary.seconds > 0 ? double((step - summary.firstStep) * tr.batch) / summary.seconds : 0;
   summary.dataWaitSeconds = loader.waitSeconds();
+  if (reducer)
+    for (const auto& p : state.network->parameters())
+      summary.gradientBytesPerStep += p.numel() * int64_t(p.element_size());
   if (val && step == tr.steps && !run.finalNfes.empty()) {
     const auto mae = validationMaeHu(state.ema, *val, config, device, run.finalNfes);
     for (size_t i = 0; i < mae.size(); ++i) summary.finalValMaeHu.emplace_back(run.finalNfes[i], mae[i]);

@@ -78,6 +78,18 @@ dh=$(compare one/weights.pt half/weights.pt) || fail "compare"
 echo "distributed_train: max |w(1 rank, B=4) - w(2 ranks via $twoSource, B=4)| = $d2 (tolerance $tol); vs 1 rank B=2: $dh"
 awk -v d="$d2" -v t="$tol" 'BEGIN{exit !(d <= t)}' || fail "2-rank weights differ from 1-rank weights by $d2 > $tol"
 awk -v d="$dh" 'BEGIN{exit !(d > 1e-3)}' || fail "batch 2 vs batch 4 differ by only $dh: the comparison cannot tell batches apart"
+# The 2-rank summary reports time in the all-reduces and the gradient bytes per step: every
+# parameter's fp32 gradient, i.e. the bytes of the weights archive's tensors.
+"$py" - two/weights.pt two*.out <<'PY' || fail "2-rank summary lacks the communication figures"
+import json, re, sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+weight_bytes = sum(z.getinfo(n).file_size for n in z.namelist() if "/data/" in n)
+text = "".join(open(f).read() for f in sys.argv[2:])
+s = json.loads(re.search(r'\{"communication_s".*\}', text).group(0))
+assert s["gradient_bytes_per_step"] == weight_bytes, (s["gradient_bytes_per_step"], weight_bytes)
+assert 0 < s["communication_s"] < s["seconds"], s
+print(f"distributed_train: all-reduce {s['communication_s']:.3f} s of {s['seconds']:.3f} s, {weight_bytes} gradient bytes per step")
+PY
 for f in config.json log.csv; do [ -e "two/$f" ] || fail "rank 0 did not write two/$f"; done
 [ "$(wc -l < two/log.csv)" = "$(wc -l < one/log.csv)" ] || fail "log.csv rows differ from the 1-rank run"
 

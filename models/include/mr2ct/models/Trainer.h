@@ -46,6 +46,10 @@ struct TrainSummary {
   double samplesPerSecond = 0.0;
   double seconds = 0.0;
   double dataWaitSeconds = 0.0;  ///< time the network waited for the loader
+  /// Data-parallel runs: time in the all-reduces of the loss terms and gradients (packing and
+  /// waiting for the slowest rank included), and the gradient bytes each rank reduces per step.
+  double communicationSeconds = 0.0;
+  int64_t gradientBytesPerStep = 0;
   std::vector<std::pair<int, double>> finalValMaeHu;  ///< (NFE, MAE) on the val split; empty without val cases
   nlohmann::json toJson() const;
 };
