@@ -4,7 +4,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/install-deps.sh"
-"$root/scripts/build.sh"
+"$root/scripts/build.sh" -DMR2CT_WARNINGS_AS_ERRORS=ON
 cd "${MR2CT_BUILD_DIR:-$root/build}"
 ctest --output-on-failure -j "$(nproc)" --timeout 900
 # Reliability (README "Reliability"), part of every run unless MR2CT_RELIABILITY=0: the torch-free

@@ -175,11 +175,11 @@ TEST(BatchReport, GoesOnPastBadCasesAndSummarizes) {
     const Volume ct = headCt(g);
     writeVolume(ct, dir / (id + "_ct.nii.gz"));
     writeVolume(ct, dir / (id + "_mr.nii.gz"));
-    cases.push_back({id, dir / (id + "_mr.nii.gz"), dir / (id + "_ct.nii.gz"), {}});
+    cases.push_back({id, dir / (id + "_mr.nii.gz"), dir / (id + "_ct.nii.gz"), {}, {}, {}});
   }
   writeVolume(headCt(g, 10.0f), dir / "pred" / "c0.nii.gz");          // <id>.nii.gz
   writeVolume(headCt(g, 30.0f), dir / "pred" / "c2" / "sct.nii.gz");  // <id>/sct.nii.gz
-  cases.push_back({"c3", {}, dir / "c0_ct.nii.gz", {}});              // no prediction at all
+  cases.push_back({"c3", {}, dir / "c0_ct.nii.gz", {}, {}, {}});              // no prediction at all
   writeVolume(headCt(grid({24, 22, 19})), dir / "pred" / "c1.nii.gz");  // wrong size
   BatchOptions o;
   o.predDir = dir / "pred";

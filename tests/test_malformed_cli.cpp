@@ -50,7 +50,7 @@ TEST_P(MalformedCli, InfoExitsOneWithOneLine) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Malformed, MalformedCli, ::testing::ValuesIn(refusedByInfo()),
-                         [](const ::testing::TestParamInfo<Malformed>& info) { return info.param.name; });
+                         [](const ::testing::TestParamInfo<Malformed>& param) { return param.param.name; });
 
 }  // namespace
 }  // namespace mr2ct

@@ -54,7 +54,7 @@ TEST_P(MalformedInput, RefusedWithTheFileNamed) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Malformed, MalformedInput, ::testing::ValuesIn(corpus()),
-                         [](const ::testing::TestParamInfo<Malformed>& info) { return info.param.name; });
+                         [](const ::testing::TestParamInfo<Malformed>& param) { return param.param.name; });
 
 /// The corpus size per reader, printed so the README's figures can be regenerated.
 TEST(MalformedCorpus, CountsPerReader) {

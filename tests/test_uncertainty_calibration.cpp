@@ -118,7 +118,7 @@ TEST(UncertaintyCalibration, BatchReportReadsStdMapsBesideThePredictions) {
     writeVolume(ref, dir / (id + "_ct.nii.gz"));
     writeVolume(pred, dir / "pred" / (id + ".nii.gz"));
     if (k < 3) writeVolume(sd, dir / "pred" / (id + "_std.nii.gz"));
-    cases.push_back({id, "", dir / (id + "_ct.nii.gz"), ""});
+    cases.push_back({id, "", dir / (id + "_ct.nii.gz"), "", "", ""});
     Mask m(g, 1);
     writeMask(m, dir / (id + "_mask.nii.gz"));
     cases.back().mask = dir / (id + "_mask.nii.gz");
@@ -166,7 +166,7 @@ TEST(UncertaintyCalibration, AnUnreadableStdMapIsAWarningNotAFailure) {
   o.outDir = dir / "report";
   o.montages = false;
   o.evaluate.metrics.ssim = o.evaluate.metrics.msSsim = false;
-  const BatchResult r = evaluateBatch({{"a", "", dir / "ct.nii.gz", dir / "mask.nii.gz"}}, o);
+  const BatchResult r = evaluateBatch({{"a", "", dir / "ct.nii.gz", dir / "mask.nii.gz", "", ""}}, o);
   EXPECT_EQ(r.succeeded, 1u);
   std::ifstream csv(dir / "report" / "metrics.csv");
   std::stringstream text;

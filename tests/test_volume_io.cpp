@@ -60,8 +60,8 @@ TEST_P(VolumeRoundTrip, Int16AndMask) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Formats, VolumeRoundTrip, ::testing::Values(".nii.gz", ".nii", ".mha", ".nrrd"),
-                         [](const auto& info) {
-                           std::string s = info.param.substr(1);
+                         [](const auto& format) {
+                           std::string s = format.param.substr(1);
                            for (auto& c : s)
                              if (c == '.') c = '_';
                            return s;

@@ -225,11 +225,11 @@ struct Level {
     SliceSource s;
     s.size = size;
     const Level* self = this;
-    s.fill = [self](std::size_t z, double* x, double* y, std::uint8_t* m) {
+    s.fill = [self](std::size_t z, double* xOut, double* yOut, std::uint8_t* mOut) {
       const std::size_t plane = self->size[0] * self->size[1];
-      std::copy_n(self->x.data() + z * plane, plane, x);
-      std::copy_n(self->y.data() + z * plane, plane, y);
-      std::copy_n(self->m.data() + z * plane, plane, m);
+      std::copy_n(self->x.data() + z * plane, plane, xOut);
+      std::copy_n(self->y.data() + z * plane, plane, yOut);
+      std::copy_n(self->m.data() + z * plane, plane, mOut);
     };
     return s;
   }

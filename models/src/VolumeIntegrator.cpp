@@ -186,14 +186,14 @@ IntegrationResult VolumeIntegrator::runSlices(const torch::Tensor& mrIn, const U
   int64_t B = options_.batchSize;
   if (options_.maxBatchVoxels > 0) B = std::max<int64_t>(1, std::min(B, options_.maxBatchVoxels / (Hp * Wp)));
   const std::size_t batches = std::size_t((D + B - 1) / B);
-  const bool noise = options_.source == "noise";
-  const torch::Tensor noiseVolume = noise ? seededNoise({D, 1, Hp, Wp}, options_.noiseSeed) : torch::Tensor();
+  const bool noiseSource = options_.source == "noise";
+  const torch::Tensor noiseVolume = noiseSource ? seededNoise({D, 1, Hp, Wp}, options_.noiseSeed) : torch::Tensor();
   for (int64_t z0 = 0; z0 < D; z0 += B) {
     const int64_t b = std::min(B, D - z0);
     // x0 = condition channel k (the slice itself).
     const torch::Tensor cond = padTo2d(slicebatch::conditionSlices(mr, z0, b, k), Hp, Wp).to(options_.device);
     const torch::Tensor x0 =
-        noise ? noiseVolume.narrow(0, z0, b).to(options_.device) : cond.narrow(1, k, 1).clone();
+        noiseSource ? noiseVolume.narrow(0, z0, b).to(options_.device) : cond.narrow(1, k, 1).clone();
     int evaluations = 0;
     const VelocityFn v = [&](const torch::Tensor& x, double t) {
       ++evaluations;

@@ -77,13 +77,13 @@ int dispatch(int argc, const char* const* argv, std::ostream& out, std::ostream&
       std::ifstream in(path);
       if (!in) throw UsageError("--config " + path + ": file not found or unreadable");
       try {
-        auto parsed = po::parse_config_file(in, desc, true);
-        for (const auto& o : parsed.options) {
+        auto fromFile = po::parse_config_file(in, desc, true);
+        for (const auto& o : fromFile.options) {
           if (!o.unregistered) continue;
           if (cmd->configHasStageSections && o.string_key.find('.') != std::string::npos) continue;
           throw UsageError(path + ": unknown option '" + o.string_key + "' for mr2ct " + cmd->name);
         }
-        po::store(parsed, vm);
+        po::store(fromFile, vm);
       } catch (const po::error& e) {
         throw UsageError(path + ": " + e.what());
       }

@@ -19,7 +19,6 @@ namespace mr2ct {
 
 namespace fs = std::filesystem;
 
-
 // ---- options -------------------------------------------------------------------------------------
 
 OutputFormat parseOutputFormat(const std::string& text) {
@@ -83,12 +82,10 @@ std::optional<TypicalityScore> checkInput(const TypicalityReference& reference, 
     return std::nullopt;
   }
   if (!check.typical()) {
-    const auto& features = inputProfileFeatures();
-    const auto f = std::find_if(features.begin(), features.end(), [&](const auto& x) { return x.key == check.feature; });
     spdlog::warn("{}: this input looks unlike the model's training data: {} is {:.1f} standard deviations from "
                  "the mean of its {} training cases (the check allows {:.1f}); check the contrast, orientation, "
                  "voxel size and body region before using the sCT",
-                 input.string(), f->description, std::abs(check.z), reference.cases, check.threshold);
+                 input.string(), inputProfileFeature(check.feature).description, std::abs(check.z), reference.cases, check.threshold);
   }
   return check;
 }
@@ -240,7 +237,7 @@ ConvertReport Converter::convert(const fs::path& input, const fs::path& output) 
 }
 
 ConvertReport Converter::convert(const fs::path& input, const fs::path& output, const std::string& dicomSeries) const {
-  const Stopwatch total;
+  const Stopwatch wholeCase;
   ConvertReport report;
   report.input = input;
   report.precision = impl_->precision;
@@ -416,7 +413,7 @@ ConvertReport Converter::convert(const fs::path& input, const fs::path& output, 
     writeVolume(sd, report.uncertaintyOutput, wo);
   }
   report.secondsWrite = stage.seconds();
-  report.secondsTotal = total.seconds();
+  report.secondsTotal = wholeCase.seconds();
   return report;
 }
 

@@ -470,9 +470,9 @@ std::string writeDicomCtSeries(const Volume& hu, const fs::path& path, const Dic
 
       std::string number = std::to_string(k + 1);
       number.insert(0, std::size_t(std::max(0, width - int(number.size()))), '0');
-      const fs::path path = tmp / ("CT" + number + ".dcm");
-      writer.SetFileName(path.string().c_str());
-      if (!writer.Write()) throw IoError(path.string(), "cannot write the DICOM file (disk full or not writable?)");
+      const fs::path slicePath = tmp / ("CT" + number + ".dcm");
+      writer.SetFileName(slicePath.string().c_str());
+      if (!writer.Write()) throw IoError(slicePath.string(), "cannot write the DICOM file (disk full or not writable?)");
     }
 
     // Into place: an absent or empty target is replaced by rename; a non-empty one only with
