@@ -165,6 +165,9 @@ TEST(TypicalityReference, AnOutlierIsFlaggedNamingItsFeatureAndSign) {
   const auto j = s.toJson();
   EXPECT_EQ(j.at("feature"), "iqr");
   EXPECT_EQ(j.at("typical"), false);
+  // The warning's words for the flagged feature.
+  EXPECT_EQ(&inputProfileFeature(s.feature), &inputProfileFeatures()[featureIndex("iqr")]);
+  EXPECT_THROW(inputProfileFeature("no_such_feature"), DataError);
 }
 
 TEST(TypicalityReference, ASpreadOfZeroIsRaisedToTheMinimumScale) {

@@ -20,8 +20,7 @@ void StoreMergeOptions::validate() const {
   if (out.empty()) throw UsageError("merge-stores: --out is required");
   if (fullExtension(out) != ".h5" && fullExtension(out) != ".hdf5")
     throw UsageError("merge-stores: --out must end in .h5 (got " + out.string() + ")");
-  if (fs::exists(out))
-    throw UsageError("merge-stores: " + out.string() + " exists; remove it or choose another --out");
+  if (fs::exists(out)) throw UsageError("merge-stores: " + out.string() + " exists; remove it or choose another --out");
 }
 
 namespace {
@@ -65,12 +64,13 @@ int checkShards(const std::vector<TrainingStore>& stores) {
       throw UsageError("merge-stores: " + f + " is shard " + std::to_string(i) + "/" + std::to_string(n) + ", " +
                        stores.front().path().string() + " one of " + std::to_string(count) + " shards");
     const nlohmann::json m = s.rootAttributes().value("manifest", nlohmann::json());
-    if (m.value("file", "") != firstManifest.value("file", "") || m.value("cases", -1) != firstManifest.value("cases", -1))
+    if (m.value("file", "") != firstManifest.value("file", "") ||
+        m.value("cases", -1) != firstManifest.value("cases", -1))
       throw UsageError("merge-stores: " + f + " is a shard of another manifest (" + m.value("file", "?") + ") than " +
                        stores.front().path().string() + " (" + firstManifest.value("file", "?") + ")");
     if (!seen.emplace(i, f).second)
-      throw UsageError("merge-stores: shard " + std::to_string(i) + "/" + std::to_string(n) + " is given twice: " +
-                       seen[i] + " and " + f);
+      throw UsageError("merge-stores: shard " + std::to_string(i) + "/" + std::to_string(n) +
+                       " is given twice: " + seen[i] + " and " + f);
   }
   for (int i = 0; i < count; ++i)
     if (!seen.count(i))
@@ -96,7 +96,8 @@ StoreMergeSummary mergeStores(const StoreMergeOptions& o) {
   std::map<std::string, std::string> owner;  // case id → store
   for (const auto& s : stores) {
     const std::string f = s.path().string();
-    const std::string key = firstDifference(options, s.rootAttributes().value("preprocessing_options", nlohmann::json()));
+    const std::string key =
+        firstDifference(options, s.rootAttributes().value("preprocessing_options", nlohmann::json()));
     if (!key.empty())
       throw UsageError("merge-stores: " + f + " was preprocessed with other options than " +
                        stores.front().path().string() + " (they differ in '" + key + "')");

@@ -45,6 +45,12 @@ const std::vector<InputProfileFeature>& inputProfileFeatures() {
   return features;
 }
 
+const InputProfileFeature& inputProfileFeature(const std::string& key) {
+  for (const auto& f : inputProfileFeatures())
+    if (f.key == key) return f;
+  throw DataError("input check", "no feature named '" + key + "'");
+}
+
 InputProfile inputProfile(const Volume& mr, const Mask& body, const std::string& context) {
   if (mr.size() != body.size())
     throw DataError(context, "the body mask's grid differs from the MR's (internal error in the input check)");

@@ -43,6 +43,8 @@ struct InputProfileFeature {
 ///    y) and along z: a model trained on its inputs' own grid (no plan spacing) sees anatomy at
 ///    another scale when they change (after resampling to the plan's spacing they are constant).
 const std::vector<InputProfileFeature>& inputProfileFeatures();
+/// The feature named `key`; DataError for a key that is not one of them.
+const InputProfileFeature& inputProfileFeature(const std::string& key);
 
 /// The profile of a normalized MR on `body`'s grid. DataError naming `context` when the mask holds
 /// fewer than two voxels along some axis (a single slice: no profile to compare) or the volume and
