@@ -44,17 +44,18 @@ nlohmann::json shardOf(const nlohmann::json& root) {
 
 /// Every input a shard of one manifest with one N, each shard once; or none a shard. Returns N or 0.
 int checkShards(const std::vector<TrainingStore>& stores) {
+  const TrainingStore& first = stores.front();
+  const bool shards = !shardOf(first.rootAttributes()).is_null();
+  const nlohmann::json firstManifest = first.rootAttributes().value("manifest", nlohmann::json::object());
   std::map<int, std::string> seen;
   int count = 0;
-  const nlohmann::json firstManifest = stores.front().rootAttributes().value("manifest", nlohmann::json());
   for (const auto& s : stores) {
     const std::string f = s.path().string();
     const nlohmann::json shard = shardOf(s.rootAttributes());
-    if (shard.is_null()) {
-      if (count > 0 || !shardOf(stores.front().rootAttributes()).is_null())
-        throw UsageError("merge-stores: " + f + " is a whole store, the others are shards of a manifest");
-      continue;
-    }
+    if (shard.is_null() == shards)
+      throw UsageError("merge-stores: " + (shards ? f : first.path().string()) + " is a whole store, " +
+                       (shards ? first.path().string() : f) + " a shard of a manifest (give all shards, or stores)");
+    if (!shards) continue;
     if (!shard.is_object() || !shard.value("count", nlohmann::json()).is_number_integer() ||
         !shard.value("index", nlohmann::json()).is_number_integer())
       throw DataError(f, "the 'manifest' attribute's shard record is malformed: " + shard.dump());
@@ -62,12 +63,12 @@ int checkShards(const std::vector<TrainingStore>& stores) {
     if (count == 0) count = n;
     if (n != count)
       throw UsageError("merge-stores: " + f + " is shard " + std::to_string(i) + "/" + std::to_string(n) + ", " +
-                       stores.front().path().string() + " one of " + std::to_string(count) + " shards");
-    const nlohmann::json m = s.rootAttributes().value("manifest", nlohmann::json());
-    if (m.value("file", "") != firstManifest.value("file", "") ||
+                       first.path().string() + " one of " + std::to_string(count) + " shards");
+    const nlohmann::json m = s.rootAttributes().at("manifest");  // an object: shardOf found the shard in it
+    if (!firstManifest.is_object() || m.value("file", "") != firstManifest.value("file", "") ||
         m.value("cases", -1) != firstManifest.value("cases", -1))
       throw UsageError("merge-stores: " + f + " is a shard of another manifest (" + m.value("file", "?") + ") than " +
-                       stores.front().path().string() + " (" + firstManifest.value("file", "?") + ")");
+                       first.path().string());
     if (!seen.emplace(i, f).second)
       throw UsageError("merge-stores: shard " + std::to_string(i) + "/" + std::to_string(n) +
                        " is given twice: " + seen[i] + " and " + f);

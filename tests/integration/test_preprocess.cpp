@@ -302,6 +302,14 @@ TEST(Preprocess, ShardStoresMergeIntoTheUnshardedStore) {
   EXPECT_NE(refused({shards[0], shards[1], shards[2], shards[1]}, "x.h5").find("given twice"), std::string::npos);
   EXPECT_NE(refused({dir / "whole.h5", shards[0]}, "x.h5").find("is in both"), std::string::npos);
   EXPECT_NE(refused(shards, "merged.h5").find("exists"), std::string::npos);
+  // A whole store among shards (either order): its cases are no shard of this manifest.
+  std::ofstream(dir / "other.csv") << "id,mr,ct,mask,split\n" << writePair(dir.path(), "d0");
+  runPreprocess(options(dir / "other.csv", dir / "other.h5", RegistrationKind::None));
+  for (const auto& mixed : {std::vector<fs::path>{dir / "other.h5", shards[0], shards[1], shards[2]},
+                            std::vector<fs::path>{shards[0], shards[1], shards[2], dir / "other.h5"}}) {
+    const std::string message = refused(mixed, "x.h5");
+    EXPECT_NE(message.find("other.h5 is a whole store"), std::string::npos) << message;
+  }
   EXPECT_EQ(TrainingStore::open(m.out).caseIds().size(), 5u);
   o.plan.mrNormalization.method = "zscore";
   o.shardIndex = 0;
