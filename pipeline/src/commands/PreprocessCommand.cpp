@@ -42,7 +42,7 @@ Command preprocessCommand() {
         "jobs,j", po::value<int>()->default_value(1), "cases processed in parallel")(
         "resume", po::bool_switch(), "keep the cases already in --out (same options required)")(
         "shard", po::value<std::string>(),
-        "only shard i of N of the manifest (cases i, i+N, ...), written to <out>.shard<i>of<N>.h5 for "
+        "only shard i of N of the manifest (cases i, i+N, ...), written to S.shard<i>of<N>.h5 for --out S.h5, for "
         "`mr2ct merge-stores`; default 0/1, or in a Slurm job array the task's shard")(
         "qa-dir", po::value<std::string>()->default_value(""), "folder for qa.csv, <id>_qa.png, <id>.tfm")(
         "register", po::value<std::string>()->default_value(toString(def.registration.kind)), "rigid | affine | bspline | none")(
