@@ -8,7 +8,7 @@
 
 #include "mr2ct/evaluation/BulkDensity.h"
 #include "mr2ct/evaluation/Metrics.h"
-#include "mr2ct/preprocessing/HeadPhantom.h"
+#include "mr2ct/phantom/HeadPhantom.h"
 #include "mr2ct/preprocessing/Resampling.h"
 
 int main(int argc, char** argv) {

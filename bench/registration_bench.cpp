@@ -17,7 +17,7 @@
 
 #include "mr2ct/core/Error.h"
 #include "mr2ct/core/Log.h"
-#include "mr2ct/preprocessing/HeadPhantom.h"
+#include "mr2ct/phantom/HeadPhantom.h"
 #include "mr2ct/preprocessing/BodyMask.h"
 #include "mr2ct/preprocessing/Registration.h"
 #include "mr2ct/preprocessing/VolumeIO.h"

@@ -10,7 +10,7 @@
 #include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
 #include "mr2ct/pipeline/Manifest.h"
-#include "mr2ct/preprocessing/HeadPhantom.h"
+#include "mr2ct/phantom/HeadPhantom.h"
 #include "mr2ct/preprocessing/VolumeIO.h"
 #include "support/TestSupport.h"
 

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mr2ct/core/Error.h"
-#include "mr2ct/preprocessing/HeadPhantom.h"
+#include "mr2ct/phantom/HeadPhantom.h"
 #include "mr2ct/preprocessing/Resampling.h"
 #include "mr2ct/preprocessing/Statistics.h"
 #include "mr2ct/preprocessing/VolumeIO.h"

@@ -7,7 +7,7 @@
 #include <map>
 #include <string>
 
-#include "mr2ct/preprocessing/HeadPhantom.h"
+#include "mr2ct/phantom/HeadPhantom.h"
 
 namespace mr2ct {
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "mr2ct/preprocessing/HeadPhantom.h"
+#include "mr2ct/phantom/HeadPhantom.h"
 
 namespace mr2ct {
 

@@ -1,6 +1,6 @@
 // The head phantom's public entry points: one case in memory, and a data set written to disk with
 // its manifest. The pieces live in Phantom*.cpp (anatomy, CT, MR, misalignment, fields).
-#include "mr2ct/preprocessing/HeadPhantom.h"
+#include "mr2ct/phantom/HeadPhantom.h"
 
 #include "mr2ct/core/SplitCounts.h"
 

@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "PhantomInternal.h"
-#include "mr2ct/preprocessing/HeadPhantom.h"
+#include "mr2ct/phantom/HeadPhantom.h"
 
 namespace mr2ct::phantom {
 
