@@ -9,6 +9,7 @@
 
 #include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/OptionError.h"
 #include "mr2ct/core/Text.h"
 #include "mr2ct/core/Progress.h"
 #include "mr2ct/core/SafePath.h"
@@ -214,9 +215,9 @@ void writeIndex(const std::filesystem::path& path, const std::vector<CaseRow>& r
 void BatchOptions::validate() const {
   evaluate.validate();
   montage.validate();
-  if (predDir.empty()) throw UsageError("--pred-dir is required for a batch evaluation");
-  if (!std::filesystem::is_directory(predDir)) throw UsageError("--pred-dir " + predDir.string() + ": not a folder");
-  if (outDir.empty()) throw UsageError("--out is required for a batch evaluation");
+  if (predDir.empty()) throw OptionError("{predDir} is required for a batch evaluation");
+  if (!std::filesystem::is_directory(predDir)) throw OptionError("{predDir} " + predDir.string() + ": not a folder");
+  if (outDir.empty()) throw OptionError("{out} is required for a batch evaluation");
 }
 
 std::filesystem::path findPrediction(const std::filesystem::path& predDir, const std::string& id) {

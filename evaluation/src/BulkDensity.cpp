@@ -5,16 +5,17 @@
 #include <cmath>
 
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/OptionError.h"
 #include "mr2ct/preprocessing/ItkInterop.h"
 #include "mr2ct/preprocessing/Statistics.h"
 
 namespace mr2ct {
 
 void BulkDensityOptions::validate() const {
-  if (!(darkFraction > 0 && darkFraction < 1)) throw UsageError("--dark-fraction must be in (0, 1)");
+  if (!(darkFraction > 0 && darkFraction < 1)) throw OptionError("{darkFraction} must be in (0, 1)");
   if (!(airFraction > 0 && airFraction <= darkFraction))
-    throw UsageError("--air-fraction must be in (0, dark fraction]");
-  if (!(boneMaxDepthMm > 0)) throw UsageError("--bone-depth-mm must be > 0");
+    throw OptionError("{airFraction} must be in (0, dark fraction]");
+  if (!(boneMaxDepthMm > 0)) throw OptionError("{boneMaxDepthMm} must be > 0");
   if (!std::isfinite(airHu) || !std::isfinite(softHu) || !std::isfinite(boneHu))
     throw UsageError("bulk HU values must be finite");
   bodyMask.validate();

@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/OptionError.h"
 #include "mr2ct/core/Log.h"
 #include "mr2ct/preprocessing/Resampling.h"
 #include "mr2ct/preprocessing/SpatialTransform.h"
@@ -13,7 +14,7 @@ namespace mr2ct {
 void EvaluateOptions::validate() const {
   metrics.validate();
   bodyMask.validate();
-  if (!(geometryTolerance >= 0)) throw UsageError("--geometry-tolerance must be >= 0");
+  if (!(geometryTolerance >= 0)) throw OptionError("{geometryTolerance} must be >= 0");
 }
 
 nlohmann::json EvaluateOptions::toJson() const {

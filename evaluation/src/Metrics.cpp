@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/OptionError.h"
 #include "mr2ct/evaluation/Ssim.h"
 
 namespace mr2ct {
@@ -22,7 +23,7 @@ const std::vector<std::string>& metricProfileNames() {
 MetricProfile metricProfile(const std::string& name) {
   if (name == "synthrad2023") return {name, -1024.0, 3000.0};
   if (name == "synthrad2025") return {name, -1024.0, 3071.0};
-  throw UsageError("--profile: unknown metric profile '" + name + "' (synthrad2023 or synthrad2025)");
+  throw OptionError("{profile}: unknown metric profile '" + name + "' (synthrad2023 or synthrad2025)");
 }
 
 void MetricsOptions::validate() const {

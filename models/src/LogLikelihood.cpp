@@ -5,13 +5,14 @@
 #include <cmath>
 
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/OptionError.h"
 
 namespace mr2ct {
 
 DivergenceMethod parseDivergenceMethod(const std::string& name) {
   if (name == "exact") return DivergenceMethod::Exact;
   if (name == "hutchinson") return DivergenceMethod::Hutchinson;
-  throw UsageError("--divergence: unknown method '" + name + "' (use hutchinson or exact)");
+  throw OptionError("{divergence}: unknown method '" + name + "' (use hutchinson or exact)");
 }
 
 std::string divergenceMethodName(DivergenceMethod method) {
@@ -82,9 +83,9 @@ double bitsPerDimension(double logDensityNats, double dimensions) { return -logD
 
 void LikelihoodOptions::validate() const {
   if (method != SolverMethod::Dopri5 && steps < 1)
-    throw UsageError("--steps must be at least 1 (got " + std::to_string(steps) + ")");
+    throw OptionError("{steps} must be at least 1 (got " + std::to_string(steps) + ")");
   if (divergence == DivergenceMethod::Hutchinson && probes < 1)
-    throw UsageError("--probes must be at least 1 (got " + std::to_string(probes) + ")");
+    throw OptionError("{probes} must be at least 1 (got " + std::to_string(probes) + ")");
   solver().validate();
 }
 

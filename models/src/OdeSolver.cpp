@@ -5,6 +5,7 @@
 #include <map>
 
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/OptionError.h"
 
 namespace mr2ct {
 
@@ -16,7 +17,7 @@ SolverMethod parseSolverMethod(const std::string& name) {
                                                            {"dopri5", SolverMethod::Dopri5}};
   const auto it = methods.find(name);
   if (it == methods.end())
-    throw UsageError("--solver: unknown method '" + name + "' (use euler, midpoint, heun, rk4 or dopri5)");
+    throw OptionError("{solver.method}: unknown method '" + name + "' (use euler, midpoint, heun, rk4 or dopri5)");
   return it->second;
 }
 
@@ -47,13 +48,13 @@ void SolverOptions::validate() const {
     throw UsageError("solver: t0 and t1 must be finite and different (got " + std::to_string(t0) + ", " +
                      std::to_string(t1) + ")");
   if (method == SolverMethod::Dopri5) {
-    if (!(rtol > 0) || !(atol > 0)) throw UsageError("--rtol/--atol must be positive for dopri5");
+    if (!(rtol > 0) || !(atol > 0)) throw OptionError("{rtol}/{atol} must be positive for dopri5");
     if (maxSteps < 1) throw UsageError("solver: maxSteps must be at least 1");
     if (firstStep < 0) throw UsageError("solver: firstStep must not be negative");
     return;
   }
   if (timeGrid.empty()) {
-    if (steps < 1) throw UsageError("--steps must be at least 1 (got " + std::to_string(steps) + ")");
+    if (steps < 1) throw OptionError("{steps} must be at least 1 (got " + std::to_string(steps) + ")");
     return;
   }
   if (timeGrid.size() < 2) throw UsageError("solver: a time grid needs at least two points");
@@ -233,9 +234,9 @@ SolveResult solve(const VelocityFn& v, const torch::Tensor& x0, const SolverOpti
 
 std::vector<SolveResult> eulerNfeSweep(const VelocityFn& v, const torch::Tensor& x0, const std::vector<int>& nfes,
                                        double t0, double t1, int* totalNfe) {
-  if (nfes.empty()) throw UsageError("--nfe-sweep: give at least one NFE");
+  if (nfes.empty()) throw OptionError("{nfeSweep}: give at least one NFE");
   for (int n : nfes)
-    if (n < 1) throw UsageError("--nfe-sweep: every NFE must be at least 1 (got " + std::to_string(n) + ")");
+    if (n < 1) throw OptionError("{nfeSweep}: every NFE must be at least 1 (got " + std::to_string(n) + ")");
   if (!(t1 != t0)) throw UsageError("solver: t0 and t1 must differ");
   // The first evaluation is common to every grid.
   const torch::Tensor v0 = v(x0, t0);

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/OptionError.h"
 
 namespace mr2ct {
 
@@ -21,10 +22,10 @@ void tuneMallocForTensors() {
 torch::Device parseDevice(const std::string& name) {
   if (name == "cpu") return torch::kCPU;
   if (name.rfind("cuda", 0) == 0) {
-    if (!torch::cuda::is_available()) throw UsageError("--device " + name + ": CUDA is not available in this build or machine");
+    if (!torch::cuda::is_available()) throw OptionError("{device} " + name + ": CUDA is not available in this build or machine");
     return torch::Device(name);
   }
-  throw UsageError("--device: unknown device '" + name + "' (use cpu or cuda)");
+  throw OptionError("{device}: unknown device '" + name + "' (use cpu or cuda)");
 }
 
 }  // namespace mr2ct

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/OptionError.h"
 
 namespace mr2ct {
 
@@ -16,35 +17,35 @@ using torch::indexing::Slice;
 BlendWindow parseBlendWindow(const std::string& name) {
   if (name == "gaussian") return BlendWindow::Gaussian;
   if (name == "hann") return BlendWindow::Hann;
-  throw UsageError("--blend: unknown window '" + name + "' (use gaussian or hann)");
+  throw OptionError("{blend}: unknown window '" + name + "' (use gaussian or hann)");
 }
 
 void IntegratorOptions::validate() const {
   if (dims != 2 && dims != 3) throw UsageError("integrator: dims must be 2 or 3 (got " + std::to_string(dims) + ")");
   if (contextSlices < 0) throw UsageError("integrator: contextSlices must not be negative");
-  if (batchSize < 1) throw UsageError("--batch must be at least 1 (got " + std::to_string(batchSize) + ")");
+  if (batchSize < 1) throw OptionError("{batch} must be at least 1 (got " + std::to_string(batchSize) + ")");
   if (sizeMultiple < 1) throw UsageError("integrator: sizeMultiple must be at least 1");
   if (source != "mr" && source != "noise")
     throw UsageError("integrator: source must be mr or noise (got '" + source + "')");
   if (dims == 3) {
     for (int i = 0; i < 3; ++i) {
       if (patchSize[i] < 1 || patchSize[i] % sizeMultiple != 0)
-        throw UsageError("--patch: every patch size must be a positive multiple of " + std::to_string(sizeMultiple));
+        throw OptionError("{patch}: every patch size must be a positive multiple of " + std::to_string(sizeMultiple));
       if (patchOverlap[i] < 0 || patchOverlap[i] >= patchSize[i])
-        throw UsageError("--overlap: each overlap must be in [0, patch size)");
+        throw OptionError("{overlap}: each overlap must be in [0, patch size)");
     }
   }
   solver.validate();
   if (!(bridgeSigma >= 0.0)) throw UsageError("integrator: bridgeSigma must be >= 0");
   if (bridgeSigma > 0.0 && source != "mr") throw UsageError("integrator: the bridge sampler needs the mr source");
   if (bridgeSigma > 0.0 && solver.method == SolverMethod::Dopri5)
-    throw UsageError("--samples with an mr-source model samples the Brownian bridge on a fixed grid: use a fixed-step "
-                     "--solver (euler, midpoint, heun, rk4) with --steps N (NFE N), not dopri5");
+    throw OptionError("{samples} with an mr-source model samples the Brownian bridge on a fixed grid: use a fixed-step "
+                     "{solver.method} (euler, midpoint, heun, rk4) with {steps} N (NFE N), not dopri5");
   // One step lands on the posterior mean without noise (the bridge's last step has none): every
   // draw would be the same.
   if (bridgeSigma > 0.0 && solver.grid().size() < 3)
-    throw UsageError("--samples with an mr-source model and --steps 1: one bridge step ends on the posterior mean "
-                     "without noise, so every draw is the same; use --steps 2 or more");
+    throw OptionError("{samples} with an mr-source model and {steps} 1: one bridge step ends on the posterior mean "
+                     "without noise, so every draw is the same; use {steps} 2 or more");
 }
 
 nlohmann::json IntegratorOptions::toJson() const {

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/OptionError.h"
 #include "mr2ct/models/Random.h"
 
 namespace mr2ct {
@@ -18,7 +19,7 @@ void VolumeLikelihoodOptions::validate() const {
                     "needs one autograd graph over the whole volume at every step (use a 2D/2.5D model)");
   if (dims != 2) throw UsageError("likelihood: dims must be 2 (got " + std::to_string(dims) + ")");
   if (contextSlices < 0) throw UsageError("likelihood: contextSlices must not be negative");
-  if (batchSize < 1) throw UsageError("--batch must be at least 1 (got " + std::to_string(batchSize) + ")");
+  if (batchSize < 1) throw OptionError("{batch} must be at least 1 (got " + std::to_string(batchSize) + ")");
   if (sizeMultiple < 1) throw UsageError("likelihood: sizeMultiple must be at least 1");
   if (source != "mr" && source != "noise") throw UsageError("likelihood: source must be mr or noise (got '" + source + "')");
   if (!(sigma >= 0) || !std::isfinite(sigma)) throw UsageError("likelihood: sigma must be finite and >= 0");

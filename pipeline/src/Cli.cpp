@@ -1,4 +1,6 @@
+#include <cctype>
 #include <cmath>
+#include <map>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -7,6 +9,7 @@
 #include <sstream>
 
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/OptionError.h"
 #include "mr2ct/core/Log.h"
 #include "mr2ct/core/Text.h"
 #include "mr2ct/pipeline/Command.h"
@@ -144,9 +147,35 @@ po::typed_value<bool>* booleanValue(bool defaultValue) {
   return po::value<bool>()->default_value(defaultValue, defaultValue ? "true" : "false");
 }
 
-int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+std::string optionFlag(const std::string& name) {
+  // The few flags that are not their field's name.
+  static const std::map<std::string, std::string> kFlags{{"solver.method", "solver"},
+                                                         {"registration.kind", "register"},
+                                                         {"maxRotationDeg", "max-rotation"},
+                                                         {"maxTranslationMm", "max-translation"},
+                                                         {"valFraction", "val"},
+                                                         {"testFraction", "test"},
+                                                         {"boneMaxDepthMm", "bone-depth-mm"},
+                                                         {"distTimeoutSeconds", "dist-timeout"}};
+  if (auto it = kFlags.find(name); it != kFlags.end()) return "--" + it->second;
+  std::string flag = "--";
+  for (char c : name.substr(name.rfind('.') == std::string::npos ? 0 : name.rfind('.') + 1)) {
+    if (std::isupper(static_cast<unsigned char>(c))) {
+      flag += '-';
+      flag += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    } else {
+      flag += c;
+    }
+  }
+  return flag;
+}
+
+int runReportingErrors(const std::function<int()>& body, std::ostream& err) {
   try {
-    return dispatch(argc, argv, out, err);
+    return body();
+  } catch (const OptionError& e) {
+    err << "mr2ct: error: " << e.named(optionFlag) << "\n";
+    return kExitUsage;
   } catch (const UsageError& e) {
     err << "mr2ct: error: " << e.what() << "\n";
     return kExitUsage;
@@ -163,6 +192,10 @@ int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
     err << "mr2ct: error: " << msg << "\n";
     return kExitFailure;
   }
+}
+
+int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+  return runReportingErrors([&] { return dispatch(argc, argv, out, err); }, err);
 }
 
 }  // namespace mr2ct

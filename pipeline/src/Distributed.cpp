@@ -11,6 +11,7 @@
 #endif
 
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/OptionError.h"
 #include "mr2ct/core/Log.h"
 
 namespace mr2ct {
@@ -211,7 +212,7 @@ std::unique_ptr<GradientReducer> joinProcessGroup(const DistributedContext& cont
           store, c10::make_intrusive<c10d::ProcessGroupNCCL>(store, context.rank, context.worldSize, opts), context,
           timeout);
 #else
-      throw UsageError("--device " + device + " with several processes needs a LibTorch built with NCCL");
+      throw OptionError("{device} " + device + " with several processes needs a LibTorch built with NCCL");
 #endif
     } else {
 #ifdef MR2CT_HAVE_GLOO

@@ -1,6 +1,5 @@
 #include "mr2ct/pipeline/Experiment.h"
 
-#include <boost/any.hpp>
 #include <cstdint>
 #include <fstream>
 #include <iomanip>
@@ -11,9 +10,11 @@
 
 #include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/OptionError.h"
 #include "mr2ct/core/Text.h"
 #include "mr2ct/core/Log.h"
-#include "mr2ct/models/ModelFolder.h"
+#include "ExperimentStage.h"
+#include "commands/Commands.h"
 #include "mr2ct/pipeline/Command.h"
 #include "mr2ct/pipeline/Manifest.h"
 #include "mr2ct/preprocessing/BodyMask.h"
@@ -27,123 +28,6 @@ namespace mr2ct {
 
 namespace {
 
-using StageOptions = std::map<std::string, std::string>;
-
-const Command& commandNamed(const std::string& name) {
-  for (const auto& c : allCommands())
-    if (c.name == name) return c;
-  throw Error("internal: no command '" + name + "'");
-}
-
-/// Renders a parsed option value (boost::any) as INI text.
-std::string anyToText(const boost::any& v) {
-  if (v.empty()) return "";
-  if (auto p = boost::any_cast<std::string>(&v)) return *p;
-  if (auto p = boost::any_cast<bool>(&v)) return *p ? "true" : "false";
-  if (auto p = boost::any_cast<int>(&v)) return std::to_string(*p);
-  if (auto p = boost::any_cast<unsigned>(&v)) return std::to_string(*p);
-  if (auto p = boost::any_cast<std::int64_t>(&v)) return std::to_string(*p);
-  if (auto p = boost::any_cast<std::uint32_t>(&v)) return std::to_string(*p);
-  if (auto p = boost::any_cast<std::size_t>(&v)) return std::to_string(*p);
-  if (auto p = boost::any_cast<double>(&v)) {
-    std::ostringstream s;
-    s << std::setprecision(10) << *p;
-    return s.str();
-  }
-  if (auto p = boost::any_cast<float>(&v)) {
-    std::ostringstream s;
-    s << std::setprecision(8) << *p;
-    return s.str();
-  }
-  if (auto p = boost::any_cast<std::vector<std::string>>(&v)) {
-    std::string out;
-    for (const auto& x : *p) out += (out.empty() ? "" : " ") + x;
-    return out;
-  }
-  return "<unprintable>";
-}
-
-struct StageCall {
-  std::string command;                 ///< subcommand name
-  std::vector<std::string> fixedArgs;  ///< paths the experiment decides
-  StageOptions options;                ///< from the INI section and overrides
-};
-
-/// argv for a stage: fixed args first, then --key value (switches: --key when true).
-std::vector<std::string> stageArgv(const StageCall& call, const ExperimentOptions& ex) {
-  const Command& cmd = commandNamed(call.command);
-  po::options_description desc;
-  po::positional_options_description pos;
-  cmd.declare(desc, pos);
-  std::vector<std::string> argv{"mr2ct", call.command};
-  argv.insert(argv.end(), call.fixedArgs.begin(), call.fixedArgs.end());
-  for (const auto& [key, value] : call.options) {
-    const auto* d = desc.find_nothrow(key, false);
-    if (!d) throw UsageError(ex.config.string() + ": [" + call.command + "] has no option '" + key + "'");
-    if (d->semantic()->max_tokens() == 0) {
-      if (value == "true" || value == "1" || value == "yes" || value == "on") argv.push_back("--" + key);
-      continue;
-    }
-    argv.push_back("--" + key);
-    argv.push_back(value);
-  }
-  argv.push_back("--threads");
-  argv.push_back(std::to_string(ex.threads));
-  if (ex.quiet) argv.push_back("--quiet");
-  return argv;
-}
-
-/// Every option of the stage with the value it will run with (defaults included), as INI text.
-std::string resolvedIni(const std::vector<std::string>& argv) {
-  const Command& cmd = commandNamed(argv[1]);
-  po::options_description desc;
-  po::positional_options_description pos;
-  desc.add_options()("threads", po::value<int>())("quiet", po::bool_switch());
-  cmd.declare(desc, pos);
-  std::vector<const char*> raw;
-  for (std::size_t i = 1; i < argv.size(); ++i) raw.push_back(argv[i].c_str());
-  po::variables_map vm;
-  // raw[0] (the stage name) stands where the parser expects the program name.
-  po::store(po::command_line_parser(int(raw.size()), raw.data()).options(desc).positional(pos).run(), vm);
-  std::ostringstream ini;
-  ini << "# mr2ct " << MR2CT_VERSION << ": resolved options of `mr2ct " << argv[1] << "` in this experiment\n";
-  for (const auto& opt : desc.options()) {
-    const std::string& name = opt->long_name();
-    if (name.empty()) continue;
-    auto it = vm.find(name);
-    if (it == vm.end()) continue;
-    ini << name << " = " << anyToText(it->second.value()) << "\n";
-  }
-  if (argv[1] == "train") {
-    // Defaults that depend on other options (σ on the source, the patch on the preset) are no
-    // program-option defaults; written out, rerunning this file gives the same model even after a
-    // default changes (σ did on 2026-12-04).
-    const std::string source = vm.count("source") ? vm["source"].as<std::string>() : FlowConfig{}.source;
-    if (!vm.count("sigma")) ini << "sigma = " << FlowConfig::defaultSigma(source) << "\n";
-    if (!vm.count("steps")) ini << "steps = " << TrainingConfig{}.steps << "\n";
-    if (!vm.count("patch") && vm.count("preset")) {
-      const auto patch = NetworkConfig::fromPreset(vm["preset"].as<std::string>()).patchSize;
-      ini << "patch = ";
-      for (std::size_t i = 0; i < patch.size(); ++i) ini << (i ? "x" : "") << patch[i];
-      ini << "\n";
-    }
-  }
-  return ini.str();
-}
-
-/// Runs one stage in-process. Returns its exit code.
-int runStage(const StageCall& call, const ExperimentOptions& ex, const fs::path& configDir, std::ostream& out,
-             std::ostream& err) {
-  const auto argv = stageArgv(call, ex);
-  writeTextAtomically(configDir / (call.command + ".ini"), resolvedIni(argv));
-  std::string line;
-  for (std::size_t i = 1; i < argv.size(); ++i) line += (i > 1 ? " " : "") + argv[i];
-  spdlog::info("stage: mr2ct {}", line);
-  std::vector<const char*> raw;
-  for (const auto& a : argv) raw.push_back(a.c_str());
-  return runCli(int(raw.size()), raw.data(), out, err);
-}
-
 fs::path marker(const fs::path& work, const std::string& stage) { return work / ".stages" / (stage + ".done"); }
 
 bool stageDone(const fs::path& work, const std::string& stage) { return fs::exists(marker(work, stage)); }
@@ -152,20 +36,12 @@ void markDone(const fs::path& work, const std::string& stage, int code) {
   writeTextAtomically(marker(work, stage), nlohmann::json{{"stage", stage}, {"exit_code", code}}.dump() + "\n");
 }
 
-StageOptions section(const ExperimentOptions& ex,
-                     const std::map<std::string, std::map<std::string, std::string>>& ini, const std::string& name) {
-  StageOptions s;
-  if (auto it = ini.find(name); it != ini.end()) s = it->second;
-  if (auto it = ex.overrides.find(name); it != ex.overrides.end())
-    for (const auto& [k, v] : it->second) s[k] = v;
+/// The stage's options from the experiment file with the manifest options of `run` added.
+StageOptions withManifest(StageOptions s, const ExperimentOptions& ex) {
+  s["manifest"] = ex.manifest.string();
+  if (!ex.dataRoot.empty()) s["data-root"] = ex.dataRoot;
+  if (ex.allowOutside) s["allow-outside"] = "true";
   return s;
-}
-
-std::vector<std::string> manifestArgs(const ExperimentOptions& ex) {
-  std::vector<std::string> a{"--manifest", ex.manifest.string()};
-  if (!ex.dataRoot.empty()) a.insert(a.end(), {"--data-root", ex.dataRoot});
-  if (ex.allowOutside) a.push_back("--allow-outside");
-  return a;
 }
 
 nlohmann::json readSummary(const fs::path& p) {
@@ -264,10 +140,10 @@ fs::path registeredReferences(const std::vector<const ManifestCase*>& cases, con
 }  // namespace
 
 void ExperimentOptions::validate() const {
-  if (manifest.empty()) throw UsageError("run: --manifest is required");
-  if (work.empty()) throw UsageError("run: --work is required");
+  if (manifest.empty()) throw OptionError("run: {manifest} is required");
+  if (work.empty()) throw OptionError("run: {work} is required");
   if (split != "train" && split != "val" && split != "test")
-    throw UsageError("run: --split must be train, val or test, not '" + split + "'");
+    throw OptionError("run: {split} must be train, val or test, not '" + split + "'");
 }
 
 std::map<std::string, std::map<std::string, std::string>> readExperimentIni(const fs::path& path) {
@@ -296,9 +172,169 @@ std::map<std::string, std::map<std::string, std::string>> readExperimentIni(cons
   return out;
 }
 
+namespace {
+
+/// One experiment's work folder and what its stages share.
+class ExperimentRun {
+ public:
+  ExperimentRun(const ExperimentOptions& ex, std::ostream& out, std::ostream& err)
+      : ex_(ex),
+        ini_(ex.config.empty() ? std::map<std::string, StageOptions>{} : readExperimentIni(ex.config)),
+        io_{out, err} {
+    // Every section checked before anything is written: a typo fails now, not after hours of training.
+    for (const char* stage : {"preprocess", "train", "convert", "evaluate"})
+      checkStageOptions(stage, section(stage), ex.config);
+    fs::create_directories(ex.work / ".stages");
+    fs::create_directories(configDir());
+  }
+
+  const ExperimentOptions& options() const { return ex_; }
+  CommandIO& io() { return io_; }
+  int worst() const { return worst_; }
+  fs::path configDir() const { return ex_.work / "config"; }
+  fs::path store() const { return ex_.work / "store.h5"; }
+  fs::path model() const { return ex_.work / "model"; }
+  fs::path sct() const { return ex_.work / "sct"; }
+  fs::path baseline() const { return ex_.work / "baseline"; }
+  fs::path report() const { return ex_.work / "report"; }
+  fs::path reportBaseline() const { return ex_.work / "report-baseline"; }
+
+  /// The experiment file's [name] section with the demo's overrides on top.
+  StageOptions section(const std::string& name) const {
+    StageOptions s;
+    if (auto it = ini_.find(name); it != ini_.end()) s = it->second;
+    if (auto it = ex_.overrides.find(name); it != ex_.overrides.end())
+      for (const auto& [k, v] : it->second) s[k] = v;
+    return s;
+  }
+
+  /// Runs one stage in-process: its options parsed once by its command's declarations (an
+  /// unknown or malformed option is a usage error of `run`), recorded in config/<command>.ini,
+  /// then read into the stage's typed options and handed to the library. Returns the stage's exit
+  /// code, its errors reported as its command reports them.
+  template <typename Stage>
+  int run(const std::string& command, const StageOptions& options, const Stage& stage) {
+    const po::variables_map values = parseStageOptions(command, options, {ex_.threads, ex_.quiet}, ex_.config);
+    writeTextAtomically(configDir() / (command + ".ini"), resolvedStageIni(command, values));
+    std::string line;
+    for (const auto& [key, value] : options) line += " --" + key + " " + value;
+    spdlog::info("stage: mr2ct {}{}", command, line);
+    return runReportingErrors([&] { return stage(values); }, io_.err);
+  }
+
+  /// Marks a finished stage (a partial one too); false, with the line that says how to go on, when
+  /// it failed.
+  bool accept(const std::string& stage, int code) {
+    if (code == kExitOk || code == kExitPartial) {
+      if (code == kExitPartial) worst_ = kExitPartial;
+      markDone(ex_.work, stage, code);
+      return true;
+    }
+    io_.err << "mr2ct run: stage '" << stage << "' failed (exit " << code << "); rerun the same command to resume\n";
+    return false;
+  }
+
+  bool done(const std::string& stage, const fs::path& result) const {
+    if (!stageDone(ex_.work, stage)) return false;
+    spdlog::info("{}: done earlier ({}), skipped", stage, result.string());
+    return true;
+  }
+
+ private:
+  const ExperimentOptions& ex_;
+  std::map<std::string, StageOptions> ini_;
+  CommandIO io_;
+  int worst_ = kExitOk;
+};
+
+bool preprocessStage(ExperimentRun& run) {
+  if (run.done("preprocess", run.store())) return true;
+  StageOptions o = withManifest(run.section("preprocess"), run.options());
+  o["out"] = run.store().string();
+  o["qa-dir"] = (run.options().work / "qa").string();
+  if (fs::exists(run.store())) o["resume"] = "true";
+  return run.accept("preprocess", run.run("preprocess", o, [&](const po::variables_map& v) {
+    return runPreprocessStage(preprocessOptionsFrom(v), run.io());
+  }));
+}
+
+bool trainStage(ExperimentRun& run) {
+  if (run.done("train", run.model())) return true;
+  StageOptions o = run.section("train");
+  o["store"] = run.store().string();
+  o["out"] = run.model().string();
+  if (fs::exists(run.model() / "train_state.pt")) o["resume"] = "true";
+  return run.accept("train", run.run("train", o, [&](const po::variables_map& v) {
+    return runTrainStage(trainOptionsFrom(v), run.io());
+  }));
+}
+
+/// The evaluation split, always resumable: finished cases are kept.
+bool convertStage(ExperimentRun& run) {
+  if (run.done("convert", run.sct())) return true;
+  fs::create_directories(run.sct());
+  StageOptions o = withManifest(run.section("convert"), run.options());
+  o["model"] = run.model().string();
+  o["out-dir"] = run.sct().string();
+  o["split"] = run.options().split;
+  o["resume"] = "true";
+  return run.accept("convert", run.run("convert", o, [&](const po::variables_map& v) {
+    return runBatchConvertStage(batchConvertOptionsFrom(v), run.io());
+  }));
+}
+
+/// The bulk-density baseline on the same cases; a failed case leaves the stage partial.
+void baselineStage(ExperimentRun& run, const std::vector<const ManifestCase*>& cases) {
+  if (!run.options().baseline || stageDone(run.options().work, "baseline")) return;
+  fs::create_directories(run.baseline());
+  int code = kExitOk;
+  for (const ManifestCase* mc : cases) {
+    const fs::path target = run.baseline() / (mc->id + ".nii.gz");
+    if (fs::exists(target)) continue;
+    StageOptions o{{"method", "bulk-density"}, {"input", mc->mr.string()}, {"output", target.string()}};
+    if (mc->hasMask()) o["mask"] = mc->mask.string();
+    if (!mc->mrSeries.empty()) o["dicom-series"] = mc->mrSeries;
+    const int caseCode = run.run("baseline", o, [&](const po::variables_map& v) {
+      return runBulkDensityStage(bulkDensityStageFrom(v), run.io());
+    });
+    if (caseCode != kExitOk) code = kExitPartial;
+  }
+  run.accept("baseline", code);
+}
+
+bool evaluateStage(ExperimentRun& run, const std::string& stage, const fs::path& references, const fs::path& predDir,
+                   const fs::path& reportDir) {
+  if (stageDone(run.options().work, stage)) return true;
+  StageOptions o = run.section("evaluate");
+  o["manifest"] = references.string();
+  o["allow-outside"] = "true";
+  o["pred-dir"] = predDir.string();
+  o["out"] = reportDir.string();
+  o["split"] = run.options().split;
+  return run.accept(stage, run.run("evaluate", o, [&](const po::variables_map& v) {
+    return runEvaluateBatchStage(evaluateBatchFrom(v), run.io());
+  }));
+}
+
+void writeResults(ExperimentRun& run, std::size_t cases) {
+  const ExperimentOptions& ex = run.options();
+  nlohmann::json table;
+  const std::string md = resultsTable(readSummary(run.report() / "summary.json"),
+                                      ex.baseline ? readSummary(run.reportBaseline() / "summary.json") : nlohmann::json(),
+                                      table);
+  writeTextAtomically(ex.work / "results.md", "Cases: split '" + ex.split + "' of " + ex.manifest.string() +
+                                                   " (mean ± std over cases, inside the body mask)\n\n" + md);
+  writeTextAtomically(ex.work / "results.json", table.dump(2) + "\n");
+  run.io().out << "\nResults (" << ex.split << " split, " << cases << " cases):\n" << md
+               << "\nwork folder:  " << ex.work.string() << "\n"
+               << "report:       " << (run.report() / "index.html").string() << "\n"
+               << "synthetic CT: " << run.sct().string() << "/<id>.nii.gz\n";
+}
+
+}  // namespace
+
 int runExperiment(const ExperimentOptions& ex, std::ostream& out, std::ostream& err) {
   ex.validate();
-  const auto ini = ex.config.empty() ? std::map<std::string, StageOptions>{} : readExperimentIni(ex.config);
   ManifestOptions mo;
   mo.dataRoot = ex.dataRoot;
   mo.allowOutside = ex.allowOutside;
@@ -306,87 +342,16 @@ int runExperiment(const ExperimentOptions& ex, std::ostream& out, std::ostream& 
   const auto evalCases = manifest.split(ex.split);
   if (evalCases.empty()) throw DataError(ex.manifest.string(), "has no '" + ex.split + "' cases to convert");
 
-  fs::create_directories(ex.work / ".stages");
-  const fs::path configDir = ex.work / "config";
-  fs::create_directories(configDir);
-  const fs::path store = ex.work / "store.h5", model = ex.work / "model", sct = ex.work / "sct",
-                 base = ex.work / "baseline", report = ex.work / "report", reportBase = ex.work / "report-baseline";
-  int worst = kExitOk;
-  auto accept = [&](const std::string& stage, int code) {
-    if (code == kExitOk || code == kExitPartial) {
-      if (code == kExitPartial) worst = kExitPartial;
-      markDone(ex.work, stage, code);
-      return true;
-    }
-    err << "mr2ct run: stage '" << stage << "' failed (exit " << code << "); rerun the same command to resume\n";
-    return false;
-  };
-
-  // 1. preprocess
-  if (stageDone(ex.work, "preprocess")) {
-    spdlog::info("preprocess: done earlier ({}), skipped", store.string());
-  } else {
-    StageCall c{"preprocess", manifestArgs(ex), section(ex, ini, "preprocess")};
-    c.fixedArgs.insert(c.fixedArgs.end(), {"--out", store.string(), "--qa-dir", (ex.work / "qa").string()});
-    if (fs::exists(store)) c.fixedArgs.push_back("--resume");
-    if (!accept("preprocess", runStage(c, ex, configDir, out, err))) return kExitFailure;
-  }
-  // 2. train
-  if (stageDone(ex.work, "train")) {
-    spdlog::info("train: done earlier ({}), skipped", model.string());
-  } else {
-    StageCall c{"train", {"--store", store.string(), "--out", model.string()}, section(ex, ini, "train")};
-    if (fs::exists(model / "train_state.pt")) c.fixedArgs.push_back("--resume");
-    if (!accept("train", runStage(c, ex, configDir, out, err))) return kExitFailure;
-  }
-  // 3. convert the evaluation split (always resumable: finished cases are kept)
-  if (stageDone(ex.work, "convert")) {
-    spdlog::info("convert: done earlier ({}), skipped", sct.string());
-  } else {
-    fs::create_directories(sct);
-    StageCall c{"convert", manifestArgs(ex), section(ex, ini, "convert")};
-    c.fixedArgs.insert(c.fixedArgs.end(),
-                       {"--model", model.string(), "--out-dir", sct.string(), "--split", ex.split, "--resume"});
-    if (!accept("convert", runStage(c, ex, configDir, out, err))) return kExitFailure;
-  }
-  // 4. the bulk-density baseline on the same cases
-  if (ex.baseline && !stageDone(ex.work, "baseline")) {
-    fs::create_directories(base);
-    int code = kExitOk;
-    for (const ManifestCase* mc : evalCases) {
-      const fs::path target = base / (mc->id + ".nii.gz");
-      if (fs::exists(target)) continue;
-      StageCall c{"baseline", {"bulk-density", "--input", mc->mr.string(), "--output", target.string()}, {}};
-      if (mc->hasMask()) c.fixedArgs.insert(c.fixedArgs.end(), {"--mask", mc->mask.string()});
-      if (!mc->mrSeries.empty()) c.fixedArgs.insert(c.fixedArgs.end(), {"--dicom-series", mc->mrSeries});
-      if (runStage(c, ex, configDir, out, err) != kExitOk) code = kExitPartial;
-    }
-    accept("baseline", code);
-  }
-  // 5. evaluate against the reference CTs registered onto each MR's grid
-  const fs::path referenceManifest = registeredReferences(evalCases, ex.work);
-  auto evaluate = [&](const std::string& stage, const fs::path& predDir, const fs::path& reportDir) {
-    if (stageDone(ex.work, stage)) return true;
-    StageCall c{"evaluate", {"--manifest", referenceManifest.string(), "--allow-outside"}, section(ex, ini, "evaluate")};
-    c.fixedArgs.insert(c.fixedArgs.end(),
-                       {"--pred-dir", predDir.string(), "--out", reportDir.string(), "--split", ex.split});
-    return accept(stage, runStage(c, ex, configDir, out, err));
-  };
-  if (!evaluate("evaluate", sct, report)) return kExitFailure;
-  if (ex.baseline && !evaluate("evaluate-baseline", base, reportBase)) return kExitFailure;
-
-  nlohmann::json table;
-  const std::string md = resultsTable(readSummary(report / "summary.json"),
-                                      ex.baseline ? readSummary(reportBase / "summary.json") : nlohmann::json(),
-                                      table);
-  writeTextAtomically(ex.work / "results.md", "Cases: split '" + ex.split + "' of " + ex.manifest.string() +
-                                                   " (mean ± std over cases, inside the body mask)\n\n" + md);
-  writeTextAtomically(ex.work / "results.json", table.dump(2) + "\n");
-  out << "\nResults (" << ex.split << " split, " << evalCases.size() << " cases):\n" << md
-      << "\nwork folder:  " << ex.work.string() << "\n"
-      << "report:       " << (report / "index.html").string() << "\n"
-      << "synthetic CT: " << sct.string() << "/<id>.nii.gz\n";
-  return worst;
+  ExperimentRun run(ex, out, err);
+  if (!preprocessStage(run) || !trainStage(run) || !convertStage(run)) return kExitFailure;
+  baselineStage(run, evalCases);
+  // Evaluated against the reference CTs registered onto each MR's grid.
+  const fs::path references = registeredReferences(evalCases, ex.work);
+  if (!evaluateStage(run, "evaluate", references, run.sct(), run.report())) return kExitFailure;
+  if (ex.baseline && !evaluateStage(run, "evaluate-baseline", references, run.baseline(), run.reportBaseline()))
+    return kExitFailure;
+  writeResults(run, evalCases.size());
+  return run.worst();
 }
 
 }  // namespace mr2ct

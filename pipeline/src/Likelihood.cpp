@@ -9,6 +9,7 @@
 
 #include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/OptionError.h"
 #include "mr2ct/core/Stopwatch.h"
 #include "mr2ct/core/Text.h"
 #include "mr2ct/core/OutputGuard.h"
@@ -29,9 +30,9 @@ namespace mr2ct {
 namespace fs = std::filesystem;
 
 void LikelihoodCommandOptions::validate() const {
-  if (model.empty()) throw UsageError("--model is required");
-  if (batch < 1) throw UsageError("--batch must be at least 1 (got " + std::to_string(batch) + ")");
-  if (!(geometryTolerance >= 0)) throw UsageError("--geometry-tolerance must not be negative");
+  if (model.empty()) throw OptionError("{model} is required");
+  if (batch < 1) throw OptionError("{batch} must be at least 1 (got " + std::to_string(batch) + ")");
+  if (!(geometryTolerance >= 0)) throw OptionError("{geometryTolerance} must not be negative");
   likelihood.validate();
 }
 
@@ -149,7 +150,7 @@ LikelihoodReport LikelihoodScorer::score(const fs::path& mrPath, const fs::path&
 }
 
 LikelihoodBatchResult runLikelihoodBatch(const LikelihoodBatchOptions& options, std::ostream& err) {
-  if (options.out.empty()) throw UsageError("--out is required with --manifest (the report CSV)");
+  if (options.out.empty()) throw OptionError("{out} is required with {manifest} (the report CSV)");
   ManifestOptions mo;
   mo.dataRoot = options.dataRoot;
   mo.allowOutside = options.allowOutside;

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/OptionError.h"
 #include "mr2ct/core/Log.h"
 
 namespace mr2ct {
@@ -19,7 +20,7 @@ std::pair<int, int> parseShard(const std::string& text) {
     if (a != slash || b != text.size() - slash - 1 || n < 1 || i < 0 || i >= n) throw std::invalid_argument("range");
     return {i, n};
   } catch (const std::exception&) {
-    throw UsageError("--shard '" + text + "': expected i/N with 0 <= i < N (e.g. 0/4)");
+    throw OptionError("{shard} '" + text + "': expected i/N with 0 <= i < N (e.g. 0/4)");
   }
 }
 
@@ -35,8 +36,8 @@ std::optional<std::pair<int, int>> slurmArrayShard() {
     if (n >= 1 && i >= 0 && i < n) return std::make_pair(i, n);
   } catch (const std::exception&) {
   }
-  throw UsageError(std::string("SLURM_ARRAY_TASK_ID=") + id + " of SLURM_ARRAY_TASK_COUNT=" + count +
-                   " is not shard i of a contiguous array (e.g. --array=0-3); pass --shard i/N");
+  throw OptionError(std::string("SLURM_ARRAY_TASK_ID=") + id + " of SLURM_ARRAY_TASK_COUNT=" + count +
+                   " is not shard i of a contiguous array (e.g. sbatch --array=0-3); pass {shard} i/N");
 }
 
 std::pair<int, int> resolveShard(const std::optional<std::string>& option) {

@@ -7,6 +7,7 @@
 
 #include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/OptionError.h"
 #include "mr2ct/core/OutputGuard.h"
 #include "mr2ct/core/Text.h"
 #include "mr2ct/preprocessing/TrainingStore.h"
@@ -17,10 +18,10 @@ namespace fs = std::filesystem;
 
 void StoreMergeOptions::validate() const {
   if (inputs.empty()) throw UsageError("merge-stores: give the stores to merge");
-  if (out.empty()) throw UsageError("merge-stores: --out is required");
+  if (out.empty()) throw OptionError("merge-stores: {out} is required");
   if (fullExtension(out) != ".h5" && fullExtension(out) != ".hdf5")
-    throw UsageError("merge-stores: --out must end in .h5 (got " + out.string() + ")");
-  if (fs::exists(out)) throw UsageError("merge-stores: " + out.string() + " exists; remove it or choose another --out");
+    throw OptionError("merge-stores: {out} must end in .h5 (got " + out.string() + ")");
+  if (fs::exists(out)) throw OptionError("merge-stores: " + out.string() + " exists; remove it or choose another {out}");
 }
 
 namespace {
@@ -75,7 +76,7 @@ int checkShards(const std::vector<TrainingStore>& stores) {
   }
   for (int i = 0; i < count; ++i)
     if (!seen.count(i))
-      throw UsageError("merge-stores: shard " + std::to_string(i) + "/" + std::to_string(count) +
+      throw OptionError("merge-stores: shard " + std::to_string(i) + "/" + std::to_string(count) +
                        " is missing (run preprocess --shard " + std::to_string(i) + "/" + std::to_string(count) +
                        " and give its store)");
   return count;

@@ -1,6 +1,7 @@
 #include "mr2ct/pipeline/Train.h"
 
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/OptionError.h"
 #include "mr2ct/core/Log.h"
 #include "mr2ct/preprocessing/InputTypicality.h"
 #include "mr2ct/preprocessing/PreprocessPlan.h"
@@ -10,10 +11,10 @@
 namespace mr2ct {
 
 void TrainCommandOptions::validate() const {
-  if (store.empty()) throw UsageError("--store is required");
-  if (out.empty()) throw UsageError("--out is required");
+  if (store.empty()) throw OptionError("{store} is required");
+  if (out.empty()) throw OptionError("{out} is required");
   if (!resume) config.validate();
-  if (distTimeoutSeconds < 1) throw UsageError("--dist-timeout must be at least 1 second");
+  if (distTimeoutSeconds < 1) throw OptionError("{distTimeoutSeconds} must be at least 1 second");
 }
 
 TrainSummary trainFromStore(const TrainCommandOptions& o) {
@@ -37,7 +38,7 @@ TrainSummary trainFromStore(const TrainCommandOptions& o) {
       if (differs.empty())
         for (const auto& item : config.preprocessing.items())
           if (!storePlan.contains(item.key())) differs = item.key();
-      throw UsageError("--resume: " + o.store.string() + " was preprocessed differently from the store " +
+      throw OptionError("{resume}: " + o.store.string() + " was preprocessed differently from the store " +
                        o.out.string() + " was trained on (preprocessing option '" + differs +
                        "' differs); resume with that store or one made with the same options");
     }
@@ -67,7 +68,7 @@ TrainSummary trainFromStore(const TrainCommandOptions& o) {
   if (context.distributed()) {
     // --batch is the global batch: each rank trains on batch / world size of its samples.
     if (config.training.batch % context.worldSize != 0)
-      throw UsageError("--batch " + std::to_string(config.training.batch) + " must be divisible by the " +
+      throw OptionError("{batch} " + std::to_string(config.training.batch) + " must be divisible by the " +
                        std::to_string(context.worldSize) + " processes (it is the global batch)");
     std::string device = config.training.device;
     if (device == "cuda") device = config.training.device = "cuda:" + std::to_string(context.localRank);

@@ -7,6 +7,55 @@
 
 namespace mr2ct {
 
+BulkDensityStage bulkDensityStageFrom(const po::variables_map& vm) {
+  const std::string method = vm.count("method") ? vm["method"].as<std::string>() : "";
+  if (method != "bulk-density") throw UsageError("baseline: unknown method '" + method + "' (bulk-density)");
+  if (!vm.count("input") || !vm.count("output")) throw UsageError("baseline: --input and --output are required");
+  BulkDensityStage b;
+  b.options.airHu = vm["air-hu"].as<float>();
+  b.options.softHu = vm["soft-hu"].as<float>();
+  b.options.boneHu = vm["bone-hu"].as<float>();
+  b.options.darkFraction = vm["dark-fraction"].as<double>();
+  b.options.airFraction = vm["air-fraction"].as<double>();
+  b.options.boneMaxDepthMm = vm["bone-depth-mm"].as<double>();
+  b.options.validate();
+  b.input = vm["input"].as<std::string>();
+  b.output = vm["output"].as<std::string>();
+  if (vm.count("mask")) b.mask = vm["mask"].as<std::string>();
+  b.dicomSeries = vm["dicom-series"].as<std::string>();
+  b.json = vm["json"].as<bool>();
+  return b;
+}
+
+int runBulkDensityStage(const BulkDensityStage& b, CommandIO& io) {
+  std::vector<std::filesystem::path> inputs{b.input};
+  if (!b.mask.empty()) inputs.push_back(b.mask);
+  refuseOverwritingInputs(b.output, inputs);
+  VolumeInfo info;
+  ReadOptions ro;
+  ro.dicomSeries = b.dicomSeries;
+  requireDicomFolderFor("dicom-series", ro.dicomSeries, b.input.string());
+  const Volume mr = readVolume(b.input, ro, &info);
+  prepareOutputFile(b.output, mr.voxelCount() * 2);
+  Mask mask;
+  if (!b.mask.empty()) mask = readMask(b.mask);
+  const BulkDensityResult r = bulkDensitySct(mr, mask, b.options, b.input.string());
+  WriteOptions w;
+  w.pixelType = PixelType::Int16;
+  if (r.sct.geometry().sameAs(mr.geometry(), 1e-9)) w.nifti = info.nifti;
+  writeVolume(r.sct, b.output, w);
+  if (b.json) {
+    nlohmann::json j = r.toJson();
+    j["input"] = b.input.string();
+    j["output"] = b.output.string();
+    io.out << j.dump(2) << "\n";
+  } else {
+    io.out << "wrote " << b.output.string() << ": bone " << r.boneVoxels << ", soft " << r.softVoxels << ", air "
+           << r.airVoxels << " voxels inside the body\n";
+  }
+  return kExitOk;
+}
+
 Command baselineCommand() {
   Command c;
   c.name = "baseline";
@@ -29,46 +78,7 @@ Command baselineCommand() {
         "json", po::bool_switch(), "print the class counts and options as JSON");
     p.add("method", 1);
   };
-  c.run = [](const po::variables_map& vm, CommandIO& io) {
-    const std::string method = vm.count("method") ? vm["method"].as<std::string>() : "";
-    if (method != "bulk-density") throw UsageError("baseline: unknown method '" + method + "' (bulk-density)");
-    if (!vm.count("input") || !vm.count("output")) throw UsageError("baseline: --input and --output are required");
-    BulkDensityOptions o;
-    o.airHu = vm["air-hu"].as<float>();
-    o.softHu = vm["soft-hu"].as<float>();
-    o.boneHu = vm["bone-hu"].as<float>();
-    o.darkFraction = vm["dark-fraction"].as<double>();
-    o.airFraction = vm["air-fraction"].as<double>();
-    o.boneMaxDepthMm = vm["bone-depth-mm"].as<double>();
-    o.validate();
-    const std::string input = vm["input"].as<std::string>(), output = vm["output"].as<std::string>();
-    std::vector<std::filesystem::path> inputs{input};
-    if (vm.count("mask")) inputs.push_back(vm["mask"].as<std::string>());
-    refuseOverwritingInputs(output, inputs);
-    VolumeInfo info;
-    ReadOptions ro;
-    ro.dicomSeries = vm["dicom-series"].as<std::string>();
-    requireDicomFolderFor("dicom-series", ro.dicomSeries, input);
-    const Volume mr = readVolume(input, ro, &info);
-    prepareOutputFile(output, mr.voxelCount() * 2);
-    Mask mask;
-    if (vm.count("mask")) mask = readMask(vm["mask"].as<std::string>());
-    const BulkDensityResult r = bulkDensitySct(mr, mask, o, input);
-    WriteOptions w;
-    w.pixelType = PixelType::Int16;
-    if (r.sct.geometry().sameAs(mr.geometry(), 1e-9)) w.nifti = info.nifti;
-    writeVolume(r.sct, output, w);
-    if (vm["json"].as<bool>()) {
-      nlohmann::json j = r.toJson();
-      j["input"] = input;
-      j["output"] = output;
-      io.out << j.dump(2) << "\n";
-    } else {
-      io.out << "wrote " << output << ": bone " << r.boneVoxels << ", soft " << r.softVoxels << ", air "
-             << r.airVoxels << " voxels inside the body\n";
-    }
-    return kExitOk;
-  };
+  c.run = [](const po::variables_map& vm, CommandIO& io) { return runBulkDensityStage(bulkDensityStageFrom(vm), io); };
   return c;
 }
 

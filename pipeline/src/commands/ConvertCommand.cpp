@@ -84,7 +84,99 @@ void printReport(const ConvertReport& r, std::ostream& out) {
         << (r.inputCheck->typical() ? "like" : "UNLIKE") << " the training data\n";
 }
 
+void declareConvertOptions(po::options_description& d) {
+  static const ConvertOptions def;  // the defaults live in the struct
+  d.add_options()
+      ("model", po::value<std::string>()->required(), "model folder (config.json, weights.pt)")
+      ("input", po::value<std::string>(), "MR volume (NIfTI, MetaImage, NRRD or a DICOM series folder)")
+      ("output", po::value<std::string>(), "synthetic CT file, format by extension (.nii.gz, .mha, ...); with --output-format dicom a series folder")
+      ("manifest", po::value<std::string>(), "batch: manifest (.csv/.json); every case's `mr` is converted")
+      ("out-dir", po::value<std::string>(), "batch: folder for <id>.nii.gz (dicom: series folder <id>) and status.csv/status.json")
+      ("resume", po::bool_switch(), "batch: skip cases whose output already exists")
+      ("shard", po::value<std::string>(),
+       "batch: convert only shard i of N (cases i, i+N, ...); default 0/1, or in a Slurm job array "
+       "$SLURM_ARRAY_TASK_ID-$SLURM_ARRAY_TASK_MIN/$SLURM_ARRAY_TASK_COUNT")
+      ("jobs", po::value<int>()->default_value(1), "batch: cases converted at the same time")
+      ("split", po::value<std::string>()->default_value(""), "batch: only cases of this split (train|val|test)")
+      ("data-root", po::value<std::string>()->default_value(""), "batch: manifest data root (else $MR2CT_DATA_DIR)")
+      ("allow-outside", po::bool_switch(), "batch: accept manifest paths outside its folder")
+      ("solver", po::value<std::string>()->default_value(solverMethodName(def.solver.method)), "euler | midpoint | heun | rk4 | dopri5")
+      ("steps", po::value<int>()->default_value(def.solver.steps), "steps of a fixed-step solver (NFE = steps x evaluations per step)")
+      ("rtol", realValue(def.solver.rtol), "dopri5 relative tolerance")
+      ("atol", realValue(def.solver.atol), "dopri5 absolute tolerance")
+      ("nfe-sweep", po::value<std::string>(), "Euler on nested grids: one output per NFE, e.g. 1,2,4,8 (out_nfeN.ext)")
+      ("device", po::value<std::string>()->default_value(def.device), "cpu | cuda | cuda:N")
+      ("batch", po::value<int>()->default_value(def.batch), "slices (2D) or patches (3D) per network call")
+      ("max-batch-voxels", po::value<int64_t>()->default_value(def.maxBatchVoxels),
+       "2D: fewer slices per call when batch x H x W exceeds this (bounds memory on 512^2 slices; 0 = off)")
+      ("overlap", realValue(def.overlap), "3D: patch overlap as a fraction of the patch")
+      ("blend", po::value<std::string>()->default_value("gaussian"), "3D velocity blending window: gaussian | hann")
+      ("no-mask-outside", po::bool_switch(), "keep the network's values outside the body mask (default: -1000 HU)")
+      ("pixel-type", po::value<std::string>()->default_value("int16"), "output voxels: int16 | float32")
+      ("dicom-series", po::value<std::string>()->default_value(""), "--input is a DICOM folder of several series (a study): the MR's SeriesInstanceUID or SeriesNumber")
+      ("seed", po::value<std::uint64_t>()->default_value(def.seed),
+       "seed of the starting noise (models trained with --source noise, or --samples)")
+      ("samples", po::value<int>()->default_value(def.samples),
+       "trajectories per volume; K > 1 writes their mean and <output>_std.<ext>, the voxel-wise standard "
+       "deviation in HU (noise-source models: K seeded starts; mr-source models with sigma > 0: K draws of "
+       "the Brownian-bridge sampler, one evaluation per --steps step)")
+      ("output-format", po::value<std::string>()->default_value("file"),
+       "file (format by --output's extension) | dicom (--output is a folder: a CT series, one file per slice)")
+      ("series-description", po::value<std::string>()->default_value(def.dicom.seriesDescription),
+       "dicom: SeriesDescription")
+      ("series-number", po::value<int>()->default_value(def.dicom.seriesNumber), "dicom: SeriesNumber")
+      ("patient-id", po::value<std::string>()->default_value(""),
+       "dicom from a non-DICOM MR: PatientID (else empty); a DICOM MR's own is kept")
+      ("patient-name", po::value<std::string>()->default_value(""),
+       "dicom from a non-DICOM MR: PatientName, DICOM form Family^Given (else empty)")
+      ("patient-position", po::value<std::string>()->default_value(""),
+       "dicom: PatientPosition (HFS, FFS, HFP, ...); default the DICOM MR's, else empty")
+      ("overwrite", po::bool_switch(), "dicom: replace an existing non-empty series folder")
+      ("precision", po::value<std::string>()->default_value(inferencePrecisionName(def.precision)),
+       "network precision: fp32 | bf16 | auto (bf16: weights cast once, ODE state float32, fp32 on CPUs without "
+       "AVX512-BF16/AMX; auto: bf16 for 2D models on CPUs with it, else fp32)");
+}
+
+int runSingleConvert(const po::variables_map& vm, CommandIO& io) {
+  const ConvertOptions options = convertOptionsFrom(vm);
+  if (!vm.count("input") || !vm.count("output"))
+    throw UsageError("give --input and --output (one volume) or --manifest and --out-dir (a batch)");
+  requireDicomFolderFor("dicom-series", options.dicomSeries, vm["input"].as<std::string>());
+  const Converter converter(options);
+  const auto report = converter.convert(vm["input"].as<std::string>(), vm["output"].as<std::string>());
+  printReport(report, io.out);
+  return int(kExitOk);
+}
+
 }  // namespace
+
+BatchConvertOptions batchConvertOptionsFrom(const po::variables_map& vm) {
+  BatchConvertOptions b;
+  b.convert = convertOptionsFrom(vm);
+  if (vm.count("input") || vm.count("output")) throw UsageError("--manifest and --input/--output exclude each other");
+  b.manifest = vm["manifest"].as<std::string>();
+  if (!vm.count("out-dir")) throw UsageError("--out-dir is required with --manifest");
+  if (!b.convert.dicom.patientId.empty() || !b.convert.dicom.patientName.empty())
+    throw UsageError("--patient-id/--patient-name name one patient: give them with --input, not a batch");
+  b.outDir = vm["out-dir"].as<std::string>();
+  b.resume = vm["resume"].as<bool>();
+  std::tie(b.shardIndex, b.shardCount) =
+      resolveShard(vm.count("shard") ? std::optional<std::string>(vm["shard"].as<std::string>()) : std::nullopt);
+  b.jobs = vm["jobs"].as<int>();
+  b.split = vm["split"].as<std::string>();
+  b.dataRoot = vm["data-root"].as<std::string>();
+  b.allowOutside = vm["allow-outside"].as<bool>();
+  return b;
+}
+
+int runBatchConvertStage(const BatchConvertOptions& b, CommandIO& io) {
+  const auto summary = runBatchConvert(b, io.err);
+  io.out << summary.count("ok") << " converted, " << summary.count("skipped") << " skipped, "
+         << summary.count("failed") << " failed (status in " << b.outDir.string() << ")\n";
+  for (const auto& cs : summary.cases)
+    if (cs.status == "failed") io.out << "  failed: " << cs.id << ": " << cs.reason << "\n";
+  return summary.exitCode();
+}
 
 Command convertCommand() {
   Command c;
@@ -95,90 +187,10 @@ Command convertCommand() {
       "[--nfe-sweep 1,2,4,8]\n       mr2ct convert --model DIR --input MR --output SCT_DIR --output-format dicom [--patient-id ID] "
       "[--patient-name 'Family^Given'] [--series-description TEXT] [--series-number N]\n       mr2ct convert --model DIR --manifest M --out-dir D [--resume] [--shard i/N] [--jobs J]";
   c.example = "mr2ct convert --model model --input phantom/case000/mr.nii.gz --output sct.nii.gz --solver heun --steps 4";
-  c.declare = [](po::options_description& d, po::positional_options_description&) {
-    static const ConvertOptions def;  // the defaults live in the struct
-    d.add_options()
-        ("model", po::value<std::string>()->required(), "model folder (config.json, weights.pt)")
-        ("input", po::value<std::string>(), "MR volume (NIfTI, MetaImage, NRRD or a DICOM series folder)")
-        ("output", po::value<std::string>(), "synthetic CT file, format by extension (.nii.gz, .mha, ...); with --output-format dicom a series folder")
-        ("manifest", po::value<std::string>(), "batch: manifest (.csv/.json); every case's `mr` is converted")
-        ("out-dir", po::value<std::string>(), "batch: folder for <id>.nii.gz (dicom: series folder <id>) and status.csv/status.json")
-        ("resume", po::bool_switch(), "batch: skip cases whose output already exists")
-        ("shard", po::value<std::string>(),
-         "batch: convert only shard i of N (cases i, i+N, ...); default 0/1, or in a Slurm job array "
-         "$SLURM_ARRAY_TASK_ID-$SLURM_ARRAY_TASK_MIN/$SLURM_ARRAY_TASK_COUNT")
-        ("jobs", po::value<int>()->default_value(1), "batch: cases converted at the same time")
-        ("split", po::value<std::string>()->default_value(""), "batch: only cases of this split (train|val|test)")
-        ("data-root", po::value<std::string>()->default_value(""), "batch: manifest data root (else $MR2CT_DATA_DIR)")
-        ("allow-outside", po::bool_switch(), "batch: accept manifest paths outside its folder")
-        ("solver", po::value<std::string>()->default_value("heun"), "euler | midpoint | heun | rk4 | dopri5")
-        ("steps", po::value<int>()->default_value(4), "steps of a fixed-step solver (NFE = steps x evaluations per step)")
-        ("rtol", realValue(def.solver.rtol), "dopri5 relative tolerance")
-        ("atol", realValue(def.solver.atol), "dopri5 absolute tolerance")
-        ("nfe-sweep", po::value<std::string>(), "Euler on nested grids: one output per NFE, e.g. 1,2,4,8 (out_nfeN.ext)")
-        ("device", po::value<std::string>()->default_value("cpu"), "cpu | cuda | cuda:N")
-        ("batch", po::value<int>()->default_value(4), "slices (2D) or patches (3D) per network call")
-        ("max-batch-voxels", po::value<int64_t>()->default_value(4 * 256 * 256),
-         "2D: fewer slices per call when batch x H x W exceeds this (bounds memory on 512^2 slices; 0 = off)")
-        ("overlap", realValue(def.overlap), "3D: patch overlap as a fraction of the patch")
-        ("blend", po::value<std::string>()->default_value("gaussian"), "3D velocity blending window: gaussian | hann")
-        ("no-mask-outside", po::bool_switch(), "keep the network's values outside the body mask (default: -1000 HU)")
-        ("pixel-type", po::value<std::string>()->default_value("int16"), "output voxels: int16 | float32")
-        ("dicom-series", po::value<std::string>()->default_value(""), "--input is a DICOM folder of several series (a study): the MR's SeriesInstanceUID or SeriesNumber")
-        ("seed", po::value<std::uint64_t>()->default_value(def.seed),
-         "seed of the starting noise (models trained with --source noise, or --samples)")
-        ("samples", po::value<int>()->default_value(def.samples),
-         "trajectories per volume; K > 1 writes their mean and <output>_std.<ext>, the voxel-wise standard "
-         "deviation in HU (noise-source models: K seeded starts; mr-source models with sigma > 0: K draws of "
-         "the Brownian-bridge sampler, one evaluation per --steps step)")
-        ("output-format", po::value<std::string>()->default_value("file"),
-         "file (format by --output's extension) | dicom (--output is a folder: a CT series, one file per slice)")
-        ("series-description", po::value<std::string>()->default_value(DicomSeriesOptions{}.seriesDescription),
-         "dicom: SeriesDescription")
-        ("series-number", po::value<int>()->default_value(DicomSeriesOptions{}.seriesNumber), "dicom: SeriesNumber")
-        ("patient-id", po::value<std::string>()->default_value(""),
-         "dicom from a non-DICOM MR: PatientID (else empty); a DICOM MR's own is kept")
-        ("patient-name", po::value<std::string>()->default_value(""),
-         "dicom from a non-DICOM MR: PatientName, DICOM form Family^Given (else empty)")
-        ("patient-position", po::value<std::string>()->default_value(""),
-         "dicom: PatientPosition (HFS, FFS, HFP, ...); default the DICOM MR's, else empty")
-        ("overwrite", po::bool_switch(), "dicom: replace an existing non-empty series folder")
-        ("precision", po::value<std::string>()->default_value(inferencePrecisionName(kDefaultConvertPrecision)),
-         "network precision: fp32 | bf16 | auto (bf16: weights cast once, ODE state float32, fp32 on CPUs without "
-         "AVX512-BF16/AMX; auto: bf16 for 2D models on CPUs with it, else fp32)");
-  };
+  c.declare = [](po::options_description& d, po::positional_options_description&) { declareConvertOptions(d); };
   c.run = [](const po::variables_map& vm, CommandIO& io) {
-    const ConvertOptions options = convertOptionsFrom(vm);
-    if (vm.count("manifest")) {
-      if (vm.count("input") || vm.count("output")) throw UsageError("--manifest and --input/--output exclude each other");
-      BatchConvertOptions b;
-      b.convert = options;
-      b.manifest = vm["manifest"].as<std::string>();
-      if (!vm.count("out-dir")) throw UsageError("--out-dir is required with --manifest");
-      if (!options.dicom.patientId.empty() || !options.dicom.patientName.empty())
-        throw UsageError("--patient-id/--patient-name name one patient: give them with --input, not a batch");
-      b.outDir = vm["out-dir"].as<std::string>();
-      b.resume = vm["resume"].as<bool>();
-      std::tie(b.shardIndex, b.shardCount) =
-          resolveShard(vm.count("shard") ? std::optional<std::string>(vm["shard"].as<std::string>()) : std::nullopt);
-      b.jobs = vm["jobs"].as<int>();
-      b.split = vm["split"].as<std::string>();
-      b.dataRoot = vm["data-root"].as<std::string>();
-      b.allowOutside = vm["allow-outside"].as<bool>();
-      const auto summary = runBatchConvert(b, io.err);
-      io.out << summary.count("ok") << " converted, " << summary.count("skipped") << " skipped, "
-             << summary.count("failed") << " failed (status in " << b.outDir.string() << ")\n";
-      for (const auto& cs : summary.cases)
-        if (cs.status == "failed") io.out << "  failed: " << cs.id << ": " << cs.reason << "\n";
-      return summary.exitCode();
-    }
-    if (!vm.count("input") || !vm.count("output"))
-      throw UsageError("give --input and --output (one volume) or --manifest and --out-dir (a batch)");
-    requireDicomFolderFor("dicom-series", options.dicomSeries, vm["input"].as<std::string>());
-    const Converter converter(options);
-    const auto report = converter.convert(vm["input"].as<std::string>(), vm["output"].as<std::string>());
-    printReport(report, io.out);
-    return int(kExitOk);
+    if (vm.count("manifest")) return runBatchConvertStage(batchConvertOptionsFrom(vm), io);
+    return runSingleConvert(vm, io);
   };
   return c;
 }

@@ -85,29 +85,35 @@ int runSingle(const po::variables_map& vm, CommandIO& io) {
   return kExitOk;
 }
 
-int runBatch(const po::variables_map& vm, CommandIO& io) {
-  BatchOptions b;
-  b.evaluate = evaluateOptions(vm);
-  b.predDir = opt(vm, "pred-dir");
-  b.outDir = opt(vm, "out");
-  b.montages = !vm["no-montage"].as<bool>();
-  ManifestOptions mo;
-  mo.dataRoot = opt(vm, "data-root");
-  mo.allowOutside = vm["allow-outside"].as<bool>();
-  const Manifest manifest = readManifest(opt(vm, "manifest"), mo);
-  const std::string split = opt(vm, "split");
+}  // namespace
+
+EvaluateBatchStage evaluateBatchFrom(const po::variables_map& vm) {
+  EvaluateBatchStage e;
+  e.batch.evaluate = evaluateOptions(vm);
+  e.batch.predDir = opt(vm, "pred-dir");
+  e.batch.outDir = opt(vm, "out");
+  e.batch.montages = !vm["no-montage"].as<bool>();
+  e.manifest = opt(vm, "manifest");
+  e.manifestOptions.dataRoot = opt(vm, "data-root");
+  e.manifestOptions.allowOutside = vm["allow-outside"].as<bool>();
+  e.split = opt(vm, "split");
+  return e;
+}
+
+int runEvaluateBatchStage(const EvaluateBatchStage& e, CommandIO& io) {
+  const Manifest manifest = readManifest(e.manifest, e.manifestOptions);
   std::vector<BatchCase> cases;
   for (const auto& c : manifest.cases)
-    if (split.empty() || c.split == split) cases.push_back({c.id, c.mr, c.ct, c.mask, c.ctSeries, c.mrSeries});
-  if (cases.empty()) throw UsageError("evaluate: no case in " + manifest.file.string() + (split.empty() ? "" : " with split " + split));
-  const BatchResult r = evaluateBatch(cases, b);
-  io.out << "evaluated " << r.succeeded << " of " << r.cases << " cases -> " << b.outDir.string()
+    if (e.split.empty() || c.split == e.split) cases.push_back({c.id, c.mr, c.ct, c.mask, c.ctSeries, c.mrSeries});
+  if (cases.empty())
+    throw UsageError("evaluate: no case in " + manifest.file.string() + (e.split.empty() ? "" : " with split " + e.split));
+  const BatchResult r = evaluateBatch(cases, e.batch);
+  io.out << "evaluated " << r.succeeded << " of " << r.cases << " cases -> " << e.batch.outDir.string()
          << " (metrics.csv, summary.json, index.html)\n";
   for (const auto& f : r.failures) io.err << "failed: " << f.id << ": " << f.error << "\n";
   return r.failures.empty() ? kExitOk : kExitPartial;
 }
 
-}  // namespace
 
 Command evaluateCommand() {
   Command c;
@@ -149,7 +155,7 @@ Command evaluateCommand() {
         "allow-outside", po::bool_switch(), "accept manifest paths that leave the manifest's folder");
   };
   c.run = [](const po::variables_map& vm, CommandIO& io) {
-    if (vm.count("manifest")) return runBatch(vm, io);
+    if (vm.count("manifest")) return runEvaluateBatchStage(evaluateBatchFrom(vm), io);
     return runSingle(vm, io);
   };
   return c;

@@ -22,6 +22,39 @@ Vec3 parseSpacing(const std::string& text) {
 
 }  // namespace
 
+PreprocessOptions preprocessOptionsFrom(const po::variables_map& vm) {
+  PreprocessOptions o;
+  if (vm.count("manifest")) o.manifest = vm["manifest"].as<std::string>();
+  if (vm.count("out")) o.out = vm["out"].as<std::string>();
+  o.manifestOptions.dataRoot = vm["data-root"].as<std::string>();
+  o.manifestOptions.allowOutside = vm["allow-outside"].as<bool>();
+  o.jobs = vm["jobs"].as<int>();
+  o.resume = vm["resume"].as<bool>();
+  std::tie(o.shardIndex, o.shardCount) =
+      resolveShard(vm.count("shard") ? std::optional<std::string>(vm["shard"].as<std::string>()) : std::nullopt);
+  o.qaDir = vm["qa-dir"].as<std::string>();
+  o.registration.kind = parseRegistrationKind(vm["register"].as<std::string>());
+  o.registration.seed = vm["seed"].as<std::uint32_t>();
+  o.registration.maskMarginMm = vm["mask-margin"].as<double>();
+  o.registration.bsplineGridMm = vm["bspline-grid"].as<double>();
+  o.registration.bsplineBending = vm["bspline-bending"].as<double>();
+  if (vm.count("spacing")) o.plan.spacing = parseSpacing(vm["spacing"].as<std::string>());
+  if (vm["n4"].as<bool>()) o.plan.biasField = BiasFieldOptions{};
+  o.plan.mrNormalization.method = vm["mr-norm"].as<std::string>();
+  return o;
+}
+
+int runPreprocessStage(const PreprocessOptions& o, CommandIO& io) {
+  const PreprocessSummary s = runPreprocess(o);
+  io.out << o.storePath().string() << ": " << s.count("ok") << " case(s) preprocessed, " << s.count("kept") << " kept, "
+         << s.count("skipped") << " skipped, " << s.count("failed") << " failed\n";
+  for (const auto& r : s.cases)
+    if (r.status == "failed") io.out << "  failed: " << r.id << ": " << r.error << "\n";
+  if (!o.qaDir.empty())
+    io.out << "QA: " << (o.qaDir / ("qa" + shardSuffix(o.shardIndex, o.shardCount) + ".csv")).string() << "\n";
+  return s.exitCode();
+}
+
 Command preprocessCommand() {
   Command c;
   c.name = "preprocess";
@@ -39,7 +72,7 @@ Command preprocessCommand() {
         "data-root", po::value<std::string>()->default_value(""),
         "folder that manifests with a data-root line are relative to (default $MR2CT_DATA_DIR)")(
         "allow-outside", po::bool_switch(), "accept manifest paths that leave the manifest's folder")(
-        "jobs,j", po::value<int>()->default_value(1), "cases processed in parallel")(
+        "jobs,j", po::value<int>()->default_value(def.jobs), "cases processed in parallel")(
         "resume", po::bool_switch(), "keep the cases already in --out (same options required)")(
         "shard", po::value<std::string>(),
         "only shard i of N of the manifest (cases i, i+N, ...), written to S.shard<i>of<N>.h5 for --out S.h5, for "
@@ -53,38 +86,11 @@ Command preprocessCommand() {
         "--register bspline: weight of the bending-energy penalty (0 = unregularised, drifts)")(
         "spacing", po::value<std::string>(), "resample the MR to X,Y,Z mm first (default: its own grid)")(
         "n4", po::bool_switch(), "N4 bias-field correction of the MR")(
-        "mr-norm", po::value<std::string>()->default_value("percentile"),
+        "mr-norm", po::value<std::string>()->default_value(def.plan.mrNormalization.method),
         "percentile (p0.5 -> -1, p99.5 -> +1 inside the body) | zscore")(
         "seed", po::value<std::uint32_t>()->default_value(def.registration.seed), "registration sampling seed");
   };
-  c.run = [](const po::variables_map& vm, CommandIO& io) {
-    PreprocessOptions o;
-    if (vm.count("manifest")) o.manifest = vm["manifest"].as<std::string>();
-    if (vm.count("out")) o.out = vm["out"].as<std::string>();
-    o.manifestOptions.dataRoot = vm["data-root"].as<std::string>();
-    o.manifestOptions.allowOutside = vm["allow-outside"].as<bool>();
-    o.jobs = vm["jobs"].as<int>();
-    o.resume = vm["resume"].as<bool>();
-    std::tie(o.shardIndex, o.shardCount) =
-        resolveShard(vm.count("shard") ? std::optional<std::string>(vm["shard"].as<std::string>()) : std::nullopt);
-    o.qaDir = vm["qa-dir"].as<std::string>();
-    o.registration.kind = parseRegistrationKind(vm["register"].as<std::string>());
-    o.registration.seed = vm["seed"].as<std::uint32_t>();
-    o.registration.maskMarginMm = vm["mask-margin"].as<double>();
-    o.registration.bsplineGridMm = vm["bspline-grid"].as<double>();
-    o.registration.bsplineBending = vm["bspline-bending"].as<double>();
-    if (vm.count("spacing")) o.plan.spacing = parseSpacing(vm["spacing"].as<std::string>());
-    if (vm["n4"].as<bool>()) o.plan.biasField = BiasFieldOptions{};
-    o.plan.mrNormalization.method = vm["mr-norm"].as<std::string>();
-    const PreprocessSummary s = runPreprocess(o);
-    io.out << o.storePath().string() << ": " << s.count("ok") << " case(s) preprocessed, " << s.count("kept") << " kept, "
-           << s.count("skipped") << " skipped, " << s.count("failed") << " failed\n";
-    for (const auto& r : s.cases)
-      if (r.status == "failed") io.out << "  failed: " << r.id << ": " << r.error << "\n";
-    if (!o.qaDir.empty())
-      io.out << "QA: " << (o.qaDir / ("qa" + shardSuffix(o.shardIndex, o.shardCount) + ".csv")).string() << "\n";
-    return s.exitCode();
-  };
+  c.run = [](const po::variables_map& vm, CommandIO& io) { return runPreprocessStage(preprocessOptionsFrom(vm), io); };
   return c;
 }
 

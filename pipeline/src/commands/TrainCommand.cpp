@@ -12,7 +12,6 @@ namespace mr2ct {
 
 namespace {
 
-
 /// "128" → {128, 128} (2D) / {128, 128, 128} (3D); "32x64x64" → {32, 64, 64}.
 std::vector<int64_t> parsePatch(const std::string& text, int dims) {
   std::vector<int64_t> v;
@@ -21,7 +20,110 @@ std::vector<int64_t> parsePatch(const std::string& text, int dims) {
   return v;
 }
 
+void declareTrainOptions(po::options_description& d) {
+  const ModelConfig def;
+  d.add_options()
+      ("store", po::value<std::string>(), "training store (mr2ct preprocess)")
+      ("out", po::value<std::string>(), "model folder to create (or to continue with --resume)")
+      ("resume", po::bool_switch(), "continue from MODEL_DIR/train_state.pt bit-for-bit (only --steps, --device apply)")
+      ("preset", po::value<std::string>()->default_value(def.network.preset),
+       "network: unet2d-small (CPU), unet2d (GPU), unet2d-bench, unet3d-small")
+      ("patch", po::value<std::string>(), "training slice/patch size: N, HxW or DxHxW (default per preset)")
+      ("neighbours", po::value<int>()->default_value(def.network.neighbours), "2.5D: neighbouring MR slices on each side as condition")
+      ("source", po::value<std::string>()->default_value(def.flow.source), "x0: mr (the MR itself) or noise")
+      ("sigma", po::value<double>(),
+       fmt::format("bridge noise sigma of the path (default {:g} with --source mr, {:g} with noise; see "
+                   "README \"Quality\")", FlowConfig::defaultSigma("mr"), FlowConfig::defaultSigma("noise"))
+           .c_str())
+      ("time-sampling", po::value<std::string>()->default_value(def.flow.timeSampling), "uniform or logit-normal")
+      ("logit-mean", realValue(def.flow.logitMean),
+       "logit-normal: t = sigmoid(mean + std·z); a negative mean trains the first steps more")
+      ("logit-std", realValue(def.flow.logitStd), "logit-normal: spread of the logit")
+      ("body-weight", realValue(def.flow.bodyWeight), "loss weight inside the body")
+      ("background-weight", realValue(def.flow.backgroundWeight),
+       "loss weight outside the body (outside the CT field of view: always 0)")
+      ("steps", po::value<int64_t>(), fmt::format("training steps (default {})", def.training.steps).c_str())
+      ("batch", po::value<int64_t>()->default_value(def.training.batch), "samples per step")
+      ("lr", realValue(def.training.lr), "peak learning rate (AdamW)")
+      ("weight-decay", realValue(def.training.weightDecay), "AdamW weight decay")
+      ("warmup", po::value<int64_t>()->default_value(def.training.warmupSteps), "linear warm-up steps")
+      ("grad-clip", realValue(def.training.gradClip), "max gradient norm (0 = off)")
+      ("ema", realValue(def.training.emaDecay), "EMA decay of the saved weights")
+      ("flips", booleanValue(def.training.flips), "random left-right flips")
+      ("jitter", realValue(def.training.intensityJitter), "MR intensity jitter")
+      ("body-fraction", realValue(def.training.bodyFraction),
+       "share of samples centred inside the body")
+      ("validate-every", po::value<int64_t>()->default_value(def.training.validateEvery),
+       "steps between validations on the val split (0 = end only)")
+      ("validation-slices", po::value<int64_t>()->default_value(def.training.validationSlices), "per val case")
+      ("validation-nfe", po::value<int>()->default_value(def.training.validationNfe), "Euler steps at validation")
+      ("checkpoint-every", po::value<int64_t>()->default_value(def.training.checkpointEvery), "steps between checkpoints")
+      ("log-every", po::value<int64_t>()->default_value(def.training.logEvery), "steps between log.csv rows")
+      ("seed", po::value<uint64_t>()->default_value(def.training.seed), "seed of initialisation and sampling")
+      ("device", po::value<std::string>(), "cpu (default) or cuda[:N]")
+      ("channels-last", booleanValue(def.training.channelsLast), "2D on CPU: channels-last memory format")
+      ("precision", po::value<std::string>()->default_value(def.training.precision),
+       "fp32 | bf16 (autocast of the network: faster on CPUs with AVX512-BF16 and on GPUs)")
+      ("stop-after", po::value<int64_t>()->default_value(TrainCommandOptions{}.stopAfterStep),
+       "stop with a checkpoint once this many steps are done (a job's time slice); --resume continues")
+      ("dist-timeout", po::value<int64_t>()->default_value(TrainCommandOptions{}.distTimeoutSeconds),
+       "seconds a rank waits for the others (rendezvous, all-reduce) before failing; runs under "
+       "torchrun/srun with > 1 process train data-parallel, --batch is the global batch");
+}
+
 }  // namespace
+
+TrainCommandOptions trainOptionsFrom(const po::variables_map& vm) {
+  TrainCommandOptions o;
+  if (vm.count("store")) o.store = vm["store"].as<std::string>();
+  if (vm.count("out")) o.out = vm["out"].as<std::string>();
+  o.resume = vm["resume"].as<bool>();
+  o.progress = !isQuiet();
+  o.distTimeoutSeconds = vm["dist-timeout"].as<int64_t>();
+  o.stopAfterStep = vm["stop-after"].as<int64_t>();
+  ModelConfig& m = o.config;
+  m.network = NetworkConfig::fromPreset(vm["preset"].as<std::string>());
+  if (vm.count("patch")) m.network.patchSize = parsePatch(vm["patch"].as<std::string>(), m.network.dims());
+  m.network.neighbours = vm["neighbours"].as<int>();
+  m.flow.source = vm["source"].as<std::string>();
+  m.flow.sigma = vm.count("sigma") ? vm["sigma"].as<double>() : FlowConfig::defaultSigma(m.flow.source);
+  m.flow.timeSampling = vm["time-sampling"].as<std::string>();
+  m.flow.logitMean = vm["logit-mean"].as<double>();
+  m.flow.logitStd = vm["logit-std"].as<double>();
+  m.flow.bodyWeight = vm["body-weight"].as<double>();
+  m.flow.backgroundWeight = vm["background-weight"].as<double>();
+  auto& t = m.training;
+  if (vm.count("steps")) t.steps = vm["steps"].as<int64_t>();
+  t.batch = vm["batch"].as<int64_t>();
+  t.lr = vm["lr"].as<double>();
+  t.weightDecay = vm["weight-decay"].as<double>();
+  t.warmupSteps = vm["warmup"].as<int64_t>();
+  t.gradClip = vm["grad-clip"].as<double>();
+  t.emaDecay = vm["ema"].as<double>();
+  t.flips = vm["flips"].as<bool>();
+  t.intensityJitter = vm["jitter"].as<double>();
+  t.bodyFraction = vm["body-fraction"].as<double>();
+  t.validateEvery = vm["validate-every"].as<int64_t>();
+  t.validationSlices = vm["validation-slices"].as<int64_t>();
+  t.validationNfe = vm["validation-nfe"].as<int>();
+  t.checkpointEvery = vm["checkpoint-every"].as<int64_t>();
+  t.logEvery = vm["log-every"].as<int64_t>();
+  t.seed = vm["seed"].as<uint64_t>();
+  if (vm.count("device")) t.device = vm["device"].as<std::string>();
+  t.channelsLast = vm["channels-last"].as<bool>();
+  t.precision = vm["precision"].as<std::string>();
+  if (o.resume) {
+    if (vm.count("steps")) o.resumeSteps = t.steps;
+    if (vm.count("device")) o.resumeDevice = t.device;
+  }
+  return o;
+}
+
+int runTrainStage(const TrainCommandOptions& o, CommandIO& io) {
+  const TrainSummary s = trainFromStore(o);
+  io.out << s.toJson().dump() << "\n";
+  return int(kExitOk);
+}
 
 Command trainCommand() {
   Command c;
@@ -29,103 +131,8 @@ Command trainCommand() {
   c.summary = "train a flow-matching model (MR → CT) from a training store into a model folder";
   c.usage = "mr2ct train --store STORE.h5 --out MODEL_DIR [--config train.ini] [--steps N] [--batch B] [--resume]";
   c.example = "mr2ct train --store work/store.h5 --out work/model --steps 2000 --batch 8 --threads 2";
-  c.declare = [](po::options_description& d, po::positional_options_description&) {
-    const ModelConfig def;
-    d.add_options()
-        ("store", po::value<std::string>(), "training store (mr2ct preprocess)")
-        ("out", po::value<std::string>(), "model folder to create (or to continue with --resume)")
-        ("resume", po::bool_switch(), "continue from MODEL_DIR/train_state.pt bit-for-bit (only --steps, --device apply)")
-        ("preset", po::value<std::string>()->default_value("unet2d-small"),
-         "network: unet2d-small (CPU), unet2d (GPU), unet2d-bench, unet3d-small")
-        ("patch", po::value<std::string>(), "training slice/patch size: N, HxW or DxHxW (default per preset)")
-        ("neighbours", po::value<int>()->default_value(0), "2.5D: neighbouring MR slices on each side as condition")
-        ("source", po::value<std::string>()->default_value(def.flow.source), "x0: mr (the MR itself) or noise")
-        ("sigma", po::value<double>(),
-         fmt::format("bridge noise sigma of the path (default {:g} with --source mr, {:g} with noise; see "
-                     "README \"Quality\")", FlowConfig::defaultSigma("mr"), FlowConfig::defaultSigma("noise"))
-             .c_str())
-        ("time-sampling", po::value<std::string>()->default_value(def.flow.timeSampling), "uniform or logit-normal")
-        ("logit-mean", realValue(def.flow.logitMean),
-         "logit-normal: t = sigmoid(mean + std·z); a negative mean trains the first steps more")
-        ("logit-std", realValue(def.flow.logitStd), "logit-normal: spread of the logit")
-        ("body-weight", realValue(def.flow.bodyWeight), "loss weight inside the body")
-        ("background-weight", realValue(def.flow.backgroundWeight),
-         "loss weight outside the body (outside the CT field of view: always 0)")
-        ("steps", po::value<int64_t>(), "training steps (default 2000)")
-        ("batch", po::value<int64_t>()->default_value(def.training.batch), "samples per step")
-        ("lr", realValue(def.training.lr), "peak learning rate (AdamW)")
-        ("weight-decay", realValue(def.training.weightDecay), "AdamW weight decay")
-        ("warmup", po::value<int64_t>()->default_value(def.training.warmupSteps), "linear warm-up steps")
-        ("grad-clip", realValue(def.training.gradClip), "max gradient norm (0 = off)")
-        ("ema", realValue(def.training.emaDecay), "EMA decay of the saved weights")
-        ("flips", booleanValue(def.training.flips), "random left-right flips")
-        ("jitter", realValue(def.training.intensityJitter), "MR intensity jitter")
-        ("body-fraction", realValue(def.training.bodyFraction),
-         "share of samples centred inside the body")
-        ("validate-every", po::value<int64_t>()->default_value(def.training.validateEvery),
-         "steps between validations on the val split (0 = end only)")
-        ("validation-slices", po::value<int64_t>()->default_value(def.training.validationSlices), "per val case")
-        ("validation-nfe", po::value<int>()->default_value(def.training.validationNfe), "Euler steps at validation")
-        ("checkpoint-every", po::value<int64_t>()->default_value(def.training.checkpointEvery), "steps between checkpoints")
-        ("log-every", po::value<int64_t>()->default_value(def.training.logEvery), "steps between log.csv rows")
-        ("seed", po::value<uint64_t>()->default_value(def.training.seed), "seed of initialisation and sampling")
-        ("device", po::value<std::string>(), "cpu (default) or cuda[:N]")
-        ("channels-last", booleanValue(def.training.channelsLast), "2D on CPU: channels-last memory format")
-        ("precision", po::value<std::string>()->default_value(def.training.precision),
-         "fp32 | bf16 (autocast of the network: faster on CPUs with AVX512-BF16 and on GPUs)")
-        ("stop-after", po::value<int64_t>()->default_value(-1),
-         "stop with a checkpoint once this many steps are done (a job's time slice); --resume continues")
-        ("dist-timeout", po::value<int64_t>()->default_value(TrainCommandOptions{}.distTimeoutSeconds),
-         "seconds a rank waits for the others (rendezvous, all-reduce) before failing; runs under "
-         "torchrun/srun with > 1 process train data-parallel, --batch is the global batch");
-  };
-  c.run = [](const po::variables_map& vm, CommandIO& io) {
-    TrainCommandOptions o;
-    if (vm.count("store")) o.store = vm["store"].as<std::string>();
-    if (vm.count("out")) o.out = vm["out"].as<std::string>();
-    o.resume = vm["resume"].as<bool>();
-    o.progress = !isQuiet();
-    o.distTimeoutSeconds = vm["dist-timeout"].as<int64_t>();
-    o.stopAfterStep = vm["stop-after"].as<int64_t>();
-    ModelConfig& m = o.config;
-    m.network = NetworkConfig::fromPreset(vm["preset"].as<std::string>());
-    if (vm.count("patch")) m.network.patchSize = parsePatch(vm["patch"].as<std::string>(), m.network.dims());
-    m.network.neighbours = vm["neighbours"].as<int>();
-    m.flow.source = vm["source"].as<std::string>();
-    m.flow.sigma = vm.count("sigma") ? vm["sigma"].as<double>() : FlowConfig::defaultSigma(m.flow.source);
-    m.flow.timeSampling = vm["time-sampling"].as<std::string>();
-    m.flow.logitMean = vm["logit-mean"].as<double>();
-    m.flow.logitStd = vm["logit-std"].as<double>();
-    m.flow.bodyWeight = vm["body-weight"].as<double>();
-    m.flow.backgroundWeight = vm["background-weight"].as<double>();
-    auto& t = m.training;
-    if (vm.count("steps")) t.steps = vm["steps"].as<int64_t>();
-    t.batch = vm["batch"].as<int64_t>();
-    t.lr = vm["lr"].as<double>();
-    t.weightDecay = vm["weight-decay"].as<double>();
-    t.warmupSteps = vm["warmup"].as<int64_t>();
-    t.gradClip = vm["grad-clip"].as<double>();
-    t.emaDecay = vm["ema"].as<double>();
-    t.flips = vm["flips"].as<bool>();
-    t.intensityJitter = vm["jitter"].as<double>();
-    t.bodyFraction = vm["body-fraction"].as<double>();
-    t.validateEvery = vm["validate-every"].as<int64_t>();
-    t.validationSlices = vm["validation-slices"].as<int64_t>();
-    t.validationNfe = vm["validation-nfe"].as<int>();
-    t.checkpointEvery = vm["checkpoint-every"].as<int64_t>();
-    t.logEvery = vm["log-every"].as<int64_t>();
-    t.seed = vm["seed"].as<uint64_t>();
-    if (vm.count("device")) t.device = vm["device"].as<std::string>();
-    t.channelsLast = vm["channels-last"].as<bool>();
-    t.precision = vm["precision"].as<std::string>();
-    if (o.resume) {
-      if (vm.count("steps")) o.resumeSteps = t.steps;
-      if (vm.count("device")) o.resumeDevice = t.device;
-    }
-    const TrainSummary s = trainFromStore(o);
-    io.out << s.toJson().dump() << "\n";
-    return int(kExitOk);
-  };
+  c.declare = [](po::options_description& d, po::positional_options_description&) { declareTrainOptions(d); };
+  c.run = [](const po::variables_map& vm, CommandIO& io) { return runTrainStage(trainOptionsFrom(vm), io); };
   return c;
 }
 

@@ -14,6 +14,7 @@
 #include "PhantomInternal.h"
 #include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/OptionError.h"
 #include "mr2ct/core/Progress.h"
 #include "mr2ct/preprocessing/VolumeIO.h"
 
@@ -41,17 +42,17 @@ std::string phantomLabelName(int label) {
 void PhantomOptions::validate() const {
   for (int i = 0; i < 3; ++i)
     if (size[i] < 16 || size[i] > 1024)
-      throw UsageError("--size: each dimension must be within 16..1024 voxels (got " + std::to_string(size[i]) + ")");
-  if (!(spacing >= 0.3 && spacing <= 10)) throw UsageError("--spacing: must be within 0.3..10 mm");
+      throw OptionError("{size}: each dimension must be within 16..1024 voxels (got " + std::to_string(size[i]) + ")");
+  if (!(spacing >= 0.3 && spacing <= 10)) throw OptionError("{spacing}: must be within 0.3..10 mm");
   if (!(mrSpacingMin >= 0.3 && mrSpacingMax <= 10 && mrSpacingMin <= mrSpacingMax))
-    throw UsageError("--mr-spacing: need 0.3 <= min <= max <= 10 mm");
-  if (!(maxRotationDeg >= 0 && maxRotationDeg <= 45)) throw UsageError("--max-rotation: must be within 0..45 degrees");
+    throw OptionError("{mrSpacing}: need 0.3 <= min <= max <= 10 mm");
+  if (!(maxRotationDeg >= 0 && maxRotationDeg <= 45)) throw OptionError("{maxRotationDeg}: must be within 0..45 degrees");
   if (!(maxTranslationMm >= 0 && maxTranslationMm <= 100))
-    throw UsageError("--max-translation: must be within 0..100 mm");
+    throw OptionError("{maxTranslationMm}: must be within 0..100 mm");
   // The head is about 150 x 180 x 150 mm: a field of view much smaller than that cuts it badly.
   for (int i = 0; i < 3; ++i)
     if (double(size[i]) * spacing < 120)
-      throw UsageError("--size/--spacing: the field of view must be at least 120 mm along each axis (got " +
+      throw OptionError("{size}/{spacing}: the field of view must be at least 120 mm along each axis (got " +
                        std::to_string(double(size[i]) * spacing) + " mm)");
 }
 
@@ -66,8 +67,8 @@ nlohmann::json PhantomOptions::toJson() const {
 
 void PhantomDatasetOptions::validate() const {
   phantom.validate();
-  if (out.empty()) throw UsageError("--out: an output folder is required");
-  if (cases < 1 || cases > 100000) throw UsageError("--cases: must be within 1..100000");
+  if (out.empty()) throw OptionError("{out}: an output folder is required");
+  if (cases < 1 || cases > 100000) throw OptionError("{cases}: must be within 1..100000");
   if (!(valFraction >= 0 && testFraction >= 0 && valFraction + testFraction < 1))
     throw UsageError("split fractions must be >= 0 and leave cases for training");
 }

@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/OptionError.h"
 #include "mr2ct/preprocessing/Registration.h"
 
 namespace mr2ct {
@@ -11,7 +12,7 @@ RegistrationKind parseRegistrationKind(const std::string& name) {
   if (name == "rigid") return RegistrationKind::Rigid;
   if (name == "affine") return RegistrationKind::Affine;
   if (name == "bspline") return RegistrationKind::BSpline;
-  throw UsageError("--register: unknown kind '" + name + "' (expected none, rigid, affine or bspline)");
+  throw OptionError("{registration.kind}: unknown kind '" + name + "' (expected none, rigid, affine or bspline)");
 }
 
 std::string toString(RegistrationKind kind) {

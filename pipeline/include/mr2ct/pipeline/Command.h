@@ -56,6 +56,15 @@ const std::vector<Command>& allCommands();
 /// (0 ok, 1 failure, 2 usage error, 3 batch finished with some cases failed).
 int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& err);
 
+/// The command-line flag of an option a library names by its field (OptionError): the field's last
+/// dotted part in kebab case, "nfeSweep" → "--nfe-sweep", "dicom.patientId" → "--patient-id".
+std::string optionFlag(const std::string& name);
+
+/// Runs body and maps what it throws to an exit code, with one "mr2ct: error: ..." line on err:
+/// UsageError 2 (an OptionError with its flags), any other error 1. runCli and `run`'s stages share it, so a stage fails as its
+/// command would.
+int runReportingErrors(const std::function<int()>& body, std::ostream& err);
+
 /// Exit codes.
 enum ExitCode : int { kExitOk = 0, kExitFailure = 1, kExitUsage = 2, kExitPartial = 3 };
 

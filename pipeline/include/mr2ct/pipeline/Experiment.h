@@ -8,8 +8,11 @@
 //   <work>/report/, <work>/report-baseline/   evaluate (metrics.csv, summary.json, montages)
 //   <work>/config/<stage>.ini  the resolved options of every stage (every option, defaults included)
 //   <work>/results.md, results.json  the final table
-// Each stage is the subcommand of the same name, run in-process with the options of the
-// experiment file's [stage] section, so `run` accepts exactly what the stage commands accept.
+// Each stage is the subcommand of the same name: the experiment file's [stage] section (and the
+// paths `run` decides) is parsed once by that command's own option declarations, read into the
+// stage's typed options and handed to the library in-process, so `run` accepts exactly what the
+// stage commands accept and a stage behaves as its command does. A section key the command does not
+// have, or a value it does not accept, is a usage error of `run` naming the file and the section.
 #include <filesystem>
 #include <iosfwd>
 #include <map>
