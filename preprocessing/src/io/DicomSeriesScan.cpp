@@ -1,5 +1,5 @@
 #include "DicomSeriesScan.h"
-#include "DicomLengthCheck.h"
+#include "DicomGuard.h"
 
 #include <gdcmDataSet.h>
 #include <gdcmReader.h>
@@ -154,7 +154,7 @@ Looks looksLikeDicom(const fs::path& path) {
 std::optional<DicomInstance> readInstance(const fs::path& path) {
   const Looks looks = looksLikeDicom(path);
   if (looks == Looks::NotDicom) return std::nullopt;
-  // GDCM allocates whatever an element claims before finding the file too short (DicomLengthCheck.h).
+  // GDCM allocates whatever an element claims before finding the file too short (DicomGuard.h).
   if (const std::string bad = checkDicomLengths(path); !bad.empty()) {
     if (looks == Looks::Dicom) throw IoError(path.string(), "corrupt DICOM file: " + bad);
     return std::nullopt;  // no DICOM preamble: some other file

@@ -10,6 +10,8 @@
 #include <sstream>
 #include <type_traits>
 
+#include "NiftiGuard.h"
+#include "VoxelDataLength.h"
 #include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
 
@@ -18,129 +20,6 @@ namespace fs = std::filesystem;
 namespace mr2ct::detail {
 
 namespace {
-
-constexpr std::size_t kHeader1 = 348, kHeader2 = 540;
-
-// The first n bytes, through zlib so that .nii.gz and .nii read the same way.
-std::vector<unsigned char> head(const fs::path& path, unsigned n) {
-  std::vector<unsigned char> b(n);
-  gzFile gz = gzopen(path.string().c_str(), "rb");
-  if (!gz) return {};
-  const int got = gzread(gz, b.data(), n);
-  gzclose(gz);
-  b.resize(got > 0 ? std::size_t(got) : 0);
-  return b;
-}
-
-// Typed little/big-endian field access into a header buffer.
-struct Fields {
-  const std::vector<unsigned char>& b;
-  bool swap;
-  template <class T>
-  T at(std::size_t offset) const {
-    unsigned char raw[sizeof(T)];
-    std::memcpy(raw, &b[offset], sizeof(T));
-    if (swap) std::reverse(raw, raw + sizeof(T));
-    T v;
-    std::memcpy(&v, raw, sizeof(T));
-    return v;
-  }
-};
-
-std::uint32_t sizeofHdr(const std::vector<unsigned char>& b, bool& swap) {
-  std::uint32_t v;
-  std::memcpy(&v, b.data(), 4);
-  swap = false;
-  if (v == kHeader1 || v == kHeader2) return v;
-  unsigned char r[4] = {b[3], b[2], b[1], b[0]};
-  std::memcpy(&v, r, 4);
-  swap = true;
-  return v;
-}
-
-bool hostBigEndian() {
-  const std::uint16_t one = 1;
-  unsigned char c;
-  std::memcpy(&c, &one, 1);
-  return c == 0;
-}
-
-struct TypeInfo {
-  int code;
-  const char* name;
-  int bytes;
-};
-constexpr TypeInfo kTypes[] = {{2, "uint8", 1},   {4, "int16", 2},   {8, "int32", 4},   {16, "float32", 4},
-                               {64, "float64", 8}, {256, "int8", 1},  {512, "uint16", 2}, {768, "uint32", 4},
-                               {1024, "int64", 8}, {1280, "uint64", 8}};
-
-const TypeInfo* typeInfo(int code) {
-  for (const auto& t : kTypes)
-    if (t.code == code) return &t;
-  return nullptr;
-}
-
-std::string unsupportedTypeName(int code) {
-  switch (code) {
-    case 1: return "binary";
-    case 32: return "complex64";
-    case 128: return "RGB24";
-    case 1536: return "float128";
-    case 1792: return "complex128";
-    case 2048: return "complex256";
-    case 2304: return "RGBA32";
-    default: return "datatype code " + std::to_string(code);
-  }
-}
-
-void fillVersion1(const Fields& f, NiftiHeader& h) {
-  for (int i = 0; i < 8; ++i) h.dim[std::size_t(i)] = f.at<std::int16_t>(40 + 2 * std::size_t(i));
-  h.datatype = f.at<std::int16_t>(70);
-  h.bitpix = f.at<std::int16_t>(72);
-  for (int i = 0; i < 8; ++i) h.pixdim[std::size_t(i)] = f.at<float>(76 + 4 * std::size_t(i));
-  const float off = f.at<float>(108);
-  h.voxOffset = off > 0 && std::isfinite(off) ? std::uint64_t(std::min(off, 1.0e18f)) : 0;
-  h.sclSlope = f.at<float>(112);
-  h.sclInter = f.at<float>(116);
-  h.xyztUnits = f.b[123];
-  auto& s = h.spatial;
-  s.qformCode = f.at<std::int16_t>(252);
-  s.sformCode = f.at<std::int16_t>(254);
-  for (std::size_t i = 0; i < 3; ++i) s.quatern[i] = f.at<float>(256 + 4 * i);
-  for (std::size_t i = 0; i < 3; ++i) s.qoffset[i] = f.at<float>(268 + 4 * i);
-  for (std::size_t i = 0; i < 12; ++i) s.srow[i] = f.at<float>(280 + 4 * i);
-}
-
-void fillVersion2(const Fields& f, NiftiHeader& h) {
-  h.datatype = f.at<std::int16_t>(12);
-  h.bitpix = f.at<std::int16_t>(14);
-  for (std::size_t i = 0; i < 8; ++i) h.dim[i] = f.at<std::int64_t>(16 + 8 * i);
-  for (std::size_t i = 0; i < 8; ++i) h.pixdim[i] = f.at<double>(104 + 8 * i);
-  const std::int64_t off = f.at<std::int64_t>(168);
-  h.voxOffset = off > 0 ? std::uint64_t(off) : 0;
-  h.sclSlope = f.at<double>(176);
-  h.sclInter = f.at<double>(184);
-  h.xyztUnits = f.at<std::int32_t>(500);
-  auto& s = h.spatial;
-  s.qformCode = f.at<std::int32_t>(344);
-  s.sformCode = f.at<std::int32_t>(348);
-  for (std::size_t i = 0; i < 3; ++i) s.quatern[i] = f.at<double>(352 + 8 * i);
-  for (std::size_t i = 0; i < 3; ++i) s.qoffset[i] = f.at<double>(376 + 8 * i);
-  for (std::size_t i = 0; i < 12; ++i) s.srow[i] = f.at<double>(400 + 8 * i);
-}
-
-// The .img (or .img.gz) holding the voxels of a .hdr pair.
-fs::path pairDataFile(const fs::path& hdr) {
-  const std::string ext = fullExtension(hdr);
-  std::string s = hdr.string();
-  s.replace(s.size() - ext.size(), ext.size(), ext == ".hdr.gz" ? ".img.gz" : ".img");
-  if (!fs::exists(s) && ext == ".hdr") {
-    const std::string gz = s + ".gz";
-    if (fs::exists(gz)) return gz;
-  }
-  if (!fs::exists(s)) throw IoError(s, "file not found (the image data of " + hdr.string() + ")");
-  return s;
-}
 
 std::array<double, 9> quaternionRotation(double b, double c, double d) {
   const double a = std::sqrt(std::max(0.0, 1.0 - (b * b + c * c + d * d)));
@@ -201,88 +80,15 @@ constexpr double kShearTolerance = 1e-4;
 
 }  // namespace
 
-bool looksLikeNifti(const fs::path& path) {
-  const auto b = head(path, 4);
-  if (b.size() < 4) return false;
-  bool swap;
-  const auto n = sizeofHdr(b, swap);
-  return n == kHeader1 || n == kHeader2;
-}
-
-std::string neuroimagingFormatName(const fs::path& path) {
-  const std::string ext = fullExtension(path);
-  const auto b = head(path, 348);
-  if (ext == ".mgz" || ext == ".mgh") return "MGH/MGZ (FreeSurfer)";
-  if (ext == ".mnc" || ext == ".mnc.gz") return "MINC";
-  if (b.size() >= 4 && std::memcmp(b.data(), "CDF", 3) == 0) return "MINC";
-  if (b.size() >= 4 && b[0] == 0x89 && b[1] == 'H' && b[2] == 'D' && b[3] == 'F') return "HDF5 (MINC-2?)";
-  if ((ext == ".hdr" || ext == ".img" || ext == ".hdr.gz") && b.size() >= 348) {
-    bool swap;
-    if (sizeofHdr(b, swap) == kHeader1 && std::memcmp(&b[344], "ni1", 3) != 0 && std::memcmp(&b[344], "n+1", 3) != 0)
-      return "Analyze 7.5";
-  }
-  return "";
-}
-
-std::string niftiTypeName(int datatype) {
-  const auto* t = typeInfo(datatype);
-  return t ? t->name : "";
-}
-
 NiftiHeader readNiftiHeader(const fs::path& path) {
-  const auto b = head(path, kHeader2);
-  if (b.size() < kHeader1) throw IoError(path.string(), "truncated: the NIfTI header is incomplete");
-  NiftiHeader h;
-  bool swap;
-  const auto size = sizeofHdr(b, swap);
-  h.bigEndian = swap != hostBigEndian();
-  const Fields f{b, swap};
-  if (size == kHeader2) {
-    if (b.size() < kHeader2) throw IoError(path.string(), "truncated: the NIfTI-2 header is incomplete");
-    h.version = 2;
-    h.pair = std::memcmp(&b[4], "ni2", 3) == 0;
-    if (!h.pair && std::memcmp(&b[4], "n+2", 3) != 0)
-      throw DataError(path.string(), "not a NIfTI-2 file: wrong magic number (\"n+2\" expected)");
-    fillVersion2(f, h);
-  } else if (size == kHeader1) {
-    h.pair = std::memcmp(&b[344], "ni1", 3) == 0;
-    if (!h.pair && std::memcmp(&b[344], "n+1", 3) != 0) {
-      if (neuroimagingFormatName(path) == "Analyze 7.5")
-        throw DataError(path.string(), "Analyze 7.5 file (no NIfTI magic): its orientation and origin are not defined, "
-                                       "so mr2ct does not guess them; convert it to NIfTI with the tool that wrote it");
-      throw DataError(path.string(), "not a NIfTI file: wrong magic number (\"n+1\" or \"ni1\" expected)");
-    }
-    fillVersion1(f, h);
-  } else {
-    throw DataError(path.string(), "not a NIfTI file: sizeof_hdr is " + std::to_string(size) + " (348 or 540 expected)");
-  }
-  const auto rank = h.dim[0];
-  if (rank < 1 || rank > 7) throw DataError(path.string(), "NIfTI header: dim[0] is " + std::to_string(rank) + " (1..7 expected)");
-  for (std::int64_t d = 1; d <= rank; ++d)
-    if (h.dim[std::size_t(d)] < 1)
-      throw DataError(path.string(), "header claims a zero or negative size (" + std::to_string(h.dim[std::size_t(d)]) +
-                                         ") along axis " + std::to_string(d - 1));
-  for (std::int64_t d = rank + 1; d < 8; ++d) h.dim[std::size_t(d)] = 1;
-  const auto* type = typeInfo(h.datatype);
-  if (h.datatype == 128 || h.datatype == 2304 || h.datatype == 32 || h.datatype == 1792 || h.datatype == 2048)
-    throw DataError(path.string(), "NIfTI voxels of type " + unsupportedTypeName(h.datatype) +
-                                       " have several components per voxel; a scalar image is needed");
-  if (!type)
-    throw DataError(path.string(), "NIfTI voxel type " + unsupportedTypeName(h.datatype) +
-                                       " is not supported (scalar integer or float types only)");
-  if (h.bitpix != 8 * type->bytes)
-    throw DataError(path.string(), "NIfTI header: bitpix " + std::to_string(h.bitpix) + " does not match datatype " +
-                                       type->name);
+  NiftiHeader h = parseNiftiHeader(niftiHeadBytes(path, unsigned(kNifti2HeaderBytes)));
+  checkNiftiHeader(path, h);
+  for (std::int64_t d = h.dim[0] + 1; d < 8; ++d) h.dim[std::size_t(d)] = 1;
   auto& s = h.spatial;
   s.qfac = h.pixdim[0];
   s.pixdim = {h.pixdim[1], h.pixdim[2], h.pixdim[3]};
   for (std::size_t i = 0; i < 3; ++i)
-    if (s.pixdim[i] == 0 && rank <= int(i)) s.pixdim[i] = 1;  // axes the file does not have
-  if (std::isfinite(h.sclSlope) && h.sclSlope != 0 && !std::isfinite(h.sclInter))
-    throw DataError(path.string(), "NIfTI header: scl_slope is valid but scl_inter is not finite");
-  if (!h.pair && h.voxOffset < (h.version == 1 ? 352u : 544u))
-    throw DataError(path.string(), "NIfTI header: vox_offset " + std::to_string(h.voxOffset) +
-                                       " lies inside the header");
+    if (s.pixdim[i] == 0 && h.dim[0] <= int(i)) s.pixdim[i] = 1;  // axes the file does not have
   return h;
 }
 
@@ -379,10 +185,10 @@ void convertChunk(int datatype, const unsigned char* src, std::size_t count, boo
 
 Volume readNiftiVolume(const fs::path& path, const NiftiHeader& h) {
   Volume v(niftiGeometry(h));
-  const auto* type = typeInfo(h.datatype);
+  const auto* type = niftiType(h.datatype);
   const std::size_t bytes = std::size_t(type->bytes);
   const std::uint64_t payload = std::uint64_t(v.voxelCount()) * bytes;
-  const fs::path dataFile = h.pair ? pairDataFile(path) : path;
+  const fs::path dataFile = h.pair ? niftiPairDataFile(path) : path;
   const std::uint64_t skip = h.voxOffset;
   const bool scaled = std::isfinite(h.sclSlope) && h.sclSlope != 0;
   const double slope = scaled ? h.sclSlope : 1.0, inter = scaled ? h.sclInter : 0.0;
@@ -393,8 +199,7 @@ Volume readNiftiVolume(const fs::path& path, const NiftiHeader& h) {
   std::vector<unsigned char> buf(std::size_t(1) << 20);
   auto fail = [&](std::uint64_t found) {
     gzclose(gz);
-    throw IoError(path.string(), "truncated: expected " + std::to_string(payload) + " bytes of voxel data, found " +
-                                     std::to_string(found));
+    refuseTruncatedVoxelData(path, payload, found);
   };
   for (std::uint64_t left = skip; left > 0;) {
     const unsigned n = unsigned(std::min<std::uint64_t>(left, buf.size()));

@@ -9,42 +9,19 @@
 //             base affine (x flipped, grid centred on the origin: the header claims no orientation);
 //   world   = RAS in the file, LPS in mr2ct (x and y negated).
 // Private to mr2ct_preprocessing.
-#include <array>
-#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
 
+#include "NiftiHeader.h"
 #include "mr2ct/preprocessing/Volume.h"
 #include "mr2ct/preprocessing/VolumeIO.h"
 
 namespace mr2ct::detail {
 
-/// The parts of a NIfTI header that mr2ct uses, as stored (byte order resolved).
-struct NiftiHeader {
-  int version = 1;                        ///< 1 (348-byte header) or 2 (540-byte header)
-  bool bigEndian = false;
-  bool pair = false;                      ///< .hdr/.img pair ("ni1"/"ni2") rather than one file
-  std::array<std::int64_t, 8> dim{};      ///< dim[0] = rank
-  int datatype = 0;
-  int bitpix = 0;
-  std::array<double, 8> pixdim{};
-  std::uint64_t voxOffset = 0;
-  double sclSlope = 0, sclInter = 0;
-  int xyztUnits = 0;
-  NiftiSpatialHeader spatial;             ///< codes, quaternion, offsets, sform rows
-};
-
-/// True when the file starts (after gzip) with a NIfTI-1/-2 sizeof_hdr in either byte order.
-bool looksLikeNifti(const std::filesystem::path& path);
-/// "Analyze 7.5" for a .hdr without NIfTI magic, "MINC", "MGH/MGZ", or "" (other formats).
-std::string neuroimagingFormatName(const std::filesystem::path& path);
-
-/// Parses and checks the header (IoError/DataError naming the file for anything unusable).
+/// The file's header decoded (NiftiHeader.h) and checked (NiftiGuard.h), dims above the rank set
+/// to 1 and the spatial pixdim filled: ready for niftiGeometry and readNiftiVolume.
 NiftiHeader readNiftiHeader(const std::filesystem::path& path);
-
-/// Stored type name ("int16", "float32", ...) for a NIfTI datatype code, "" when unsupported.
-std::string niftiTypeName(int datatype);
 
 /// The voxel grid the header describes (nibabel's rules above). `warnings` receives one sentence
 /// per assumption made (sheared sform replaced by the qform, no orientation in the header);

@@ -18,10 +18,10 @@
 #include "mr2ct/core/StderrCapture.h"
 #include "mr2ct/preprocessing/ItkInterop.h"
 #include "DicomSeriesReader.h"
-#include "FileIntegrity.h"
-#include "MetaImageHeaderCheck.h"
+#include "FormatDetection.h"
+#include "MetaImageGuard.h"
 #include "NiftiFormat.h"
-#include "NiftiHeaderCheck.h"
+#include "NiftiGuard.h"
 
 namespace fs = std::filesystem;
 
@@ -187,30 +187,9 @@ fs::path niftiHeaderPath(const fs::path& path) {
   return s;
 }
 
-void checkNiftiShape(const VolumeInfo& info, const detail::NiftiHeader& h, const ReadOptions& options) {
-  const std::string& p = info.path;
-  const auto rank = h.dim[0];
-  if (rank < 3) throw DataError(p, std::to_string(rank) + "D image where a 3D volume is needed");
-  if (h.dim[4] != 1) throw DataError(p, "4D image (" + std::to_string(h.dim[4]) + " volumes) where a 3D volume is needed");
-  for (std::size_t d = 5; d < 8; ++d)
-    if (h.dim[d] != 1)
-      throw DataError(p, "NIfTI dim[" + std::to_string(d) + "] is " + std::to_string(h.dim[d]) +
-                             ": more than one 3D volume where one is needed");
-  std::size_t total = 1;
-  for (std::size_t d = 1; d <= 3; ++d) {
-    const auto n = std::size_t(h.dim[d]);
-    if (total > std::numeric_limits<std::size_t>::max() / n) throw DataError(p, "header claims a size that overflows");
-    total *= n;
-  }
-  if (total > options.maxVoxels)
-    throw DataError(p, "header claims " + std::to_string(total) + " voxels, more than the limit of " +
-                           std::to_string(options.maxVoxels));
-}
-
 VolumeInfo niftiInfo(const fs::path& path, const ReadOptions& options, detail::NiftiHeader& header) {
   checkReadableFile(path);
-  detail::checkNiftiHeaderValues(path);  // NaN/absurd orientation fields, wrong magic, zero sizes
-  header = detail::readNiftiHeader(path);
+  header = detail::readNiftiHeader(path);  // refused by NiftiGuard.h when unusable
   VolumeInfo info;
   info.path = path.string();
   info.format = "NIfTI";
@@ -218,7 +197,7 @@ VolumeInfo niftiInfo(const fs::path& path, const ReadOptions& options, detail::N
   info.pixelType = detail::niftiTypeName(header.datatype);
   info.dimensions = unsigned(header.dim[0]);
   info.byteOrder = header.bigEndian ? "big" : "little";
-  checkNiftiShape(info, header, options);
+  detail::checkNiftiShape(info.path, header, options.maxVoxels);
   if (std::isfinite(header.sclSlope) && header.sclSlope != 0) {
     info.scaleSlope = header.sclSlope;
     info.scaleIntercept = header.sclInter;
@@ -265,7 +244,7 @@ Volume readVolume(const fs::path& path, const ReadOptions& options, VolumeInfo* 
     for (const auto& w : info.warnings) spdlog::warn("{}: {}", info.path, w);  // once per read
     // A header may promise gigabytes in a file of a few bytes: check before allocating.
     const std::uint64_t payload = std::uint64_t(info.geometry.voxelCount()) * std::uint64_t(header.bitpix / 8);
-    detail::checkVoxelDataComplete(hdr, "NIfTI", payload);
+    detail::checkNiftiVoxelDataComplete(hdr, header, payload);
     Volume v;
     try {
       v = detail::readNiftiVolume(hdr, header);
@@ -288,8 +267,9 @@ Volume readVolume(const fs::path& path, const ReadOptions& options, VolumeInfo* 
     info.path = path.string();
     auto io = openImageIO(path, info, options);
     checkHeader(info, io, options);
-    // ITK only warns about a short file and returns a partly filled image: refuse it here.
-    detail::checkVoxelDataComplete(path, info.format, std::uint64_t(io->GetImageSizeInBytes()));
+    // MetaIO only warns about a short data file and returns a partly filled image: refuse it here.
+    if (info.format == "MetaImage")
+      detail::checkMetaImageVoxelDataComplete(path, std::uint64_t(io->GetImageSizeInBytes()));
     auto reader = itk::ImageFileReader<ItkFloatImage>::New();
     reader->SetFileName(path.string());
     reader->SetImageIO(io);

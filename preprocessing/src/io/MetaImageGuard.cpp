@@ -1,4 +1,6 @@
-#include "MetaImageHeaderCheck.h"
+#include "MetaImageGuard.h"
+
+#include <zlib.h>
 
 #include <algorithm>
 #include <cctype>
@@ -12,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "mr2ct/core/AtomicFile.h"
+#include "VoxelDataLength.h"
 #include "mr2ct/core/Error.h"
 #include "mr2ct/core/Text.h"
 
@@ -141,6 +143,79 @@ class HeaderCheck {
   std::string path_;
 };
 
+// Where the voxel data lies, as MetaIO will look for it.
+struct VoxelDataPlace {
+  std::filesystem::path data;  ///< empty: nothing to check here (no data file, or several)
+  std::uint64_t start = 0;
+  bool compressed = false;
+  std::uint64_t compressedSize = 0;
+  bool headerOnly = false;  ///< LOCAL data and not one byte after the header line
+};
+
+VoxelDataPlace voxelDataPlace(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError(path.string(), "cannot open");
+  VoxelDataPlace place;
+  std::string line, dataFile;
+  long long headerSize = 0;
+  while (std::getline(in, line)) {
+    const auto eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    const std::string key = lower(trim(line.substr(0, eq)));
+    const std::string value = trim(line.substr(eq + 1));
+    if (key == "compresseddata") place.compressed = lower(value) == "true";
+    else if (key == "compresseddatasize") place.compressedSize = std::strtoull(value.c_str(), nullptr, 10);
+    else if (key == "headersize") headerSize = std::strtoll(value.c_str(), nullptr, 10);
+    else if (key == "elementdatafile") {
+      dataFile = value;
+      break;  // MetaIO: the data file is always the last key; LOCAL data starts on the next byte
+    }
+  }
+  if (dataFile.empty()) return place;  // ITK reports a header without data file itself
+  if (lower(dataFile) == "local") {
+    place.data = path;
+    place.headerOnly = !in;
+    if (!place.headerOnly) place.start = std::uint64_t(in.tellg());
+    return place;
+  }
+  // Lists and file-name patterns (slice per file) are left to MetaIO.
+  if (lower(dataFile).rfind("list", 0) == 0 || dataFile.find('%') != std::string::npos ||
+      dataFile.find(' ') != std::string::npos)
+    return place;
+  place.data = std::filesystem::path(dataFile).is_absolute() ? std::filesystem::path(dataFile)
+                                                             : path.parent_path() / dataFile;
+  if (!std::filesystem::exists(place.data))
+    throw IoError(place.data.string(), "file not found (the voxel data of " + path.string() + ")");
+  if (headerSize > 0) place.start = std::uint64_t(headerSize);
+  return place;
+}
+
+// Bytes a zlib stream starting at `offset` of `path` inflates to (CompressedData = True).
+std::uint64_t inflatedSize(const std::filesystem::path& path, std::uint64_t offset) {
+  std::ifstream in(path, std::ios::binary);
+  in.seekg(std::streamoff(offset));
+  z_stream zs{};
+  if (inflateInit(&zs) != Z_OK) throw IoError(path.string(), "cannot start zlib");
+  std::vector<unsigned char> src(1 << 16), dst(1 << 18);
+  std::uint64_t total = 0;
+  int rc = Z_OK;
+  while (rc != Z_STREAM_END) {
+    if (zs.avail_in == 0) {
+      in.read(reinterpret_cast<char*>(src.data()), std::streamsize(src.size()));
+      zs.avail_in = unsigned(in.gcount());
+      zs.next_in = src.data();
+      if (zs.avail_in == 0) break;
+    }
+    zs.next_out = dst.data();
+    zs.avail_out = unsigned(dst.size());
+    rc = inflate(&zs, Z_NO_FLUSH);
+    total += dst.size() - zs.avail_out;
+    if (rc != Z_OK && rc != Z_STREAM_END) break;
+  }
+  inflateEnd(&zs);
+  return total;
+}
+
 }  // namespace
 
 bool looksLikeMetaImage(const std::filesystem::path& path) {
@@ -150,26 +225,23 @@ bool looksLikeMetaImage(const std::filesystem::path& path) {
 
 void checkMetaImageHeader(const std::filesystem::path& path) { HeaderCheck(path).run(); }
 
-std::string otherImageFormat(const std::filesystem::path& path) {
-  unsigned char b[8] = {};
-  {
-    std::ifstream in(path, std::ios::binary);
-    in.read(reinterpret_cast<char*>(b), sizeof b);
+void checkMetaImageVoxelDataComplete(const std::filesystem::path& path, std::uint64_t payload) {
+  const VoxelDataPlace place = voxelDataPlace(path);
+  if (place.data.empty()) return;
+  if (place.headerOnly) refuseTruncatedVoxelData(path, payload, 0);
+  const std::uint64_t size = fileSize(place.data);
+  const std::uint64_t available = size > place.start ? size - place.start : 0;
+  if (place.compressed) {
+    if (place.compressedSize > 0) {
+      if (available < place.compressedSize) refuseTruncatedVoxelData(path, place.compressedSize, available);
+      return;
+    }
+    const std::uint64_t found = inflatedSize(place.data, place.start);
+    if (found < payload) refuseTruncatedVoxelData(path, payload, found);
+    return;
   }
-  if (b[0] == 0x89 && b[1] == 'P' && b[2] == 'N' && b[3] == 'G') return "PNG";
-  if (b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) return "JPEG";
-  if ((b[0] == 'I' && b[1] == 'I' && b[2] == 42 && b[3] == 0) || (b[0] == 'M' && b[1] == 'M' && b[2] == 0 && b[3] == 42))
-    return "TIFF";
-  if (b[0] == 'G' && b[1] == 'I' && b[2] == 'F' && b[3] == '8') return "GIF";
-  if (b[0] == 'B' && b[1] == 'M') return "BMP";
-  const std::string ext = lower(fullExtension(path));
-  if (ext == ".png") return "PNG";
-  if (ext == ".jpg" || ext == ".jpeg") return "JPEG";
-  if (ext == ".tif" || ext == ".tiff") return "TIFF";
-  if (ext == ".bmp") return "BMP";
-  if (ext == ".gif") return "GIF";
-  if (ext == ".vtk") return "VTK";
-  return "";
+  // HeaderSize -1: the voxels are the last `payload` bytes of the data file.
+  if (available < payload) refuseTruncatedVoxelData(path, payload, available);
 }
 
 }  // namespace mr2ct::detail

@@ -1,9 +1,12 @@
 #pragma once
-// Checks made before ITK's MetaIO (and the other ITK readers) see a file. Found by fuzz_volume_reader:
+// Every check of a MetaImage (.mha/.mhd) file made before ITK's MetaIO reads it. Found by fuzz_volume_reader:
 // MetaIO 5.2 divides by header values (a zero channel count or a size product that overflows to 0
 // raised SIGFPE in MetaImage::ReadStream) and parses unbounded numeric lists with istream (a header
 // with megabytes of digits took > 10 s). A signal kills the whole batch, so the header is validated
-// here, bounded, and refused with one line naming the file. Private to mr2ct_preprocessing.
+// here, bounded, and refused with one line naming the file. MetaIO also only warns about a data file
+// shorter than the header promises: checkMetaImageVoxelDataComplete refuses it. Private to
+// mr2ct_preprocessing.
+#include <cstdint>
 #include <filesystem>
 #include <string>
 
@@ -20,8 +23,10 @@ bool looksLikeMetaImage(const std::filesystem::path& path);
 /// file name; LIST and %d patterns are refused).
 void checkMetaImageHeader(const std::filesystem::path& path);
 
-/// "PNG", "JPEG", "TIFF", "BMP", "GIF" or "VTK" when the file's first bytes or its extension say it
-/// is an image format mr2ct does not read as a volume; "" otherwise.
-std::string otherImageFormat(const std::filesystem::path& path);
+/// Throws IoError(path, "truncated: expected N bytes of voxel data, found M") when the data (LOCAL,
+/// or the ElementDataFile, after HeaderSize) holds fewer than `payloadBytes` bytes (CompressedData:
+/// fewer than CompressedDataSize, or fewer inflated bytes), and IoError "file not found" for a
+/// missing data file. Lists and file-name patterns are left to MetaIO.
+void checkMetaImageVoxelDataComplete(const std::filesystem::path& path, std::uint64_t payloadBytes);
 
 }  // namespace mr2ct::detail

@@ -1,4 +1,4 @@
-#include "DicomLengthCheck.h"
+#include "DicomGuard.h"
 
 #include <cstdint>
 #include <cstdio>
