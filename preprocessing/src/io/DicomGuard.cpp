@@ -193,4 +193,25 @@ std::string checkDicomLengths(const std::filesystem::path& path) {
   return Walker(std::move(bytes)).run();
 }
 
+std::string dicomPixelDescriptionProblem(const DicomInstance& in) {
+  // GDCM asserts (aborts) on these instead of reporting them (fuzz_dicom_series findings).
+  const std::size_t ba = in.bitsAllocated;
+  if ((ba != 8 && ba != 16 && ba != 32) || in.bitsStored < 1 || in.bitsStored > ba || in.highBit >= ba)
+    return "has missing or inconsistent pixel bits (allocated " + std::to_string(in.bitsAllocated) + ", stored " +
+           std::to_string(in.bitsStored) + ", high bit " + std::to_string(in.highBit) + ")";
+  const std::string& rc = in.recognitionCode;
+  if (!rc.empty() && rc.rfind("ACR-NEMA", 0) != 0 && rc.rfind("ACRNEMA", 0) != 0 && rc.rfind("MIPS 2.0", 0) != 0)
+    return "has a Recognition Code (0008,0010) that is not ACR-NEMA's";
+  // Anything else reaches GDCM's palette and colour paths, which assert (abort) on
+  // inconsistent files (fuzz_dicom_series: gdcmPixmapReader.cxx:960 on 'PALETTE COL').
+  if (!in.photometric.empty() && in.photometric != "MONOCHROME1" && in.photometric != "MONOCHROME2") {
+    std::string shown = in.photometric.substr(0, 32);
+    for (char& c : shown)
+      if (c < 0x20 || c > 0x7e) c = '?';
+    return "has the photometric interpretation '" + shown +
+           "'; a grey-scale image (MONOCHROME1 or MONOCHROME2) is needed";
+  }
+  return "";
+}
+
 }  // namespace mr2ct::detail
