@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -276,8 +277,11 @@ const ManifestCase* Manifest::find(const std::string& id) const {
   return nullptr;
 }
 
-ManifestParse parseManifest(const fs::path& file, const ManifestOptions& options) {
-  ManifestParse result;
+namespace {
+
+/// The file's rows (BOM dropped): none when it is not UTF-8 or not a manifest type, with the
+/// problem in `result`.
+std::optional<RawManifest> readRawManifest(const fs::path& file, ManifestParse& result) {
   const std::string f = file.string();
   std::string text = readTextFile(file);
   if (text.size() >= 3 && text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);  // UTF-8 BOM
@@ -286,78 +290,99 @@ ManifestParse parseManifest(const fs::path& file, const ManifestOptions& options
     const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<long>(bad), '\n');
     result.problems.push_back(f + ": line " + std::to_string(line) + ": byte " + std::to_string(bad) +
                               " is not valid UTF-8 (save the manifest as UTF-8)");
-    return result;
+    return std::nullopt;
   }
   const std::string ext = fullExtension(file);
-  RawManifest raw;
-  if (ext == ".json") raw = readJson(text, f, result.problems);
-  else if (ext == ".csv" || ext == ".txt") raw = readCsv(text, f, result.problems, result.warnings);
-  else {
-    result.problems.push_back(f + ": unknown manifest type '" + ext + "' (.csv or .json)");
-    return result;
-  }
+  if (ext == ".json") return readJson(text, f, result.problems);
+  if (ext == ".csv" || ext == ".txt") return readCsv(text, f, result.problems, result.warnings);
+  result.problems.push_back(f + ": unknown manifest type '" + ext + "' (.csv or .json)");
+  return std::nullopt;
+}
 
+/// m.base from the manifest's data root key (under --data-root or $MR2CT_DATA_DIR); false when it
+/// cannot be resolved (the problem is in `result`).
+bool resolveDataRoot(const std::string& dataRootKey, const ManifestOptions& options, const std::string& f,
+                     ManifestParse& result) {
   Manifest& m = result.manifest;
-  m.file = file;
-  m.metadata = raw.metadata;
-  m.dataRootKey = raw.dataRootKey;
-  m.base = file.has_parent_path() ? fs::absolute(file.parent_path()) : fs::current_path();
-  if (raw.dataRootKey.empty() && !options.dataRoot.empty())
+  if (dataRootKey.empty() && !options.dataRoot.empty())
     result.warnings.push_back(f + ": --data-root " + options.dataRoot.string() +
                               " is not used: the manifest names no data root (no `# data-root:` line or \"data_root\" key), "
                               "so its paths are relative to its own folder");
-  if (!raw.dataRootKey.empty()) {
-    const fs::path root = defaultDataRoot(options.dataRoot);
-    if (root.empty()) {
-      result.problems.push_back(f + ": the manifest's paths are relative to data root '" + raw.dataRootKey +
-                                "': give --data-root or set MR2CT_DATA_DIR");
-      return result;
-    }
+  if (dataRootKey.empty()) return true;
+  const fs::path root = defaultDataRoot(options.dataRoot);
+  if (root.empty()) {
+    result.problems.push_back(f + ": the manifest's paths are relative to data root '" + dataRootKey +
+                              "': give --data-root or set MR2CT_DATA_DIR");
+    return false;
+  }
+  try {
+    m.base = resolveInside(root, dataRootKey, false, f + ": data-root");
+  } catch (const DataError& e) {
+    result.problems.push_back(e.what());
+    return false;
+  }
+  if (!fs::is_directory(m.base))
+    result.problems.push_back(f + ": data root folder " + m.base.string() + " does not exist");
+  return true;
+}
+
+/// One row checked and resolved; it becomes a case when it adds no problem. `seen`: id → where.
+void addRow(const RawRow& row, const ManifestOptions& options, const std::string& f,
+            std::map<std::string, std::string>& seen, ManifestParse& result) {
+  Manifest& m = result.manifest;
+  const std::string at = f + ": " + row.where + ": ";
+  std::size_t before = result.problems.size();
+  ManifestCase c;
+  c.id = row.id;
+  c.where = row.where;
+  c.split = row.split.empty() ? "train" : lower(row.split);
+  if (row.id.empty())
+    result.problems.push_back(at + "empty id");
+  else if (!isSafeId(row.id))
+    result.problems.push_back(at + "id '" + row.id + "' is not a safe name (letters, digits, '.', '_', '-')");
+  else if (seen.count(row.id))
+    result.problems.push_back(at + "duplicate id '" + row.id + "' (first at " + seen[row.id] + ")");
+  else
+    seen[row.id] = row.where;
+  if (c.split != "train" && c.split != "val" && c.split != "test")
+    result.problems.push_back(at + "unknown split '" + row.split + "' (train|val|test)");
+  if (row.mr.empty()) result.problems.push_back(at + "empty mr path");
+  auto resolve = [&](const std::string& entry, const char* what) -> fs::path {
+    if (entry.empty()) return {};
     try {
-      m.base = resolveInside(root, raw.dataRootKey, false, f + ": data-root");
+      return resolveInside(m.base, entry, options.allowOutside, f + ": " + row.where + ": " + what);
     } catch (const DataError& e) {
       result.problems.push_back(e.what());
-      return result;
+      return {};
     }
-    if (!fs::is_directory(m.base))
-      result.problems.push_back(f + ": data root folder " + m.base.string() + " does not exist");
-  }
-  if (raw.rows.empty() && result.problems.empty()) result.problems.push_back(f + ": no cases");
+  };
+  c.mr = resolve(row.mr, "mr");
+  c.ct = resolve(row.ct, "ct");
+  c.mask = resolve(row.mask, "mask");
+  c.mrSeries = row.mrSeries;
+  c.ctSeries = row.ctSeries;
+  if (!row.ctSeries.empty() && row.ct.empty()) result.problems.push_back(at + "ct_series is given without a ct");
+  if (result.problems.size() == before) m.cases.push_back(std::move(c));
+}
+
+}  // namespace
+
+ManifestParse parseManifest(const fs::path& file, const ManifestOptions& options) {
+  ManifestParse result;
+  const std::string f = file.string();
+  const std::optional<RawManifest> raw = readRawManifest(file, result);
+  if (!raw) return result;
+
+  Manifest& m = result.manifest;
+  m.file = file;
+  m.metadata = raw->metadata;
+  m.dataRootKey = raw->dataRootKey;
+  m.base = file.has_parent_path() ? fs::absolute(file.parent_path()) : fs::current_path();
+  if (!resolveDataRoot(raw->dataRootKey, options, f, result)) return result;
+  if (raw->rows.empty() && result.problems.empty()) result.problems.push_back(f + ": no cases");
 
   std::map<std::string, std::string> seen;  // id → where
-  for (const auto& row : raw.rows) {
-    const std::string at = f + ": " + row.where + ": ";
-    std::size_t before = result.problems.size();
-    ManifestCase c;
-    c.id = row.id;
-    c.where = row.where;
-    c.split = row.split.empty() ? "train" : lower(row.split);
-    if (row.id.empty()) result.problems.push_back(at + "empty id");
-    else if (!isSafeId(row.id))
-      result.problems.push_back(at + "id '" + row.id + "' is not a safe name (letters, digits, '.', '_', '-')");
-    else if (seen.count(row.id))
-      result.problems.push_back(at + "duplicate id '" + row.id + "' (first at " + seen[row.id] + ")");
-    else seen[row.id] = row.where;
-    if (c.split != "train" && c.split != "val" && c.split != "test")
-      result.problems.push_back(at + "unknown split '" + row.split + "' (train|val|test)");
-    if (row.mr.empty()) result.problems.push_back(at + "empty mr path");
-    auto resolve = [&](const std::string& entry, const char* what) -> fs::path {
-      if (entry.empty()) return {};
-      try {
-        return resolveInside(m.base, entry, options.allowOutside, f + ": " + row.where + ": " + what);
-      } catch (const DataError& e) {
-        result.problems.push_back(e.what());
-        return {};
-      }
-    };
-    c.mr = resolve(row.mr, "mr");
-    c.ct = resolve(row.ct, "ct");
-    c.mask = resolve(row.mask, "mask");
-    c.mrSeries = row.mrSeries;
-    c.ctSeries = row.ctSeries;
-    if (!row.ctSeries.empty() && row.ct.empty()) result.problems.push_back(at + "ct_series is given without a ct");
-    if (result.problems.size() == before) m.cases.push_back(std::move(c));
-  }
+  for (const auto& row : raw->rows) addRow(row, options, f, seen, result);
   return result;
 }
 
@@ -537,66 +562,87 @@ void writeManifestCsv(const fs::path& out, const std::vector<ManifestCase>& case
   writeTextAtomically(out, s.str());
 }
 
-Manifest scanToManifest(const fs::path& dir, const fs::path& out, const ScanOptions& options) {
-  options.validate();
-  if (!fs::is_directory(dir)) throw IoError(dir.string(), "not a folder");
-  std::vector<ManifestCase> cases;
-  auto add = [&](const std::string& id, const fs::path& mr, const fs::path& ct, const fs::path& mask,
-                 const std::string& where) {
-    if (mr.empty()) return;
-    if (!isSafeId(id)) throw DataError(where, "case id '" + id + "' is not a safe name");
-    ManifestCase c;
-    c.id = id;
-    c.mr = mr;
-    c.ct = ct;
-    c.mask = mask;
-    c.where = where;
-    cases.push_back(std::move(c));
-  };
-  switch (options.layout) {
-    case ScanLayout::SynthRad:
-      for (const auto& p : sortedEntries(dir))
-        if (fs::is_directory(p))
-          add(p.filename().string(), findRole(p, "mr"), findRole(p, "ct"), findRole(p, "mask"), p.string());
-      break;
-    case ScanLayout::Flat: {
-      std::map<std::string, std::array<fs::path, 3>> found;
-      for (const auto& p : sortedEntries(dir)) {
-        const std::string s = volumeStem(p);
-        for (int role = 0; role < 3; ++role) {
-          static const char* suffix[] = {"_mr", "_ct", "_mask"};
-          const std::string suf = suffix[role];
-          if (s.size() > suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0)
-            found[s.substr(0, s.size() - suf.size())][static_cast<std::size_t>(role)] = p;
-        }
-      }
-      for (const auto& [id, files] : found) add(id, files[0], files[1], files[2], (dir / id).string());
-      break;
+namespace {
+
+/// A scanned case; an entry without an MR is none.
+void addScanned(std::vector<ManifestCase>& cases, const std::string& id, const fs::path& mr, const fs::path& ct,
+                const fs::path& mask, const std::string& where) {
+  if (mr.empty()) return;
+  if (!isSafeId(id)) throw DataError(where, "case id '" + id + "' is not a safe name");
+  ManifestCase c;
+  c.id = id;
+  c.mr = mr;
+  c.ct = ct;
+  c.mask = mask;
+  c.where = where;
+  cases.push_back(std::move(c));
+}
+
+/// synthrad: one folder per case holding mr*, ct*, mask* volumes.
+void scanSynthRad(const fs::path& dir, std::vector<ManifestCase>& cases) {
+  for (const auto& p : sortedEntries(dir))
+    if (fs::is_directory(p))
+      addScanned(cases, p.filename().string(), findRole(p, "mr"), findRole(p, "ct"), findRole(p, "mask"), p.string());
+}
+
+/// flat: <id>_mr, <id>_ct, <id>_mask volumes side by side.
+void scanFlat(const fs::path& dir, std::vector<ManifestCase>& cases) {
+  std::map<std::string, std::array<fs::path, 3>> found;
+  for (const auto& p : sortedEntries(dir)) {
+    const std::string s = volumeStem(p);
+    for (int role = 0; role < 3; ++role) {
+      static const char* suffix[] = {"_mr", "_ct", "_mask"};
+      const std::string suf = suffix[role];
+      if (s.size() > suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0)
+        found[s.substr(0, s.size() - suf.size())][static_cast<std::size_t>(role)] = p;
     }
-    case ScanLayout::NnUnet:
-      for (const char* images : {"imagesTr", "imagesTs"}) {
-        const bool training = std::string(images) == "imagesTr";
-        for (const auto& p : sortedEntries(dir / images)) {
-          const std::string s = volumeStem(p);
-          if (s.size() <= 5 || s.compare(s.size() - 5, 5, "_0000") != 0) continue;
-          const std::string id = s.substr(0, s.size() - 5);
-          const std::string ext = fullExtension(p);
-          fs::path ct, mask;
-          if (training) {
-            if (fs::exists(dir / "labelsTr" / (id + ext))) ct = dir / "labelsTr" / (id + ext);
-            if (fs::exists(dir / "masksTr" / (id + ext))) mask = dir / "masksTr" / (id + ext);
-          }
-          add(id, p, ct, mask, p.string());
-        }
+  }
+  for (const auto& [id, files] : found) addScanned(cases, id, files[0], files[1], files[2], (dir / id).string());
+}
+
+/// nnunet: imagesTr/<id>_0000 with labelsTr/<id> (the CT) and masksTr/<id>; imagesTs MR only.
+void scanNnUnet(const fs::path& dir, std::vector<ManifestCase>& cases) {
+  for (const char* images : {"imagesTr", "imagesTs"}) {
+    const bool training = std::string(images) == "imagesTr";
+    for (const auto& p : sortedEntries(dir / images)) {
+      const std::string s = volumeStem(p);
+      if (s.size() <= 5 || s.compare(s.size() - 5, 5, "_0000") != 0) continue;
+      const std::string id = s.substr(0, s.size() - 5);
+      const std::string ext = fullExtension(p);
+      fs::path ct, mask;
+      if (training) {
+        if (fs::exists(dir / "labelsTr" / (id + ext))) ct = dir / "labelsTr" / (id + ext);
+        if (fs::exists(dir / "masksTr" / (id + ext))) mask = dir / "masksTr" / (id + ext);
       }
+      addScanned(cases, id, p, ct, mask, p.string());
+    }
+  }
+}
+
+/// The layout's cases, sorted by id (at least one; ids unique).
+std::vector<ManifestCase> scanCases(const fs::path& dir, ScanLayout layout) {
+  std::vector<ManifestCase> cases;
+  switch (layout) {
+    case ScanLayout::SynthRad:
+      scanSynthRad(dir, cases);
+      break;
+    case ScanLayout::Flat:
+      scanFlat(dir, cases);
+      break;
+    case ScanLayout::NnUnet:
+      scanNnUnet(dir, cases);
       break;
   }
-  if (cases.empty()) throw DataError(dir.string(), "no cases found for layout '" + toString(options.layout) + "'");
+  if (cases.empty()) throw DataError(dir.string(), "no cases found for layout '" + toString(layout) + "'");
   std::sort(cases.begin(), cases.end(), [](const ManifestCase& a, const ManifestCase& b) { return a.id < b.id; });
   for (std::size_t i = 1; i < cases.size(); ++i)
     if (cases[i].id == cases[i - 1].id) throw DataError(dir.string(), "duplicate case id '" + cases[i].id + "'");
+  return cases;
+}
 
-  // Seeded split: Fisher-Yates with mt19937's raw output (identical on every standard library).
+/// Seeded split: Fisher-Yates with mt19937's raw output (identical on every standard library).
+/// Cases without a CT are test cases.
+void assignSplits(std::vector<ManifestCase>& cases, const ScanOptions& options) {
   std::vector<std::size_t> withCt, order;
   for (std::size_t i = 0; i < cases.size(); ++i) {
     if (cases[i].hasCt()) withCt.push_back(i);
@@ -608,6 +654,15 @@ Manifest scanToManifest(const fs::path& dir, const fs::path& out, const ScanOpti
   const auto [nVal, nTest] = splitCounts(order.size(), options.valFraction, options.testFraction);
   for (std::size_t k = 0; k < order.size(); ++k)
     cases[order[k]].split = k < nVal ? "val" : k < nVal + nTest ? "test" : "train";
+}
+
+}  // namespace
+
+Manifest scanToManifest(const fs::path& dir, const fs::path& out, const ScanOptions& options) {
+  options.validate();
+  if (!fs::is_directory(dir)) throw IoError(dir.string(), "not a folder");
+  std::vector<ManifestCase> cases = scanCases(dir, options.layout);
+  assignSplits(cases, options);
 
   // Paths relative to <data root>/<sub> when DIR lies inside the data root, else to the manifest's folder.
   std::vector<std::string> comments{"mr2ct manifest scan --layout " + toString(options.layout) + " --seed " +
