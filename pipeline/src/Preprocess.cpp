@@ -95,16 +95,18 @@ class StopSignalScope {
 
 }  // namespace
 
-PreprocessedCase preprocessCase(const ManifestCase& c, const PreprocessOptions& o) {
-  const Stopwatch total;
-  PreprocessedCase r;
-  nlohmann::json timings;
-  if (!c.hasCt()) throw DataError(c.id, "no CT in the manifest: nothing to train on");
+namespace {
 
-  // CT: HU sanity first (an offset CT would silently train the wrong mapping).
-  ReadOptions ctRead, mrRead;
+/// The case's CT in LPS (when planned) and its range as read.
+struct CaseCt {
+  Volume lps;
+  Volume::Range range;
+};
+
+/// CT: HU sanity first (an offset CT would silently train the wrong mapping).
+CaseCt readCaseCt(const ManifestCase& c, const PreprocessOptions& o, std::vector<std::string>& warnings) {
+  ReadOptions ctRead;
   ctRead.dicomSeries = c.ctSeries;
-  mrRead.dicomSeries = c.mrSeries;
   const Volume ctRaw = readVolume(c.ct, ctRead);
   const auto ctRange = ctRaw.range();
   if (ctRange.min >= 0)
@@ -112,28 +114,27 @@ PreprocessedCase preprocessCase(const ManifestCase& c, const PreprocessOptions& 
                                        std::to_string(ctRange.max) +
                                        "): not in HU? (missing rescale intercept, e.g. stored +1024)");
   if (ctRange.min > -500)
-    r.warnings.push_back("CT minimum is " + std::to_string(ctRange.min) + " HU: no air in the field of view?");
-  const Volume ctLps = o.plan.reorientToLps ? reorientToLps(ctRaw) : ctRaw;
+    warnings.push_back("CT minimum is " + std::to_string(ctRange.min) + " HU: no air in the field of view?");
+  return {o.plan.reorientToLps ? reorientToLps(ctRaw) : ctRaw, ctRange};
+}
 
-  // MR: prepared exactly as conversion prepares it (PreprocessPlan.h). Its grid defines the stored space.
-  Stopwatch stage;
+/// MR: prepared exactly as conversion prepares it (PreprocessPlan.h), with the manifest's mask
+/// when it gives one. `sourceGeometry` receives the MR's grid as read.
+PreparedMr prepareCaseMr(const ManifestCase& c, const PreprocessOptions& o, Geometry& sourceGeometry) {
+  ReadOptions mrRead;
+  mrRead.dicomSeries = c.mrSeries;
   const Volume mrRaw = readVolume(c.mr, mrRead);
-  const Geometry sourceMrGeometry = mrRaw.geometry();
+  sourceGeometry = mrRaw.geometry();
   std::optional<Mask> givenMask;
   if (c.hasMask()) {
     givenMask = readMask(c.mask);
     if (givenMask->count() == 0) throw DataError(c.mask.string(), "the mask is empty");
   }
-  PreparedMr prepared = prepareMr(mrRaw, o.plan, c.mr.string(), givenMask ? &*givenMask : nullptr);
-  const Volume& mr = prepared.mr;
-  const Geometry grid = mr.geometry();
-  r.mask = prepared.mask;
-  if (r.mask.count() == 0) throw DataError(c.mask.string(), "the mask is empty on the MR's grid");
-  const std::string maskSource = c.hasMask() ? "manifest" : "mr";
-  timings["mr_preparation"] = stage.seconds();
+  return prepareMr(mrRaw, o.plan, c.mr.string(), givenMask ? &*givenMask : nullptr);
+}
 
-  // Registration of the CT to the MR.
-  stage.restart();
+/// Registration of the CT to the MR: sets r.transform (and its warnings); returns the record.
+nlohmann::json registerCtToMr(const Volume& mr, const Volume& ctLps, const PreprocessOptions& o, PreprocessedCase& r) {
   nlohmann::json regJson;
   if (o.registration.kind == RegistrationKind::None) {
     r.transform = SpatialTransform::identity();
@@ -150,12 +151,11 @@ PreprocessedCase preprocessCase(const ManifestCase& c, const PreprocessOptions& 
     regJson["offset"] = r.transform.offset();
   }
   regJson["transform_kind"] = r.transform.kind();
-  timings["registration"] = stage.seconds();
+  return regJson;
+}
 
-  stage.restart();
-  r.ctHu = resampleVolume(ctLps, grid, r.transform, Interpolation::Linear, o.ctOutsideHu);
-  r.valid = fieldOfViewMask(ctLps.geometry(), grid, r.transform);
-  timings["resample"] = stage.seconds();
+/// The fraction of the body mask the registered CT covers; none at all is an error.
+double checkCtCoverage(const ManifestCase& c, PreprocessedCase& r) {
   std::size_t inMask = 0, validInMask = 0;
   for (std::size_t i = 0; i < r.mask.voxelCount(); ++i)
     if (r.mask.data()[i]) {
@@ -167,6 +167,38 @@ PreprocessedCase preprocessCase(const ManifestCase& c, const PreprocessOptions& 
   if (validFraction < 0.9)
     r.warnings.push_back("the CT covers only " + std::to_string(int(std::lround(validFraction * 100))) +
                          " % of the body mask");
+  return validFraction;
+}
+
+}  // namespace
+
+PreprocessedCase preprocessCase(const ManifestCase& c, const PreprocessOptions& o) {
+  const Stopwatch total;
+  PreprocessedCase r;
+  nlohmann::json timings;
+  if (!c.hasCt()) throw DataError(c.id, "no CT in the manifest: nothing to train on");
+  const CaseCt ct = readCaseCt(c, o, r.warnings);
+
+  // The MR's grid defines the stored space.
+  Stopwatch stage;
+  Geometry sourceMrGeometry;
+  PreparedMr prepared = prepareCaseMr(c, o, sourceMrGeometry);
+  const Volume& mr = prepared.mr;
+  const Geometry grid = mr.geometry();
+  r.mask = prepared.mask;
+  if (r.mask.count() == 0) throw DataError(c.mask.string(), "the mask is empty on the MR's grid");
+  const std::string maskSource = c.hasMask() ? "manifest" : "mr";
+  timings["mr_preparation"] = stage.seconds();
+
+  stage.restart();
+  const nlohmann::json regJson = registerCtToMr(mr, ct.lps, o, r);
+  timings["registration"] = stage.seconds();
+
+  stage.restart();
+  r.ctHu = resampleVolume(ct.lps, grid, r.transform, Interpolation::Linear, o.ctOutsideHu);
+  r.valid = fieldOfViewMask(ct.lps.geometry(), grid, r.transform);
+  timings["resample"] = stage.seconds();
+  const double validFraction = checkCtCoverage(c, r);
 
   // MR intensities were normalized by prepareMr (N4 first when planned).
   const nlohmann::json n4Json = prepared.biasField ? prepared.biasField->toJson() : nlohmann::json(false);
@@ -190,7 +222,7 @@ PreprocessedCase preprocessCase(const ManifestCase& c, const PreprocessOptions& 
        {{"source", maskSource}, {"voxels", r.mask.count()}, {"volume_ml", double(r.mask.count()) * voxelMl}}},
       {"qa",
        {{"ct_valid_fraction_in_mask", validFraction},
-        {"ct_range_hu", {ctRange.min, ctRange.max}},
+        {"ct_range_hu", {ct.range.min, ct.range.max}},
         {"warnings", r.warnings},
         {"timings_s", timings},
         {"seconds", total.seconds()}}}};
@@ -255,16 +287,10 @@ std::string qaCsv(const PreprocessSummary& s) {
   return o.str();
 }
 
-PreprocessSummary runPreprocess(const PreprocessOptions& o) {
-  o.validate();
-  Manifest manifest = readManifest(o.manifest, o.manifestOptions);
-  const fs::path store = o.storePath();
-  std::vector<fs::path> inputs{o.manifest};
-  for (const auto& c : manifest.cases) inputs.insert(inputs.end(), {c.mr, c.ct, c.mask});
-  refuseOverwritingInputs(store, inputs);
-  prepareOutputFile(store);
-  if (!o.qaDir.empty()) prepareOutputFolder(o.qaDir);
-  const nlohmann::json optionsJson = o.toJson();
+namespace {
+
+/// --shard i/N: keeps this shard's cases; returns the store's "manifest" record.
+nlohmann::json takeShard(Manifest& manifest, const PreprocessOptions& o) {
   nlohmann::json manifestRecord{{"file", o.manifest.generic_string()}, {"cases", manifest.cases.size()}};
   if (o.shardCount > 1) {
     std::vector<ManifestCase> mine;
@@ -275,6 +301,113 @@ PreprocessSummary runPreprocess(const PreprocessOptions& o) {
     spdlog::info("shard {}/{}: {} case(s) of the manifest's {}", o.shardIndex, o.shardCount, manifest.cases.size(),
                  manifestRecord["cases"].get<std::size_t>());
   }
+  return manifestRecord;
+}
+
+/// --resume: copies the old store's cases that the manifest still lists (same split) into the
+/// writer and marks them "kept"; the old store must have been made with the same options.
+void keepFinishedCases(const fs::path& store, const nlohmann::json& optionsJson, const Manifest& manifest,
+                       TrainingStoreWriter& writer, PreprocessSummary& summary) {
+  const TrainingStore old = TrainingStore::open(store);
+  const auto oldOptions = old.rootAttributes().value("preprocessing_options", nlohmann::json());
+  if (oldOptions != optionsJson)
+    throw UsageError("preprocess --resume: " + store.string() +
+                     " was made with different preprocessing options; remove it or run without --resume\n  store:   " +
+                     oldOptions.dump() + "\n  now:     " + optionsJson.dump());
+  std::vector<std::string> keep;
+  const std::vector<std::string> oldIds = old.caseIds();
+  for (const auto& c : manifest.cases)
+    if (std::find(oldIds.begin(), oldIds.end(), c.id) != oldIds.end() && old.info(c.id).split == c.split)
+      keep.push_back(c.id);
+  writer.copyCasesFrom(store, keep);
+  for (auto& rep : summary.cases)
+    if (writer.hasCase(rep.id)) {
+      rep.status = "kept";
+      rep.qa = qaFigures(old.info(rep.id).attributes);
+    }
+  spdlog::info("resume: kept {} finished case(s) of {}", keep.size(), store.string());
+}
+
+/// The positions of the cases to preprocess: not kept, and with a CT (the others are "skipped").
+std::vector<std::size_t> casesToRun(const Manifest& manifest, PreprocessSummary& summary) {
+  std::vector<std::size_t> todo;
+  for (std::size_t i = 0; i < manifest.cases.size(); ++i) {
+    if (summary.cases[i].status == "kept") continue;
+    if (!manifest.cases[i].hasCt()) {
+      summary.cases[i].status = "skipped";
+      summary.cases[i].warnings.push_back("no CT in the manifest (conversion-only case)");
+      continue;
+    }
+    todo.push_back(i);
+  }
+  return todo;
+}
+
+/// One case into the store (and its QA picture and transform); a failure is reported in `rep`.
+void preprocessOne(const ManifestCase& c, const PreprocessOptions& o, TrainingStoreWriter& writer, CaseReport& rep,
+                   std::mutex& reportMutex) {
+  const Stopwatch watch;
+  try {
+    PreprocessedCase p = preprocessCase(c, o);
+    rep.warnings = p.warnings;
+    if (!o.qaDir.empty()) {
+      writeRegistrationQaPng(p.mr, p.ctHu, &p.mask, o.qaDir / (c.id + "_qa.png"));
+      p.transform.save(o.qaDir / (c.id + ".tfm"));
+    }
+    writer.writeCase(p.info, p.mr, p.ct, p.mask, p.valid);
+    rep.qa = qaFigures(p.info.attributes);
+    rep.status = "ok";
+  } catch (const std::exception& e) {
+    rep.status = "failed";
+    rep.error = e.what();
+    std::lock_guard<std::mutex> lock(reportMutex);
+    spdlog::error("case {}: {}", c.id, e.what());
+  }
+  rep.seconds = watch.seconds();
+  for (const auto& w : rep.warnings) {
+    std::lock_guard<std::mutex> lock(reportMutex);
+    spdlog::warn("case {}: {}", c.id, w);
+  }
+}
+
+/// The cases at `todo`, `jobs` at a time (a worker pool pulling positions) until done or a stop
+/// signal.
+void runCases(const Manifest& manifest, const std::vector<std::size_t>& todo, int jobs, const PreprocessOptions& o,
+              TrainingStoreWriter& writer, PreprocessSummary& summary) {
+  ProgressBar bar("preprocess", todo.size());
+  std::atomic<std::size_t> next{0};
+  std::mutex reportMutex;
+  auto worker = [&] {
+    for (;;) {
+      if (gStopRequested) return;
+      const std::size_t k = next.fetch_add(1);
+      if (k >= todo.size()) return;
+      const ManifestCase& c = manifest.cases[todo[k]];
+      CaseReport& rep = summary.cases[todo[k]];
+      preprocessOne(c, o, writer, rep, reportMutex);
+      bar.advance(1, c.id + " " + rep.status);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int j = 1; j < jobs; ++j) pool.emplace_back(worker);
+  worker();
+  for (auto& th : pool) th.join();
+  bar.finish();
+}
+
+}  // namespace
+
+PreprocessSummary runPreprocess(const PreprocessOptions& o) {
+  o.validate();
+  Manifest manifest = readManifest(o.manifest, o.manifestOptions);
+  const fs::path store = o.storePath();
+  std::vector<fs::path> inputs{o.manifest};
+  for (const auto& c : manifest.cases) inputs.insert(inputs.end(), {c.mr, c.ct, c.mask});
+  refuseOverwritingInputs(store, inputs);
+  prepareOutputFile(store);
+  if (!o.qaDir.empty()) prepareOutputFolder(o.qaDir);
+  const nlohmann::json optionsJson = o.toJson();
+  const nlohmann::json manifestRecord = takeShard(manifest, o);
   nlohmann::json root{{"preprocessing_options", optionsJson},
                       {"manifest", manifestRecord},
                       {"tool_version", std::string(MR2CT_VERSION)}};
@@ -287,38 +420,8 @@ PreprocessSummary runPreprocess(const PreprocessOptions& o) {
   }
 
   TrainingStoreWriter writer(store, root);
-  if (o.resume && fs::exists(store)) {
-    const TrainingStore old = TrainingStore::open(store);
-    const auto oldOptions = old.rootAttributes().value("preprocessing_options", nlohmann::json());
-    if (oldOptions != optionsJson)
-      throw UsageError("preprocess --resume: " + store.string() +
-                       " was made with different preprocessing options; remove it or run without --resume\n  store:   " +
-                       oldOptions.dump() + "\n  now:     " + optionsJson.dump());
-    std::vector<std::string> keep;
-    const std::vector<std::string> oldIds = old.caseIds();
-    for (const auto& c : manifest.cases)
-      if (std::find(oldIds.begin(), oldIds.end(), c.id) != oldIds.end() &&
-          old.info(c.id).split == c.split)
-        keep.push_back(c.id);
-    writer.copyCasesFrom(store, keep);
-    for (auto& rep : summary.cases)
-      if (writer.hasCase(rep.id)) {
-        rep.status = "kept";
-        rep.qa = qaFigures(old.info(rep.id).attributes);
-      }
-    spdlog::info("resume: kept {} finished case(s) of {}", keep.size(), store.string());
-  }
-
-  std::vector<std::size_t> todo;
-  for (std::size_t i = 0; i < manifest.cases.size(); ++i) {
-    if (summary.cases[i].status == "kept") continue;
-    if (!manifest.cases[i].hasCt()) {
-      summary.cases[i].status = "skipped";
-      summary.cases[i].warnings.push_back("no CT in the manifest (conversion-only case)");
-      continue;
-    }
-    todo.push_back(i);
-  }
+  if (o.resume && fs::exists(store)) keepFinishedCases(store, optionsJson, manifest, writer, summary);
+  const std::vector<std::size_t> todo = casesToRun(manifest, summary);
 
   const int jobs = std::max(1, std::min<int>(o.jobs, int(todo.size())));
   if (jobs > 1) {
@@ -326,47 +429,8 @@ PreprocessSummary runPreprocess(const PreprocessOptions& o) {
     const unsigned cores = std::max(1u, itk::MultiThreaderBase::GetGlobalDefaultNumberOfThreads());
     itk::MultiThreaderBase::SetGlobalDefaultNumberOfThreads(std::max(1u, cores / unsigned(jobs)));
   }
-  StopSignalScope stopScope;
-  ProgressBar bar("preprocess", todo.size());
-  std::atomic<std::size_t> next{0};
-  std::mutex reportMutex;
-  auto worker = [&] {
-    for (;;) {
-      if (gStopRequested) return;
-      const std::size_t k = next.fetch_add(1);
-      if (k >= todo.size()) return;
-      const ManifestCase& c = manifest.cases[todo[k]];
-      CaseReport& rep = summary.cases[todo[k]];
-      const Stopwatch watch;
-      try {
-        PreprocessedCase p = preprocessCase(c, o);
-        rep.warnings = p.warnings;
-        if (!o.qaDir.empty()) {
-          writeRegistrationQaPng(p.mr, p.ctHu, &p.mask, o.qaDir / (c.id + "_qa.png"));
-          p.transform.save(o.qaDir / (c.id + ".tfm"));
-        }
-        writer.writeCase(p.info, p.mr, p.ct, p.mask, p.valid);
-        rep.qa = qaFigures(p.info.attributes);
-        rep.status = "ok";
-      } catch (const std::exception& e) {
-        rep.status = "failed";
-        rep.error = e.what();
-        std::lock_guard<std::mutex> lock(reportMutex);
-        spdlog::error("case {}: {}", c.id, e.what());
-      }
-      rep.seconds = watch.seconds();
-      for (const auto& w : rep.warnings) {
-        std::lock_guard<std::mutex> lock(reportMutex);
-        spdlog::warn("case {}: {}", c.id, w);
-      }
-      bar.advance(1, c.id + " " + rep.status);
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int j = 1; j < jobs; ++j) pool.emplace_back(worker);
-  worker();
-  for (auto& th : pool) th.join();
-  bar.finish();
+  StopSignalScope stopScope;  // held until the store is committed: a first signal never cuts the commit
+  runCases(manifest, todo, jobs, o, writer, summary);
   for (std::size_t i : todo)
     if (summary.cases[i].status.empty()) {
       summary.cases[i].status = "interrupted";
