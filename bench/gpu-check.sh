@@ -38,7 +38,8 @@ buildOk=$?
 echo "build exit $buildOk"
 
 step tests
-for t in test_cuda test_solvers test_integrator test_inference_precision test_likelihood test_models; do
+for t in test_cuda test_solvers test_integrator test_inference_precision test_likelihood test_velocity_unet test_flow_matching \
+    test_slice_sampler test_model_folder test_trainer; do
   [ -x "$BUILD/$t" ] || { echo "$t: not built"; continue; }
   "$BUILD/$t" --gtest_brief=1 > "$OUT/$t.log" 2>&1
   echo "$t exit $? : $(grep -E '^\[  (PASSED|FAILED|SKIPPED)' "$OUT/$t.log" | tr '\n' ' ')"

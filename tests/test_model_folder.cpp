@@ -1,0 +1,78 @@
+// models/ModelFolder: config.json and weights round trips, and the errors of broken folders.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <string>
+
+#include "mr2ct/core/Error.h"
+#include "mr2ct/models/ModelFolder.h"
+#include "support/ModelFixtures.h"
+#include "support/SeededTest.h"
+#include "support/TempDir.h"
+
+using namespace mr2ct;
+using mr2ct::test::Seeded;
+constexpr auto tinyConfig = mr2ct::test::tinyTrainingConfig;
+
+TEST(ModelFolder, ConfigRoundTripAndErrors) {
+  test::TempDir dir;
+  ModelConfig c = tinyConfig();
+  c.network.neighbours = 2;
+  c.flow.source = "noise";
+  c.flow.timeSampling = "logit-normal";
+  c.training.seed = 42;
+  c.training.precision = "bf16";
+  c.preprocessing = {{"mr", {{"rule", "percentile"}, {"p", {1, 99}}}}, {"spacing", {1.0, 1.0, 2.5}}};
+  saveModelConfig(c, dir.path());
+  const ModelConfig back = loadModelConfig(dir.path());
+  EXPECT_EQ(back.toJson(), c.toJson());
+
+  EXPECT_THROW(loadModelConfig(dir.path() / "absent"), IoError);
+  std::ofstream(dir.path() / "config.json") << "{ not json";
+  try {
+    loadModelConfig(dir.path());
+    FAIL();
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("config.json"), std::string::npos) << e.what();
+  }
+  auto j = c.toJson();
+  j["format_version"] = 99;
+  std::ofstream(dir.path() / "config.json", std::ios::trunc) << j.dump();
+  EXPECT_THROW(loadModelConfig(dir.path()), DataError);
+  j = c.toJson();
+  j["network"]["channels"] = "many";
+  std::ofstream(dir.path() / "config.json", std::ios::trunc) << j.dump();
+  EXPECT_THROW(loadModelConfig(dir.path()), DataError);
+  c.training.precision = "fp16";
+  EXPECT_THROW(c.validate(), UsageError);
+}
+
+TEST_F(Seeded, WeightsRoundTripAndMismatchedOrCorruptCheckpoints) {
+  test::TempDir dir;
+  ModelConfig c = tinyConfig();
+  VelocityUNet a = makeNetwork(c);
+  saveWeights(*a, dir.path() / "w.pt");
+  VelocityUNet b = makeNetwork(c);
+  loadWeights(b, dir.path() / "w.pt");
+  auto pa = a->parameters(), pb = b->parameters();
+  for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::equal(pa[i], pb[i]));
+
+  ModelConfig wider = c;
+  wider.network.unet.channels({16, 16});
+  VelocityUNet w = makeNetwork(wider);
+  try {
+    loadWeights(w, dir.path() / "w.pt");
+    FAIL();
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("shape"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("w.pt"), std::string::npos) << e.what();
+  }
+  ModelConfig deeper = c;
+  deeper.network.unet.channels({8, 16, 32});
+  VelocityUNet d = makeNetwork(deeper);
+  EXPECT_THROW(loadWeights(d, dir.path() / "w.pt"), DataError);
+
+  std::ofstream(dir.path() / "bad.pt") << "garbage, not a zip archive";
+  EXPECT_THROW(loadWeights(b, dir.path() / "bad.pt"), DataError);
+  EXPECT_THROW(loadWeights(b, dir.path() / "missing.pt"), IoError);
+}
