@@ -8,7 +8,9 @@
 #include <regex>
 #include <sstream>
 
+#include "mr2ct/core/OptionError.h"
 #include "mr2ct/models/ModelFolder.h"
+#include "mr2ct/models/OdeSolver.h"
 #include "mr2ct/pipeline/Command.h"
 #include "mr2ct/preprocessing/InputTypicality.h"
 #include "mr2ct/preprocessing/SpatialTransform.h"
@@ -236,6 +238,55 @@ TEST(Cli, QuickDemoRunsTheWholePipeline) {
   r = cli({"demo", "--out", out.string(), "--quick", "--cases", "5", "--size", "48,48,40", "--spacing", "3.5",
            "--mr-spacing", "3.8,4.2", "--threads", "1", "--quiet"});
   EXPECT_EQ(r.code, 0) << r.err;
+}
+
+// Library errors name an option by its struct field (a library caller's word for it); the command
+// line prints the flag (issue 17).
+TEST(Cli, LibraryOptionErrorsNameFieldsAndTheCommandLinePrintsFlags) {
+  EXPECT_EQ(optionFlag("nfeSweep"), "--nfe-sweep");
+  EXPECT_EQ(optionFlag("dicom.patientId"), "--patient-id");
+  EXPECT_EQ(optionFlag("solver.method"), "--solver");
+  EXPECT_EQ(optionFlag("registration.kind"), "--register");
+  const OptionError e("{samples} and {nfeSweep} cannot be combined (value '{a b}')");
+  EXPECT_STREQ(e.what(), "samples and nfeSweep cannot be combined (value '{a b}')");
+  std::ostringstream err;
+  EXPECT_EQ(runReportingErrors([&]() -> int { throw e; }, err), kExitUsage);
+  EXPECT_EQ(err.str(), "mr2ct: error: --samples and --nfe-sweep cannot be combined (value '{a b}')\n");
+  // End to end: the solver's own check, as a library caller and as the command line read it.
+  SolverOptions solver;
+  solver.steps = 0;
+  EXPECT_EQ(test::thrownMessage<UsageError>([&] { solver.validate(); }), "steps must be at least 1 (got 0)");
+  const auto r = cli({"convert", "--model", "m", "--input", "mr.nii.gz", "--output", "sct.nii.gz", "--steps", "0"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err, "mr2ct: error: --steps must be at least 1 (got 0)\n");
+}
+
+// `run` reads every [stage] section with that stage's own option declarations before any stage
+// runs: an unknown key or a value its option does not take is a usage error naming the file, the
+// section and the key, and nothing is written.
+TEST(Cli, RunRefusesABadStageOptionBeforeAnyStage) {
+  test::TempDir dir;
+  const auto data = dir / "ph";
+  ASSERT_EQ(cli({"phantom", "--out", data.string(), "--cases", "3", "--size", "48,56,40", "--spacing", "3.5",
+                 "--mr-spacing", "3.8,4.2", "--threads", "1", "--quiet"})
+                .code,
+            0);
+  const auto ini = dir / "e.ini";
+  const auto work = dir / "work";
+  const auto run = [&](const std::string& text) {
+    std::ofstream(ini) << text;
+    return cli({"run", "--manifest", (data / "manifest.csv").string(), "--work", work.string(), "--config",
+                ini.string(), "--threads", "1", "--quiet"});
+  };
+  auto r = run("[train]\nsteps = 5\nbogus = 1\n");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find(ini.string() + ": [train] has no option 'bogus'"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(work)) << "nothing is written before the options are known to be good";
+  r = run("[convert]\nsteps = many\n");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find(ini.string() + ": [convert]"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("steps"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(work));
 }
 
 }  // namespace

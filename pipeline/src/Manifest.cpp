@@ -13,6 +13,7 @@
 
 #include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/OptionError.h"
 #include "mr2ct/core/Text.h"
 #include "mr2ct/core/Log.h"
 #include "mr2ct/core/SplitCounts.h"
@@ -483,7 +484,7 @@ ScanLayout parseScanLayout(const std::string& name) {
   if (name == "synthrad") return ScanLayout::SynthRad;
   if (name == "nnunet") return ScanLayout::NnUnet;
   if (name == "flat") return ScanLayout::Flat;
-  throw UsageError("--layout: unknown layout '" + name + "' (synthrad|nnunet|flat)");
+  throw OptionError("{layout}: unknown layout '" + name + "' (synthrad|nnunet|flat)");
 }
 
 std::string toString(ScanLayout layout) {
@@ -497,9 +498,9 @@ std::string toString(ScanLayout layout) {
 
 void ScanOptions::validate() const {
   auto bad = [](double f) { return !(f >= 0 && f <= 1); };
-  if (bad(valFraction)) throw UsageError("--val must be in [0, 1]");
-  if (bad(testFraction)) throw UsageError("--test must be in [0, 1]");
-  if (valFraction + testFraction > 1) throw UsageError("--val + --test must not exceed 1");
+  if (bad(valFraction)) throw OptionError("{valFraction} must be in [0, 1]");
+  if (bad(testFraction)) throw OptionError("{testFraction} must be in [0, 1]");
+  if (valFraction + testFraction > 1) throw OptionError("{valFraction} + {testFraction} must not exceed 1");
 }
 
 nlohmann::json ScanOptions::toJson() const {

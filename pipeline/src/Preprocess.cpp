@@ -14,6 +14,7 @@
 
 #include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/OptionError.h"
 #include "mr2ct/core/Stopwatch.h"
 #include "mr2ct/core/Text.h"
 #include "mr2ct/core/OutputGuard.h"
@@ -29,13 +30,13 @@ namespace fs = std::filesystem;
 namespace mr2ct {
 
 void PreprocessOptions::validate() const {
-  if (manifest.empty()) throw UsageError("preprocess: --manifest is required");
-  if (out.empty()) throw UsageError("preprocess: --out is required");
+  if (manifest.empty()) throw OptionError("preprocess: {manifest} is required");
+  if (out.empty()) throw OptionError("preprocess: {out} is required");
   if (fullExtension(out) != ".h5" && fullExtension(out) != ".hdf5")
-    throw UsageError("preprocess: --out must end in .h5 (got " + out.string() + ")");
-  if (jobs < 1 || jobs > 256) throw UsageError("preprocess: --jobs must be in [1, 256]");
+    throw OptionError("preprocess: {out} must end in .h5 (got " + out.string() + ")");
+  if (jobs < 1 || jobs > 256) throw OptionError("preprocess: {jobs} must be in [1, 256]");
   if (shardCount < 1 || shardIndex < 0 || shardIndex >= shardCount)
-    throw UsageError("preprocess: --shard must be i/N with 0 <= i < N");
+    throw OptionError("preprocess: {shard} must be i/N with 0 <= i < N");
   if (registration.kind != RegistrationKind::None) registration.validate();
   try {
     plan.validate();
@@ -311,8 +312,8 @@ void keepFinishedCases(const fs::path& store, const nlohmann::json& optionsJson,
   const TrainingStore old = TrainingStore::open(store);
   const auto oldOptions = old.rootAttributes().value("preprocessing_options", nlohmann::json());
   if (oldOptions != optionsJson)
-    throw UsageError("preprocess --resume: " + store.string() +
-                     " was made with different preprocessing options; remove it or run without --resume\n  store:   " +
+    throw OptionError("preprocess {resume}: " + store.string() +
+                     " was made with different preprocessing options; remove it or run without {resume}\n  store:   " +
                      oldOptions.dump() + "\n  now:     " + optionsJson.dump());
   std::vector<std::string> keep;
   const std::vector<std::string> oldIds = old.caseIds();
