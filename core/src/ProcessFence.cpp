@@ -116,6 +116,117 @@ struct FenceChild {
   }
 };
 
+namespace {
+
+/// Waits for the child to end; its wait status.
+int reap(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return status;
+}
+
+/// The parent's side of the pipe: decodes the child's messages as they arrive.
+class ChildMessages {
+ public:
+  ChildMessages(FencedOutcome& outcome, void* bulk, std::size_t bulkCapacity)
+      : outcome_(outcome), bulk_(static_cast<char*>(bulk)), bulkCapacity_(bulkCapacity) {}
+
+  /// Reads until the child closes the pipe, or until `quietLimit` passes without a byte (the child
+  /// is then killed). False on that time-out.
+  bool readUntilEnd(int fd, pid_t pid, std::chrono::seconds quietLimit) {
+    std::vector<char> chunk(std::size_t(1) << 20);
+    const auto limitMs = std::chrono::duration_cast<std::chrono::milliseconds>(quietLimit).count();
+    for (;;) {
+      pollfd p{fd, POLLIN, 0};
+      const int ready = ::poll(&p, 1, int(std::min<long long>(limitMs, 1LL << 30)));
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready == 0) {
+        ::kill(pid, SIGKILL);
+        return false;
+      }
+      const ssize_t got = ::read(fd, chunk.data(), chunk.size());
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) return true;  // EOF: the child exited (or crashed)
+      buffer_.append(chunk.data(), std::size_t(got));
+      decodeWhole();
+    }
+  }
+
+  char resultType() const { return resultType_; }
+  const std::string& resultPayload() const { return resultPayload_; }
+  bool bulkOverflow() const { return bulkOverflow_; }
+
+ private:
+  /// Takes every complete message off the front of the buffer; a partial one waits for more bytes.
+  void decodeWhole() {
+    std::size_t at = 0;
+    while (buffer_.size() - at >= 5) {
+      std::uint32_t n;
+      std::memcpy(&n, buffer_.data() + at + 1, 4);
+      if (buffer_.size() - at < 5 + std::size_t(n)) break;
+      const char type = buffer_[at];
+      const char* body = buffer_.data() + at + 5;
+      at += 5 + std::size_t(n);
+      if (type == kBulk) {
+        if (bulkOverflow_ || !bulk_ || n > bulkCapacity_ - outcome_.bulkBytes) bulkOverflow_ = true;
+        else std::memcpy(bulk_ + outcome_.bulkBytes, body, n);
+        outcome_.bulkBytes += n;
+        continue;
+      }
+      std::string payload(body, n);
+      if (type == kMark) outcome_.lastMark = std::move(payload);
+      else if (type == kReply) outcome_.reply = std::move(payload);
+      else {
+        resultType_ = type;
+        resultPayload_ = std::move(payload);
+      }
+    }
+    buffer_.erase(0, at);
+  }
+
+  FencedOutcome& outcome_;
+  char* bulk_;
+  std::size_t bulkCapacity_;
+  std::string buffer_;
+  bool bulkOverflow_ = false;
+  char resultType_ = 0;
+  std::string resultPayload_;
+};
+
+/// Throws in the parent what the child's work threw; returns when it returned (kDone).
+void rethrowChildResult(char type, const std::string& payload) {
+  switch (type) {
+    case kIoError: {
+      const auto zero = payload.find('\0');
+      const std::string path = payload.substr(0, zero);
+      const std::string what = payload.substr(zero + 1);
+      throw IoError(path, what.size() > path.size() + 2 ? what.substr(path.size() + 2) : what);
+    }
+    case kDataError: throw DataError(payload);
+    case kUsageError: throw UsageError(payload);
+    case kError: throw Error(payload);
+    case kNoMemory: throw std::bad_alloc();
+    case kOther: throw std::runtime_error(payload);
+    default: return;
+  }
+}
+
+/// The parent's bulk buffer, asked for after the fork; if that throws, the child is ended first.
+void* bulkBufferAfterFork(std::size_t bulkCapacity, const std::function<void*()>& bulkBuffer, pid_t pid, int fd) {
+  if (bulkCapacity == 0) return nullptr;
+  try {
+    return bulkBuffer();
+  } catch (...) {
+    ::kill(pid, SIGKILL);
+    ::close(fd);
+    reap(pid);
+    throw;
+  }
+}
+
+}  // namespace
+
 FencedOutcome runFenced(const std::function<void(FenceChannel&)>& work, std::chrono::seconds quietLimit,
                         std::size_t bulkCapacity, const std::function<void*()>& bulkBuffer) {
   FencedOutcome outcome;
@@ -145,91 +256,24 @@ FencedOutcome runFenced(const std::function<void(FenceChannel&)>& work, std::chr
     FenceChild::run(work, fds[1]);
   }
   ::close(fds[1]);
-  void* bulk = nullptr;
-  if (bulkCapacity > 0) {
-    try {
-      bulk = bulkBuffer();
-    } catch (...) {
-      ::kill(pid, SIGKILL);
-      ::close(fds[0]);
-      while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-      }
-      throw;
-    }
-  }
+  void* bulk = bulkBufferAfterFork(bulkCapacity, bulkBuffer, pid, fds[0]);
 
-  std::string buffer;
-  std::vector<char> chunk(std::size_t(1) << 20);
-  bool bulkOverflow = false;
-  char resultType = 0;
-  std::string resultPayload;
-  bool timedOut = false;
-  const auto limitMs = std::chrono::duration_cast<std::chrono::milliseconds>(quietLimit).count();
-  for (;;) {
-    pollfd p{fds[0], POLLIN, 0};
-    const int ready = ::poll(&p, 1, int(std::min<long long>(limitMs, 1LL << 30)));
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready == 0) {
-      timedOut = true;
-      ::kill(pid, SIGKILL);
-      break;
-    }
-    const ssize_t got = ::read(fds[0], chunk.data(), chunk.size());
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) break;  // EOF: the child exited (or crashed)
-    buffer.append(chunk.data(), std::size_t(got));
-    std::size_t at = 0;
-    while (buffer.size() - at >= 5) {
-      std::uint32_t n;
-      std::memcpy(&n, buffer.data() + at + 1, 4);
-      if (buffer.size() - at < 5 + std::size_t(n)) break;
-      const char type = buffer[at];
-      const char* body = buffer.data() + at + 5;
-      at += 5 + std::size_t(n);
-      if (type == kBulk) {
-        if (bulkOverflow || !bulk || n > bulkCapacity - outcome.bulkBytes) bulkOverflow = true;
-        else std::memcpy(static_cast<char*>(bulk) + outcome.bulkBytes, body, n);
-        outcome.bulkBytes += n;
-        continue;
-      }
-      std::string payload(body, n);
-      if (type == kMark) outcome.lastMark = std::move(payload);
-      else if (type == kReply) outcome.reply = std::move(payload);
-      else {
-        resultType = type;
-        resultPayload = std::move(payload);
-      }
-    }
-    buffer.erase(0, at);
-  }
+  ChildMessages messages(outcome, bulk, bulkCapacity);
+  const bool ended = messages.readUntilEnd(fds[0], pid, quietLimit);
   ::close(fds[0]);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (timedOut) {
+  const int status = reap(pid);
+  if (!ended) {
     outcome.failure = "did not finish within " + std::to_string(quietLimit.count()) + " s";
     return outcome;
   }
-  if (resultType == 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+  if (messages.resultType() == 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     outcome.failure = describeStatus(status);
     return outcome;
   }
   outcome.completed = true;
-  if (bulkOverflow) throw Error("internal: a fenced child sent more bulk bytes than expected");
-  switch (resultType) {
-    case kIoError: {
-      const auto zero = resultPayload.find('\0');
-      const std::string path = resultPayload.substr(0, zero);
-      const std::string what = resultPayload.substr(zero + 1);
-      throw IoError(path, what.size() > path.size() + 2 ? what.substr(path.size() + 2) : what);
-    }
-    case kDataError: throw DataError(resultPayload);
-    case kUsageError: throw UsageError(resultPayload);
-    case kError: throw Error(resultPayload);
-    case kNoMemory: throw std::bad_alloc();
-    case kOther: throw std::runtime_error(resultPayload);
-    default: return outcome;
-  }
+  if (messages.bulkOverflow()) throw Error("internal: a fenced child sent more bulk bytes than expected");
+  rethrowChildResult(messages.resultType(), messages.resultPayload());
+  return outcome;
 }
 
 }  // namespace mr2ct
