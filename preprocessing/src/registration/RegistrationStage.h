@@ -66,27 +66,21 @@ unsigned configurePyramid(Method* method, const Schedule& s) {
   return levels;
 }
 
-template <class TTransform>
-void runGradientStage(const Images& images, TTransform* transform, const Schedule& s, StageReport& report,
-                      const char* stageName, const SpatialTransform* fixedPart = nullptr) {
-  using Method = itk::ImageRegistrationMethodv4<ItkFloatImage, ItkFloatImage, TTransform>;
+/// The stage's optimiser and, by kind, the one whose step is set per level (the other is null).
+struct StageOptimizer {
   using Regular = itk::RegularStepGradientDescentOptimizerv4<double>;
   using LineSearch = itk::ConjugateGradientLineSearchOptimizerv4Template<double>;
   using Base = itk::GradientDescentOptimizerv4Template<double>;
-  using Scales = itk::RegistrationParameterScalesFromPhysicalShift<Metric>;
-
-  auto metric = makeMetric(s.bins, images.fixedMask.GetPointer());
-  auto scales = Scales::New();
-  scales->SetMetric(metric);
-  const bool lineSearch = s.lineSearch;
-  // Initial step per level as a fraction of the level's voxel size. The line search only needs an
-  // upper bound; the regular-step optimiser shrinks its step at each reversal, so it starts smaller.
-  const double stepFactor = lineSearch ? 1.0 : s.regularStepFraction, minStepRatio = 0.002;
-  typename Base::Pointer optimizer;
+  Base::Pointer optimizer;
   Regular* regular = nullptr;
   LineSearch* cg = nullptr;
-  if (lineSearch) {
-    auto o = LineSearch::New();
+};
+
+inline StageOptimizer makeStageOptimizer(const Schedule& s,
+                                         itk::OptimizerParameterScalesEstimatorTemplate<double>* scales) {
+  StageOptimizer made;
+  if (s.lineSearch) {
+    auto o = StageOptimizer::LineSearch::New();
     o->SetLowerLimit(0);
     o->SetUpperLimit(3.0);
     o->SetEpsilon(0.1);
@@ -94,42 +88,41 @@ void runGradientStage(const Images& images, TTransform* transform, const Schedul
     o->SetDoEstimateLearningRateOnce(true);
     o->SetDoEstimateLearningRateAtEachIteration(false);
     o->SetLearningRate(1.0);
-    cg = o.GetPointer();
-    optimizer = o.GetPointer();
+    made.cg = o.GetPointer();
+    made.optimizer = o.GetPointer();
   } else {
-    auto o = Regular::New();
+    auto o = StageOptimizer::Regular::New();
     o->SetRelaxationFactor(0.7);
     o->SetGradientMagnitudeTolerance(1e-8);
     o->SetDoEstimateLearningRateOnce(false);
     o->SetDoEstimateLearningRateAtEachIteration(false);
-    regular = o.GetPointer();
-    optimizer = o.GetPointer();
+    made.regular = o.GetPointer();
+    made.optimizer = o.GetPointer();
   }
-  optimizer->SetScalesEstimator(scales);
-  optimizer->SetNumberOfIterations(static_cast<itk::SizeValueType>(s.iterations));
-  optimizer->SetReturnBestParametersAndValue(false);
+  made.optimizer->SetScalesEstimator(scales);
+  made.optimizer->SetNumberOfIterations(static_cast<itk::SizeValueType>(s.iterations));
+  made.optimizer->SetReturnBestParametersAndValue(false);
   // Only the line-search optimiser monitors convergence (ITK's regular-step one stops on its step
-  // length, see minStepRatio).
-  optimizer->SetConvergenceWindowSize(10);
-  optimizer->SetMinimumConvergenceValue(1e-6);
+  // length, see minStepRatio in observeLevels).
+  made.optimizer->SetConvergenceWindowSize(10);
+  made.optimizer->SetMinimumConvergenceValue(1e-6);
+  return made;
+}
 
-  auto method = Method::New();
-  method->SetFixedImage(images.fixed);
-  method->SetMovingImage(images.moving);
-  method->SetMetric(metric);
-  method->SetOptimizer(optimizer);
-  method->SetInitialTransform(transform);
-  // The full mapping is fixedPart(transform(p)): the optimised part stays near identity.
-  if (fixedPart) method->SetMovingInitialTransform(const_cast<SpatialTransform::ItkTransform*>(fixedPart->itk()));
-  method->InPlaceOn();
-  const unsigned levels = configurePyramid(method.GetPointer(), s);
-
-  report.iterationsPerLevel.assign(levels, 0);
-  Method* m = method.GetPointer();
-  Base* o = optimizer.GetPointer();
-  // Each level starts with a step matched to its voxel size.
+/// Sets each level's first step to match its voxel size, counts iterations per level into
+/// `report`, and logs each level's iterations and time. Returns the start time of the level running.
+template <class Method>
+std::shared_ptr<std::chrono::steady_clock::time_point> observeLevels(Method* m, const StageOptimizer& so,
+                                                                     const Schedule& s, StageReport& report,
+                                                                     const char* stageName) {
+  // Initial step per level as a fraction of the level's voxel size. The line search only needs an
+  // upper bound; the regular-step optimiser shrinks its step at each reversal, so it starts smaller.
+  const double stepFactor = s.lineSearch ? 1.0 : s.regularStepFraction, minStepRatio = 0.002;
+  StageOptimizer::Regular* regular = so.regular;
+  StageOptimizer::LineSearch* cg = so.cg;
+  StageOptimizer::Base* o = so.optimizer.GetPointer();
   auto levelStart = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
-  method->AddObserver(itk::MultiResolutionIterationEvent(), [=, &s, &report](const itk::EventObject&) {
+  m->AddObserver(itk::MultiResolutionIterationEvent(), [=, &s, &report](const itk::EventObject&) {
     const auto level = m->GetCurrentLevel();
     const auto now = std::chrono::steady_clock::now();
     if (level > 0)
@@ -143,7 +136,7 @@ void runGradientStage(const Images& images, TTransform* transform, const Schedul
     }
     if (cg) cg->SetMaximumStepSizeInPhysicalUnits(step);
   });
-  optimizer->AddObserver(itk::IterationEvent(), [m, o, &report](const itk::EventObject&) {
+  o->AddObserver(itk::IterationEvent(), [m, o, &report](const itk::EventObject&) {
     const auto level = m->GetCurrentLevel();
     if (level < report.iterationsPerLevel.size()) ++report.iterationsPerLevel[level];
     if (spdlog::should_log(spdlog::level::trace)) {
@@ -153,12 +146,39 @@ void runGradientStage(const Images& images, TTransform* transform, const Schedul
                     o->GetValue(), pos.str());
     }
   });
+  return levelStart;
+}
+
+template <class TTransform>
+void runGradientStage(const Images& images, TTransform* transform, const Schedule& s, StageReport& report,
+                      const char* stageName, const SpatialTransform* fixedPart = nullptr) {
+  using Method = itk::ImageRegistrationMethodv4<ItkFloatImage, ItkFloatImage, TTransform>;
+  using Scales = itk::RegistrationParameterScalesFromPhysicalShift<Metric>;
+
+  auto metric = makeMetric(s.bins, images.fixedMask.GetPointer());
+  auto scales = Scales::New();
+  scales->SetMetric(metric);
+  const StageOptimizer so = makeStageOptimizer(s, scales);
+
+  auto method = Method::New();
+  method->SetFixedImage(images.fixed);
+  method->SetMovingImage(images.moving);
+  method->SetMetric(metric);
+  method->SetOptimizer(so.optimizer);
+  method->SetInitialTransform(transform);
+  // The full mapping is fixedPart(transform(p)): the optimised part stays near identity.
+  if (fixedPart) method->SetMovingInitialTransform(const_cast<SpatialTransform::ItkTransform*>(fixedPart->itk()));
+  method->InPlaceOn();
+  const unsigned levels = configurePyramid(method.GetPointer(), s);
+
+  report.iterationsPerLevel.assign(levels, 0);
+  const auto levelStart = observeLevels(method.GetPointer(), so, s, report, stageName);
   try {
     method->Update();
   } catch (const itk::ExceptionObject& e) {
     throw DataError(std::string(stageName) + " registration failed: " + e.GetDescription());
   }
-  report.metric = optimizer->GetValue();
+  report.metric = so.optimizer->GetValue();
   spdlog::debug("{} level {}: {} iterations, {:.2f} s", stageName, levels - 1, report.iterationsPerLevel[levels - 1],
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - *levelStart).count());
 }
