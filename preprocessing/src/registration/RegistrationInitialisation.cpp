@@ -131,7 +131,9 @@ class CandidateScorer {
       const std::size_t x = k % g.size[0], y = (k / g.size[0]) % g.size[1], z = k / (g.size[0] * g.size[1]);
       const Vec3 p = g.indexToPhysical({double(x) + jitter(rng), double(y) + jitter(rng), double(z) + jitter(rng)});
       Metric::FixedSampledPointSetType::PointType q;
-      for (int j = 0; j < 3; ++j) q[j] = p[j];
+      // The point set stores ITK's default mesh coordinates (float): sub-micrometre rounding.
+      using Coordinate = Metric::FixedSampledPointSetType::PointType::ValueType;
+      for (int j = 0; j < 3; ++j) q[j] = static_cast<Coordinate>(p[j]);
       points_->SetPoint(i, q);
     }
   }
@@ -172,29 +174,22 @@ struct Candidate {
   CandidateScorer::Score score;
 };
 
-}  // namespace
+struct Centring {
+  std::string name;
+  Vec3 fixedCentre, movingCentre;
+};
 
-Initialisation initialise(const Volume& fixed, const Volume& moving, const RegistrationOptions& options) {
-  const Stopwatch watch;
-  const auto since = [&watch] { return watch.seconds(); };
-  const Volume coarseFixed = coarseCopy(fixed, options.searchSpacingMm);
-  const Volume coarseMoving = coarseCopy(moving, options.searchSpacingMm);
-  const CandidateScorer scorer(coarseFixed, coarseMoving, options.histogramBins, options.seed);
+/// The centre pairs a start may align: geometry centres and intensity moments, or none (world coordinates).
+std::vector<Centring> centringsFor(const Volume& fixed, const Volume& moving, const Volume& coarseFixed,
+                                   const Volume& coarseMoving, const RegistrationOptions& options) {
+  if (!options.alignCentres) return {{"world coordinates", fixed.geometry().center(), fixed.geometry().center()}};
+  return {{"geometry centre", fixed.geometry().center(), moving.geometry().center()},
+          {"moments", momentsCentre(coarseFixed), momentsCentre(coarseMoving)}};
+}
 
-  struct Centring {
-    std::string name;
-    Vec3 fixedCentre, movingCentre;
-  };
-  std::vector<Centring> centrings;
-  if (options.alignCentres) {
-    centrings.push_back({"geometry centre", fixed.geometry().center(), moving.geometry().center()});
-    centrings.push_back({"moments", momentsCentre(coarseFixed), momentsCentre(coarseMoving)});
-  } else {
-    centrings.push_back({"world coordinates", fixed.geometry().center(), fixed.geometry().center()});
-  }
-  const std::vector<Mat3> rotations = options.rotationSearch ? axisRotations() : std::vector<Mat3>{{1, 0, 0, 0, 1, 0, 0, 0, 1}};
-
-  // Best centring per rotation.
+/// The best-scoring centring for each rotation.
+std::vector<Candidate> bestStartPerRotation(const std::vector<Mat3>& rotations, const std::vector<Centring>& centrings,
+                                            const CandidateScorer& scorer) {
   std::vector<Candidate> perRotation;
   for (const Mat3& r : rotations) {
     Candidate best;
@@ -207,8 +202,11 @@ Initialisation initialise(const Volume& fixed, const Volume& moving, const Regis
     }
     perRotation.push_back(best);
   }
-  spdlog::debug("rotation search: coarse copies and {} starts scored in {:.2f} s", rotations.size() * centrings.size(),
-                since());
+  return perRotation;
+}
+
+/// Best start first; DataError when none overlaps.
+void rankStarts(std::vector<Candidate>& perRotation) {
   std::stable_sort(perRotation.begin(), perRotation.end(),
                    [](const Candidate& a, const Candidate& b) { return a.score.value < b.score.value; });
   if (!std::isfinite(perRotation.front().score.value)) {
@@ -218,25 +216,10 @@ Initialisation initialise(const Volume& fixed, const Volume& moving, const Regis
       << int(kMinOverlap * 100) << "% needed)";
     throw DataError(s.str());
   }
-  const double identityValue = [&] {
-    for (const auto& c : perRotation)
-      if (c.label.find("no turn") != std::string::npos) return c.score.value;
-    return std::numeric_limits<double>::quiet_NaN();
-  }();
+}
 
-  Initialisation init;
-  if (!options.rotationSearch) {
-    init.transform = perRotation.front().transform;
-    init.start = init.transform;
-    init.description = perRotation.front().label;
-    init.overlap = perRotation.front().score.overlap;
-    init.metric = perRotation.front().score.value;
-    return init;
-  }
-
-  // Short refinement of the best few at the coarse level: the raw score of a start is a noisy
-  // guide, the value after a few dozen rigid iterations is a reliable one.
-  Images coarse{itkView(coarseFixed), itkView(coarseMoving), nullptr};
+/// A few dozen rigid iterations at the coarse level, with no pyramid.
+Schedule refinementSchedule(const Volume& coarseFixed, const RegistrationOptions& options) {
   Schedule s;
   s.shrink = {1};
   s.sigmaMm = {0.0};
@@ -247,10 +230,25 @@ Initialisation initialise(const Volume& fixed, const Volume& moving, const Regis
   s.regularStepFraction = 0.25;  // ≈1.25 mm first step on the 5 mm copies
   s.bins = options.histogramBins;
   s.seed = options.seed;
+  return s;
+}
+
+struct Refined {
   Candidate winner;
-  SpatialTransform winnerStart;
-  const std::size_t k = std::min(kRefined, perRotation.size());
-  for (std::size_t i = 0; i < k; ++i) {
+  SpatialTransform start;  ///< the winner's transform before refinement
+  std::size_t tried = 0;   ///< starts considered for refinement
+};
+
+/// Short refinement of the best few at the coarse level: the raw score of a start is a noisy
+/// guide, the value after a few dozen rigid iterations is a reliable one. Falls back to the best
+/// unrefined start when no refinement stays in the image.
+Refined refineBest(const Volume& coarseFixed, const Volume& coarseMoving, const std::vector<Candidate>& perRotation,
+                   const CandidateScorer& scorer, const RegistrationOptions& options) {
+  const Images coarse{itkView(coarseFixed), itkView(coarseMoving), nullptr};
+  const Schedule s = refinementSchedule(coarseFixed, options);
+  Refined best;
+  best.tried = std::min(kRefined, perRotation.size());
+  for (std::size_t i = 0; i < best.tried; ++i) {
     if (!std::isfinite(perRotation[i].score.value)) break;
     StageReport report;
     Candidate refined = perRotation[i];
@@ -262,26 +260,60 @@ Initialisation initialise(const Volume& fixed, const Volume& moving, const Regis
     refined.score = scorer.score(refined.transform);
     spdlog::debug("rotation search: {}: start {:.4f}, refined {:.4f}", refined.label, perRotation[i].score.value,
                   refined.score.value);
-    if (refined.score.value < winner.score.value || winner.label.empty()) {
-      winner = refined;
-      winnerStart = perRotation[i].transform;
+    if (refined.score.value < best.winner.score.value || best.winner.label.empty()) {
+      best.winner = refined;
+      best.start = perRotation[i].transform;
     }
   }
-  if (winner.label.empty() || !std::isfinite(winner.score.value)) {
-    winner = perRotation.front();
-    winnerStart = winner.transform;
+  if (best.winner.label.empty() || !std::isfinite(best.winner.score.value)) {
+    best.winner = perRotation.front();
+    best.start = best.winner.transform;
   }
-  spdlog::debug("rotation search: {} starts refined, {:.2f} s in all", k, since());
-  std::ostringstream d;
-  d << winner.label << " (rotation search over " << rotations.size() << " turns; coarse MI " << winner.score.value;
-  if (std::isfinite(identityValue)) d << ", unturned start " << identityValue;
-  d << ")";
+  return best;
+}
+
+Initialisation initialisationFrom(const Candidate& winner, const SpatialTransform& start, std::string description) {
+  Initialisation init;
   init.transform = winner.transform;
-  init.start = winnerStart;
-  init.description = d.str();
+  init.start = start;
+  init.description = std::move(description);
   init.overlap = winner.score.overlap;
   init.metric = winner.score.value;
   return init;
+}
+
+}  // namespace
+
+Initialisation initialise(const Volume& fixed, const Volume& moving, const RegistrationOptions& options) {
+  const Stopwatch watch;
+  const auto since = [&watch] { return watch.seconds(); };
+  const Volume coarseFixed = coarseCopy(fixed, options.searchSpacingMm);
+  const Volume coarseMoving = coarseCopy(moving, options.searchSpacingMm);
+  const CandidateScorer scorer(coarseFixed, coarseMoving, options.histogramBins, options.seed);
+
+  const std::vector<Centring> centrings = centringsFor(fixed, moving, coarseFixed, coarseMoving, options);
+  const std::vector<Mat3> rotations =
+      options.rotationSearch ? axisRotations() : std::vector<Mat3>{{1, 0, 0, 0, 1, 0, 0, 0, 1}};
+  std::vector<Candidate> perRotation = bestStartPerRotation(rotations, centrings, scorer);
+  spdlog::debug("rotation search: coarse copies and {} starts scored in {:.2f} s", rotations.size() * centrings.size(),
+                since());
+  rankStarts(perRotation);
+  if (!options.rotationSearch)
+    return initialisationFrom(perRotation.front(), perRotation.front().transform, perRotation.front().label);
+  const double identityValue = [&] {
+    for (const auto& c : perRotation)
+      if (c.label.find("no turn") != std::string::npos) return c.score.value;
+    return std::numeric_limits<double>::quiet_NaN();
+  }();
+
+  const Refined refined = refineBest(coarseFixed, coarseMoving, perRotation, scorer, options);
+  spdlog::debug("rotation search: {} starts refined, {:.2f} s in all", refined.tried, since());
+  std::ostringstream d;
+  d << refined.winner.label << " (rotation search over " << rotations.size() << " turns; coarse MI "
+    << refined.winner.score.value;
+  if (std::isfinite(identityValue)) d << ", unturned start " << identityValue;
+  d << ")";
+  return initialisationFrom(refined.winner, refined.start, d.str());
 }
 
 }  // namespace mr2ct::registration
