@@ -49,14 +49,14 @@ nlohmann::json BiasFieldRecord::toJson() const {
           {"iterations_run", iterationsRun}};
 }
 
-Volume correctBiasField(const Volume& mr, const Mask& mask, const BiasFieldOptions& options, BiasFieldRecord* record,
-                        const std::string& context) {
-  options.validate();
-  const Stopwatch watch;
-  const bool useMask = !mask.empty();
-  if (useMask && mask.size() != mr.size()) throw DataError(context, "N4: mask and image sizes differ");
+namespace {
 
-  // Fit mask: inside the body and strictly positive (log intensities).
+using N4 = itk::N4BiasFieldCorrectionImageFilter<ItkFloatImage, ItkMaskImage, ItkFloatImage>;
+using ScalarField = itk::Image<itk::Vector<float, 1>, 3>;
+
+/// Fit mask: inside the body and strictly positive (log intensities). DataError when empty.
+Mask fitMask(const Volume& mr, const Mask& mask, const std::string& context) {
+  const bool useMask = !mask.empty();
   Mask fit(mr.geometry(), 0);
   std::size_t n = 0;
   for (std::size_t i = 0; i < mr.voxelCount(); ++i) {
@@ -67,29 +67,27 @@ Volume correctBiasField(const Volume& mr, const Mask& mask, const BiasFieldOptio
     }
   }
   if (n == 0) throw DataError(context, "N4: no positive voxel inside the body mask");
-  // Non-positive voxels become a small positive value so the log is defined; they are outside the fit.
-  Volume input = mr.clone();
-  for (auto& v : input.voxels())
-    if (!(v > 0)) v = 1e-3f;
+  return fit;
+}
 
+/// N4 on the image and fit mask shrunk by the options' factor (at most a quarter of each axis).
+N4::Pointer fitShrunk(const ItkFloatImage* input, const ItkMaskImage* fit, const std::array<std::size_t, 3>& size,
+                      const BiasFieldOptions& options, const std::string& context) {
   using Shrink = itk::ShrinkImageFilter<ItkFloatImage, ItkFloatImage>;
   using ShrinkMask = itk::ShrinkImageFilter<ItkMaskImage, ItkMaskImage>;
-  auto inView = itkView(input);
-  auto fitView = itkView(fit);
   auto shrink = Shrink::New();
   auto shrinkMask = ShrinkMask::New();
-  shrink->SetInput(inView);
-  shrinkMask->SetInput(fitView);
+  shrink->SetInput(input);
+  shrinkMask->SetInput(fit);
   for (unsigned a = 0; a < 3; ++a) {
     const unsigned f = static_cast<unsigned>(
-        std::max<std::size_t>(1, std::min<std::size_t>(std::size_t(options.shrinkFactor), mr.size()[a] / 4)));
+        std::max<std::size_t>(1, std::min<std::size_t>(std::size_t(options.shrinkFactor), size[a] / 4)));
     shrink->SetShrinkFactor(a, f);
     shrinkMask->SetShrinkFactor(a, f);
   }
   shrink->Update();
   shrinkMask->Update();
 
-  using N4 = itk::N4BiasFieldCorrectionImageFilter<ItkFloatImage, ItkMaskImage, ItkFloatImage>;
   auto n4 = N4::New();
   n4->SetInput(shrink->GetOutput());
   n4->SetMaskImage(shrinkMask->GetOutput());
@@ -98,7 +96,8 @@ Volume correctBiasField(const Volume& mr, const Mask& mask, const BiasFieldOptio
   for (std::size_t i = 0; i < options.iterations.size(); ++i) its[i] = options.iterations[i];
   n4->SetMaximumNumberOfIterations(its);
   n4->SetNumberOfFittingLevels(static_cast<unsigned>(options.iterations.size()));
-  n4->SetConvergenceThreshold(options.convergenceThreshold);
+  // N4 computes in the image's pixel type (float); the option is kept as a double.
+  n4->SetConvergenceThreshold(static_cast<N4::RealType>(options.convergenceThreshold));
   n4->SetSplineOrder(options.splineOrder);
   N4::ArrayType cps;
   cps.Fill(options.controlPoints);
@@ -109,20 +108,42 @@ Volume correctBiasField(const Volume& mr, const Mask& mask, const BiasFieldOptio
   } catch (const itk::ExceptionObject& e) {
     throw DataError(context, std::string("N4 bias-field correction failed: ") + e.GetDescription());
   }
+  return n4;
+}
 
-  // Evaluate the log field on the full-resolution grid.
+/// The fitted log field evaluated on `grid`'s full-resolution voxels.
+ScalarField::Pointer logFieldOn(const ItkFloatImage* grid, N4* n4, unsigned splineOrder) {
   using Lattice = N4::BiasFieldControlPointLatticeType;
-  using ScalarField = itk::Image<itk::Vector<float, 1>, 3>;
   using Reconstruct = itk::BSplineControlPointImageFilter<Lattice, ScalarField>;
   auto rec = Reconstruct::New();
   rec->SetInput(n4->GetLogBiasFieldControlPointLattice());
-  rec->SetSplineOrder(options.splineOrder);
-  rec->SetSize(inView->GetLargestPossibleRegion().GetSize());
-  rec->SetOrigin(inView->GetOrigin());
-  rec->SetSpacing(inView->GetSpacing());
-  rec->SetDirection(inView->GetDirection());
+  rec->SetSplineOrder(splineOrder);
+  rec->SetSize(grid->GetLargestPossibleRegion().GetSize());
+  rec->SetOrigin(grid->GetOrigin());
+  rec->SetSpacing(grid->GetSpacing());
+  rec->SetDirection(grid->GetDirection());
   rec->Update();
-  const auto* field = rec->GetOutput()->GetBufferPointer();
+  return rec->GetOutput();
+}
+
+}  // namespace
+
+Volume correctBiasField(const Volume& mr, const Mask& mask, const BiasFieldOptions& options, BiasFieldRecord* record,
+                        const std::string& context) {
+  options.validate();
+  const Stopwatch watch;
+  if (!mask.empty() && mask.size() != mr.size()) throw DataError(context, "N4: mask and image sizes differ");
+  const Mask fit = fitMask(mr, mask, context);
+  // Non-positive voxels become a small positive value so the log is defined; they are outside the fit.
+  Volume input = mr.clone();
+  for (auto& v : input.voxels())
+    if (!(v > 0)) v = 1e-3f;
+
+  auto inView = itkView(input);
+  auto fitView = itkView(fit);
+  const N4::Pointer n4 = fitShrunk(inView, fitView, mr.size(), options, context);
+  const ScalarField::Pointer logField = logFieldOn(inView, n4, options.splineOrder);
+  const auto* field = logField->GetBufferPointer();
 
   Volume out = mr.clone();
   double fmin = std::numeric_limits<double>::infinity(), fmax = -fmin;
