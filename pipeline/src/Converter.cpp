@@ -236,6 +236,187 @@ ConvertReport Converter::convert(const fs::path& input, const fs::path& output) 
   return convert(input, output, options_.dicomSeries);
 }
 
+namespace {
+
+/// One input, read and prepared for the network, with what its outputs need of the input.
+struct PreparedInput {
+  Geometry inputGrid;    // the input's own grid: every output is written on it
+  Geometry grid;         // the prepared grid the network integrates on
+  Mask mask;             // body mask on `grid`
+  Volume normalized;     // the network's x0
+  VolumeInfo inputInfo;  // the input's header: a NIfTI output carries its codes and matrices
+  bool sameGrid() const { return grid.sameAs(inputGrid, 1e-9); }
+};
+
+/// The report's outputs: the target, or one per sweep NFE; with --samples also the std map.
+void nameOutputs(const ConvertOptions& o, const fs::path& target, bool dicom, ConvertReport& report) {
+  if (!o.nfeSweep.empty()) {
+    for (int n : o.nfeSweep) report.outputs.push_back(sweepOutputPath(target, n));
+    return;
+  }
+  report.outputs = {target};
+  if (o.samples > 1) report.uncertaintyOutput = uncertaintyOutputPath(target);
+  // An older run's std map beside the new sCT would be read as this sCT's by `evaluate`; it is
+  // the user's file, so it is named, not removed.
+  if (std::error_code ec; o.samples == 1 && !dicom && fs::exists(uncertaintyOutputPath(target), ec))
+    spdlog::warn(
+        "{}: a standard-deviation map from an earlier --samples run lies beside the output; it does not "
+        "belong to this sCT (mr2ct evaluate would read it): remove it or convert with --samples",
+        uncertaintyOutputPath(target).string());
+}
+
+void checkDicomOutputs(const std::vector<fs::path>& outputs, const fs::path& input, std::uintmax_t bytes,
+                       const DicomSeriesOptions& dicom) {
+  for (const auto& out : outputs) {
+    refuseOverwritingInputs(out, {input});
+    prepareOutputFolder(out.parent_path().empty() ? fs::path(".") : out.parent_path(), bytes);
+    checkDicomSeriesTarget(out, dicom);
+  }
+}
+
+void checkFileOutputs(const std::vector<fs::path>& outputs, const fs::path& input, std::uintmax_t bytes) {
+  for (const auto& out : outputs) {
+    refuseOverwritingInputs(out, {input});
+    const auto& exts = writableExtensions();
+    if (std::find(exts.begin(), exts.end(), fullExtension(out)) == exts.end())
+      throw UsageError(out.string() + ": unsupported output extension '" + fullExtension(out) + "'");
+    prepareOutputFile(out, bytes);
+  }
+}
+
+/// Read (NaN/Inf voxels and unreadable geometry are refused here, naming the file) and prepareMr;
+/// `stage` times the read into the report. The raw and intermediate buffers are released on return.
+PreparedInput readAndPrepare(const fs::path& input, const ReadOptions& ro, const PreprocessPlan& plan,
+                             const std::optional<TypicalityReference>& reference, Stopwatch& stage,
+                             ConvertReport& report) {
+  PreparedInput in;
+  const Volume raw = readVolume(input, ro, &in.inputInfo);
+  in.inputGrid = raw.geometry();
+  in.inputGrid.validate(input.string());
+  report.secondsRead = stage.lap();
+  PreparedMr prepared = prepareMr(raw, plan, input.string());
+  if (reference) report.inputCheck = checkInput(*reference, prepared, input);
+  in.grid = prepared.mr.geometry();
+  in.mask = std::move(prepared.mask);
+  in.normalized = std::move(prepared.normalized);
+  return in;
+}
+
+/// --samples K > 1: Welford's running mean and M2 over the samples, each clamped to the CT range
+/// first (as the written sCT is): three volumes in memory whatever K. x = {mean, std}.
+IntegrationResult integrateSamples(const VolumeIntegrator& integrator, const ConvertOptions& o,
+                                   const torch::Tensor& x0) {
+  IntegrationResult integrated;
+  torch::Tensor mean, m2;
+  int evaluations = 0, batches = 0;
+  for (int k = 0; k < o.samples; ++k) {
+    VolumeIntegrator sample = integrator.withNoiseSeed(o.seed + std::uint64_t(k));
+    const auto overall = integrator.progress;
+    const std::size_t K = std::size_t(o.samples), done = std::size_t(k);
+    sample.progress = [overall, K, done](std::size_t d, std::size_t total) { overall(done * total + d, K * total); };
+    IntegrationResult r = sample.integrate(x0);
+    const torch::Tensor x = r.x[0].clamp(-1.0, 1.0);
+    if (k == 0) {
+      mean = x.clone();
+      m2 = torch::zeros_like(x);
+      evaluations = r.totalEvaluations;  // per trajectory, as for one sample
+      batches = r.batches;
+      integrated.nfe = r.nfe;
+    } else {
+      const torch::Tensor delta = x - mean;
+      mean.add_(delta, 1.0 / double(k + 1));
+      m2.add_(delta * (x - mean));
+    }
+  }
+  integrated.x = {mean, (m2 / double(o.samples - 1)).sqrt_()};
+  integrated.totalEvaluations = evaluations;
+  integrated.batches = batches;
+  return integrated;
+}
+
+/// The sweep, one solve, or the samples, with a progress bar named after the input.
+IntegrationResult integrateCase(VolumeIntegrator& integrator, const ConvertOptions& o, const Volume& normalized,
+                                const fs::path& input) {
+  IntegrationResult integrated;
+  const torch::Tensor x0 = asTensor(normalized);
+  std::unique_ptr<ProgressBar> bar;  // sized on the first report (slice batches or 3D evaluations)
+  integrator.progress = [&](std::size_t done, std::size_t total) {
+    if (!bar) bar = std::make_unique<ProgressBar>("convert " + input.filename().string(), total);
+    bar->advance(1, std::to_string(done) + "/" + std::to_string(total));
+  };
+  if (!o.nfeSweep.empty())
+    integrated = integrator.integrateSweep(x0, o.nfeSweep);
+  else if (o.samples == 1)
+    integrated = integrator.integrate(x0);
+  else
+    integrated = integrateSamples(integrator, o, x0);
+  integrator.progress = nullptr;
+  if (bar) bar->finish();
+  return integrated;
+}
+
+/// Back to HU on the input grid, one output at a time (bounded memory).
+void writeSct(const ConvertOptions& o, const CtNormalization& ct, const PreparedInput& in,
+              const DicomDerivation& derivation, IntegrationResult& integrated, const ConvertReport& report) {
+  const bool sameGrid = in.sameGrid();
+  for (std::size_t i = 0; i < report.outputs.size(); ++i) {
+    Volume hu = volumeFromTensor(integrated.x[i], in.grid);
+    integrated.x[i] = torch::Tensor();
+    float* p = hu.data();
+    const std::uint8_t* m = in.mask.data();
+    for (std::size_t v = 0; v < hu.voxelCount(); ++v) {
+      const float unit = std::clamp(p[v], -1.0f, 1.0f);
+      p[v] = (o.maskOutside && !m[v]) ? o.outsideHu : ct.toHu(unit);
+    }
+    if (!sameGrid)
+      hu = resampleVolume(hu, in.inputGrid, SpatialTransform::identity(), Interpolation::Linear,
+                          o.maskOutside ? o.outsideHu : float(ct.minHu));
+    hu.setGeometry(in.inputGrid);  // bit-exact origin/spacing/direction of the input
+    if (o.outputFormat == OutputFormat::DicomSeries) {
+      DicomDerivation d = derivation;
+      d.description += " NFE " + std::to_string(report.nfe[i]) + ".";
+      writeDicomCtSeries(hu, report.outputs[i], o.dicom, d);
+      continue;
+    }
+    WriteOptions wo;
+    wo.pixelType = o.pixelType;
+    wo.nifti = in.inputInfo.nifti;
+    writeVolume(hu, report.outputs[i], wo);
+  }
+}
+
+/// The std of the samples in HU (the map is linear, so std scales by the HU span / 2); 0 where
+/// the sCT is the constant outside value. Always float32: a fraction of a HU matters here.
+/// Returns the mean std inside the body mask.
+double writeUncertainty(const ConvertOptions& o, const CtNormalization& ct, const PreparedInput& in,
+                        torch::Tensor& stdTensor, const fs::path& output) {
+  Volume sd = volumeFromTensor(stdTensor, in.grid);
+  stdTensor = torch::Tensor();
+  const double scale = 0.5 * (ct.maxHu - ct.minHu);
+  float* p = sd.data();
+  const std::uint8_t* m = in.mask.data();
+  double sum = 0;
+  std::size_t inBody = 0;
+  for (std::size_t v = 0; v < sd.voxelCount(); ++v) {
+    p[v] = float(double(p[v]) * scale);
+    if (m[v]) {
+      sum += p[v];
+      ++inBody;
+    } else if (o.maskOutside) {
+      p[v] = 0.0f;
+    }
+  }
+  if (!in.sameGrid()) sd = resampleVolume(sd, in.inputGrid, SpatialTransform::identity(), Interpolation::Linear, 0.0f);
+  sd.setGeometry(in.inputGrid);
+  WriteOptions wo;
+  wo.pixelType = PixelType::Float32;
+  wo.nifti = in.inputInfo.nifti;
+  writeVolume(sd, output, wo);
+  return inBody ? sum / double(inBody) : 0.0;
+}
+
+}  // namespace
+
 ConvertReport Converter::convert(const fs::path& input, const fs::path& output, const std::string& dicomSeries) const {
   const Stopwatch wholeCase;
   ConvertReport report;
@@ -247,18 +428,7 @@ ConvertReport Converter::convert(const fs::path& input, const fs::path& output, 
   const fs::path target = dicom ? seriesFolderPath(output) : output;  // "sct/" is the folder "sct"
   report.samples = options_.samples;
   if (options_.samples > 1) report.sampler = impl_->integrator->options().bridgeSigma > 0.0 ? "bridge" : "noise-start";
-  if (options_.nfeSweep.empty()) {
-    report.outputs = {target};
-    if (options_.samples > 1) report.uncertaintyOutput = uncertaintyOutputPath(target);
-    // An older run's std map beside the new sCT would be read as this sCT's by `evaluate`; it is
-    // the user's file, so it is named, not removed.
-    if (std::error_code ec; options_.samples == 1 && !dicom && fs::exists(uncertaintyOutputPath(target), ec))
-      spdlog::warn("{}: a standard-deviation map from an earlier --samples run lies beside the output; it does not "
-                   "belong to this sCT (mr2ct evaluate would read it): remove it or convert with --samples",
-                   uncertaintyOutputPath(target).string());
-  } else {
-    for (int n : options_.nfeSweep) report.outputs.push_back(sweepOutputPath(target, n));
-  }
+  nameOutputs(options_, target, dicom, report);
   ReadOptions ro;
   ro.dicomSeries = dicomSeries;
   const VolumeInfo header = readVolumeInfo(input, ro);
@@ -266,152 +436,33 @@ ConvertReport Converter::convert(const fs::path& input, const fs::path& output, 
       header.geometry.voxelCount() * (options_.pixelType == PixelType::Int16 ? 2u : 4u);
   DicomDerivation derivation;
   if (dicom) {
-    for (const auto& out : report.outputs) {
-      refuseOverwritingInputs(out, {input});
-      prepareOutputFolder(out.parent_path().empty() ? fs::path(".") : out.parent_path(), bytes);
-      checkDicomSeriesTarget(out, options_.dicom);
-    }
+    checkDicomOutputs(report.outputs, input, bytes, options_.dicom);
     derivation = dicomDerivation(input, dicomSeries);
-  }
-  for (const auto& out : report.outputs) {
-    if (dicom) break;
-    refuseOverwritingInputs(out, {input});
-    const auto& exts = writableExtensions();
-    if (std::find(exts.begin(), exts.end(), fullExtension(out)) == exts.end())
-      throw UsageError(out.string() + ": unsupported output extension '" + fullExtension(out) + "'");
-    prepareOutputFile(out, bytes);
+  } else {
+    checkFileOutputs(report.outputs, input, bytes);
   }
   if (!report.uncertaintyOutput.empty()) {
     refuseOverwritingInputs(report.uncertaintyOutput, {input});
     prepareOutputFile(report.uncertaintyOutput, header.geometry.voxelCount() * 4u);
   }
 
-  // Read (NaN/Inf voxels and unreadable geometry are refused here, naming the file).
   Stopwatch stage;
-  Geometry inputGrid;
-  Mask mask;
-  Geometry grid;
-  Volume normalized;
-  VolumeInfo inputInfo;  // the input's header: a NIfTI output carries its codes and matrices
-  {
-    const Volume raw = readVolume(input, ro, &inputInfo);
-    inputGrid = raw.geometry();
-    inputGrid.validate(input.string());
-    report.secondsRead = stage.lap();
-    PreparedMr prepared = prepareMr(raw, impl_->plan, input.string());
-    if (impl_->inputReference) report.inputCheck = checkInput(*impl_->inputReference, prepared, input);
-    grid = prepared.mr.geometry();
-    mask = std::move(prepared.mask);
-    normalized = std::move(prepared.normalized);
-  }  // the raw and intermediate buffers are released here
+  PreparedInput in = readAndPrepare(input, ro, impl_->plan, impl_->inputReference, stage, report);
   report.secondsPreprocess = stage.seconds();
-  report.slices = grid.size[2];
+  report.slices = in.grid.size[2];
 
-  // Integrate.
   stage.restart();
-  IntegrationResult integrated;
-  {
-    const torch::Tensor x0 = asTensor(normalized);
-    std::unique_ptr<ProgressBar> bar;  // sized on the first report (slice batches or 3D evaluations)
-    impl_->integrator->progress = [&](std::size_t done, std::size_t total) {
-      if (!bar) bar = std::make_unique<ProgressBar>("convert " + input.filename().string(), total);
-      bar->advance(1, std::to_string(done) + "/" + std::to_string(total));
-    };
-    if (!options_.nfeSweep.empty()) {
-      integrated = impl_->integrator->integrateSweep(x0, options_.nfeSweep);
-    } else if (options_.samples == 1) {
-      integrated = impl_->integrator->integrate(x0);
-    } else {
-      // Welford's running mean and M2 over the samples, each clamped to the CT range first (as the
-      // written sCT is): three volumes in memory whatever K.
-      torch::Tensor mean, m2;
-      int evaluations = 0, batches = 0;
-      for (int k = 0; k < options_.samples; ++k) {
-        VolumeIntegrator sample = impl_->integrator->withNoiseSeed(options_.seed + std::uint64_t(k));
-        const auto overall = impl_->integrator->progress;
-        const std::size_t K = std::size_t(options_.samples), done = std::size_t(k);
-        sample.progress = [overall, K, done](std::size_t d, std::size_t total) { overall(done * total + d, K * total); };
-        IntegrationResult r = sample.integrate(x0);
-        const torch::Tensor x = r.x[0].clamp(-1.0, 1.0);
-        if (k == 0) {
-          mean = x.clone();
-          m2 = torch::zeros_like(x);
-          evaluations = r.totalEvaluations;  // per trajectory, as for one sample
-          batches = r.batches;
-          integrated.nfe = r.nfe;
-        } else {
-          const torch::Tensor delta = x - mean;
-          mean.add_(delta, 1.0 / double(k + 1));
-          m2.add_(delta * (x - mean));
-        }
-      }
-      integrated.x = {mean, (m2 / double(options_.samples - 1)).sqrt_()};
-      integrated.totalEvaluations = evaluations;
-      integrated.batches = batches;
-    }
-    impl_->integrator->progress = nullptr;
-    if (bar) bar->finish();
-  }
-  normalized = Volume();
+  IntegrationResult integrated = integrateCase(*impl_->integrator, options_, in.normalized, input);
+  in.normalized = Volume();
   report.secondsIntegrate = stage.seconds();
   report.nfe = integrated.nfe;
   report.evaluations = integrated.batches > 0 ? integrated.totalEvaluations / integrated.batches : 0;
 
-  // Back to HU on the input grid, one output at a time (bounded memory).
   stage.restart();
   const CtNormalization& ct = impl_->plan.ctNormalization;
-  const bool sameGrid = grid.sameAs(inputGrid, 1e-9);
-  for (std::size_t i = 0; i < report.outputs.size(); ++i) {
-    Volume hu = volumeFromTensor(integrated.x[i], grid);
-    integrated.x[i] = torch::Tensor();
-    float* p = hu.data();
-    const std::uint8_t* m = mask.data();
-    for (std::size_t v = 0; v < hu.voxelCount(); ++v) {
-      const float unit = std::clamp(p[v], -1.0f, 1.0f);
-      p[v] = (options_.maskOutside && !m[v]) ? options_.outsideHu : ct.toHu(unit);
-    }
-    if (!sameGrid)
-      hu = resampleVolume(hu, inputGrid, SpatialTransform::identity(), Interpolation::Linear,
-                          options_.maskOutside ? options_.outsideHu : float(ct.minHu));
-    hu.setGeometry(inputGrid);  // bit-exact origin/spacing/direction of the input
-    if (dicom) {
-      DicomDerivation d = derivation;
-      d.description += " NFE " + std::to_string(report.nfe[i]) + ".";
-      writeDicomCtSeries(hu, report.outputs[i], options_.dicom, d);
-      continue;
-    }
-    WriteOptions wo;
-    wo.pixelType = options_.pixelType;
-    wo.nifti = inputInfo.nifti;
-    writeVolume(hu, report.outputs[i], wo);
-  }
-  if (report.samples > 1) {
-    // The std of the samples in HU (the map is linear, so std scales by the HU span / 2); 0 where
-    // the sCT is the constant outside value. Always float32: a fraction of a HU matters here.
-    Volume sd = volumeFromTensor(integrated.x[1], grid);
-    integrated.x[1] = torch::Tensor();
-    const double scale = 0.5 * (ct.maxHu - ct.minHu);
-    float* p = sd.data();
-    const std::uint8_t* m = mask.data();
-    double sum = 0;
-    std::size_t inBody = 0;
-    for (std::size_t v = 0; v < sd.voxelCount(); ++v) {
-      p[v] = float(double(p[v]) * scale);
-      if (m[v]) {
-        sum += p[v];
-        ++inBody;
-      } else if (options_.maskOutside) {
-        p[v] = 0.0f;
-      }
-    }
-    report.meanStdHu = inBody ? sum / double(inBody) : 0.0;
-    if (!sameGrid) sd = resampleVolume(sd, inputGrid, SpatialTransform::identity(), Interpolation::Linear, 0.0f);
-    sd.setGeometry(inputGrid);
-    WriteOptions wo;
-    wo.pixelType = PixelType::Float32;
-    wo.nifti = inputInfo.nifti;
-    writeVolume(sd, report.uncertaintyOutput, wo);
-  }
+  writeSct(options_, ct, in, derivation, integrated, report);
+  if (report.samples > 1)
+    report.meanStdHu = writeUncertainty(options_, ct, in, integrated.x[1], report.uncertaintyOutput);
   report.secondsWrite = stage.seconds();
   report.secondsTotal = wholeCase.seconds();
   return report;
