@@ -149,44 +149,42 @@ gdcm::DataSet readHeader(const fs::path& file) {
   return reader.GetFile().GetDataSet();
 }
 
-/// The series-wide elements (everything but the per-slice ones) of the sCT series.
-gdcm::DataSet seriesTemplate(const DicomSeriesOptions& o, const DicomDerivation& d, const std::string& seriesUid,
-                             const Clock& clock) {
-  gdcm::DataSet ds;
-  std::string charset;
-  if (d.source) {
-    const gdcm::DataSet mr = readHeader(d.source->firstFile);
-    for (const auto& tag : copiedFromMr())
-      if (mr.FindDataElement(tag)) ds.Replace(mr.GetDataElement(tag));
-    charset = elementText(mr, 0x0008, 0x0005);
-    checkPatientOptions(mr, o, d.source->firstFile);
-    if (elementText(mr, 0x0020, 0x000D).empty()) {
-      spdlog::warn("{}: the MR has no StudyInstanceUID; the sCT gets a new study", d.source->firstFile.string());
-      put(ds, 0x0020, 0x000D, gdcm::VR::UI, newUuidDerivedUid());
-    }
-    if (elementText(mr, 0x0020, 0x0052).empty()) {
-      spdlog::warn("{}: the MR has no FrameOfReferenceUID; the sCT gets a new frame of reference",
-                   d.source->firstFile.string());
-      put(ds, 0x0020, 0x0052, gdcm::VR::UI, newUuidDerivedUid());
-    }
-    if (!o.patientPosition.empty()) put(ds, 0x0018, 0x5100, gdcm::VR::CS, o.patientPosition);
-  } else {
-    // A new study on a new frame of reference: the MR file carries no DICOM identity to join.
-    charset = "ISO_IR 192";  // command-line text is UTF-8
-    put(ds, 0x0010, 0x0010, gdcm::VR::PN, o.patientName);
-    put(ds, 0x0010, 0x0020, gdcm::VR::LO, o.patientId);
+/// Patient, study and frame of reference copied from the DICOM MR (a patient option must agree with
+/// it). Returns the MR's character set.
+std::string putFromMr(gdcm::DataSet& ds, const DicomSeriesOptions& o, const DicomSourceSeries& source) {
+  const gdcm::DataSet mr = readHeader(source.firstFile);
+  for (const auto& tag : copiedFromMr())
+    if (mr.FindDataElement(tag)) ds.Replace(mr.GetDataElement(tag));
+  const std::string charset = elementText(mr, 0x0008, 0x0005);
+  checkPatientOptions(mr, o, source.firstFile);
+  if (elementText(mr, 0x0020, 0x000D).empty()) {
+    spdlog::warn("{}: the MR has no StudyInstanceUID; the sCT gets a new study", source.firstFile.string());
     put(ds, 0x0020, 0x000D, gdcm::VR::UI, newUuidDerivedUid());
-    put(ds, 0x0008, 0x0020, gdcm::VR::DA, clock.date);  // the study is created now, by this conversion
-    put(ds, 0x0008, 0x0030, gdcm::VR::TM, clock.time);
-    put(ds, 0x0020, 0x0052, gdcm::VR::UI, newUuidDerivedUid());
-    put(ds, 0x0018, 0x5100, gdcm::VR::CS, o.patientPosition);  // empty (type 2) unless given
   }
-  if (!charset.empty()) put(ds, 0x0008, 0x0005, gdcm::VR::CS, charset);
-  const bool utf8 = charset.find("ISO_IR 192") != std::string::npos;
-  if (!utf8 && !isAscii(o.seriesDescription))
-    throw UsageError("--series-description: the MR's character set '" + charset +
-                     "' cannot carry non-ASCII text; use ASCII");
-  // Type 2 elements of the Patient, General Study and Frame of Reference modules, empty when unknown.
+  if (elementText(mr, 0x0020, 0x0052).empty()) {
+    spdlog::warn("{}: the MR has no FrameOfReferenceUID; the sCT gets a new frame of reference",
+                 source.firstFile.string());
+    put(ds, 0x0020, 0x0052, gdcm::VR::UI, newUuidDerivedUid());
+  }
+  if (!o.patientPosition.empty()) put(ds, 0x0018, 0x5100, gdcm::VR::CS, o.patientPosition);
+  return charset;
+}
+
+/// A new study on a new frame of reference: the MR file carries no DICOM identity to join.
+/// Returns the character set (command-line text is UTF-8).
+std::string putNewStudy(gdcm::DataSet& ds, const DicomSeriesOptions& o, const Clock& clock) {
+  put(ds, 0x0010, 0x0010, gdcm::VR::PN, o.patientName);
+  put(ds, 0x0010, 0x0020, gdcm::VR::LO, o.patientId);
+  put(ds, 0x0020, 0x000D, gdcm::VR::UI, newUuidDerivedUid());
+  put(ds, 0x0008, 0x0020, gdcm::VR::DA, clock.date);  // the study is created now, by this conversion
+  put(ds, 0x0008, 0x0030, gdcm::VR::TM, clock.time);
+  put(ds, 0x0020, 0x0052, gdcm::VR::UI, newUuidDerivedUid());
+  put(ds, 0x0018, 0x5100, gdcm::VR::CS, o.patientPosition);  // empty (type 2) unless given
+  return "ISO_IR 192";
+}
+
+/// Type 2 elements of the Patient, General Study and Frame of Reference modules, empty when unknown.
+void putMissingType2(gdcm::DataSet& ds) {
   putEmptyIfMissing(ds, 0x0010, 0x0010, gdcm::VR::PN);
   putEmptyIfMissing(ds, 0x0010, 0x0020, gdcm::VR::LO);
   putEmptyIfMissing(ds, 0x0010, 0x0030, gdcm::VR::DA);
@@ -199,8 +197,11 @@ gdcm::DataSet seriesTemplate(const DicomSeriesOptions& o, const DicomDerivation&
   putEmptyIfMissing(ds, 0x0020, 0x1040, gdcm::VR::LO);
   putEmptyIfMissing(ds, 0x0018, 0x5100, gdcm::VR::CS);
   putEmptyIfMissing(ds, 0x0020, 0x0060, gdcm::VR::CS);  // Laterality (2C): empty, the body part is unknown
+}
 
-  // General Series, General Equipment, CT Image, VOI LUT, SOP Common.
+/// General Series, General Equipment, CT Image, VOI LUT, SOP Common.
+void putCtSeries(gdcm::DataSet& ds, const DicomSeriesOptions& o, const DicomDerivation& d, const std::string& seriesUid,
+                 const Clock& clock, bool utf8) {
   put(ds, 0x0008, 0x0016, gdcm::VR::UI, kCtImageStorage);
   put(ds, 0x0008, 0x0060, gdcm::VR::CS, "CT");
   put(ds, 0x0020, 0x000E, gdcm::VR::UI, seriesUid);
@@ -239,6 +240,20 @@ gdcm::DataSet seriesTemplate(const DicomSeriesOptions& o, const DicomDerivation&
   put(ds, 0x0028, 0x1051, gdcm::VR::DS, formatDecimalString(o.windowWidth));
   put(ds, 0x0028, 0x1055, gdcm::VR::LO, "SOFT TISSUE");
   put(ds, 0x0028, 0x2110, gdcm::VR::CS, "00");  // LossyImageCompression: none
+}
+
+/// The series-wide elements (everything but the per-slice ones) of the sCT series.
+gdcm::DataSet seriesTemplate(const DicomSeriesOptions& o, const DicomDerivation& d, const std::string& seriesUid,
+                             const Clock& clock) {
+  gdcm::DataSet ds;
+  const std::string charset = d.source ? putFromMr(ds, o, *d.source) : putNewStudy(ds, o, clock);
+  if (!charset.empty()) put(ds, 0x0008, 0x0005, gdcm::VR::CS, charset);
+  const bool utf8 = charset.find("ISO_IR 192") != std::string::npos;
+  if (!utf8 && !isAscii(o.seriesDescription))
+    throw UsageError("--series-description: the MR's character set '" + charset +
+                     "' cannot carry non-ASCII text; use ASCII");
+  putMissingType2(ds);
+  putCtSeries(ds, o, d, seriesUid, clock, utf8);
   return ds;
 }
 
@@ -267,6 +282,99 @@ gdcm::DataSet referenceItem(const DicomSourceInstance& i) {
 void removeQuietly(const fs::path& p) {
   std::error_code ec;
   fs::remove_all(p, ec);
+}
+
+/// What every slice takes from the volume's grid.
+struct SliceLayout {
+  Vec3 sliceDir, normal;
+  std::string orientation, pixelSpacing;
+  int width;  // digits of the file numbers
+};
+
+SliceLayout sliceLayout(const Geometry& g) {
+  const Vec3 rowDir{g.direction[0], g.direction[3], g.direction[6]};  // voxel axis x: along a row
+  const Vec3 colDir{g.direction[1], g.direction[4], g.direction[7]};  // voxel axis y: down a column
+  SliceLayout l;
+  l.sliceDir = {g.direction[2], g.direction[5], g.direction[8]};
+  l.normal = cross(rowDir, colDir);
+  l.orientation = decimals(rowDir) + "\\" + decimals(colDir);
+  l.pixelSpacing = formatDecimalString(g.spacing[1]) + "\\" + formatDecimalString(g.spacing[0]);
+  l.width = std::max(4, int(std::to_string(g.size[2]).size()));
+  return l;
+}
+
+/// SourceImageSequence and ReferencedSeriesSequence of a slice: the MR instance at its position.
+void putSourceReference(gdcm::DataSet& ds, const DicomSourceSeries& source, const Vec3& position, double halfSlice) {
+  const auto* mr = matchingInstance(source, position, halfSlice);
+  if (!mr) return;
+  gdcm::DataSet sourceItem = referenceItem(*mr);
+  gdcm::DataSet purpose;
+  put(purpose, 0x0008, 0x0100, gdcm::VR::SH, "121322");
+  put(purpose, 0x0008, 0x0102, gdcm::VR::SH, "DCM");
+  put(purpose, 0x0008, 0x0104, gdcm::VR::LO, "Source image for image processing operation");
+  putSequence(sourceItem, 0x0040, 0xA170, {purpose});
+  putSequence(ds, 0x0008, 0x2112, {sourceItem});  // SourceImageSequence
+  gdcm::DataSet series;
+  put(series, 0x0020, 0x000E, gdcm::VR::UI, source.seriesInstanceUid);
+  putSequence(series, 0x0008, 0x114A, {referenceItem(*mr)});  // ReferencedInstanceSequence
+  putSequence(ds, 0x0008, 0x1115, {series});                  // ReferencedSeriesSequence
+}
+
+/// Slice k of `hu` as `folder`/CT<k+1>.dcm; `pixels` is the slice buffer, reused.
+void writeSlice(const Volume& hu, std::size_t k, const gdcm::DataSet& base, const SliceLayout& layout,
+                const DicomDerivation& derivation, std::vector<int16_t>& pixels, const fs::path& folder) {
+  const Geometry& g = hu.geometry();
+  const std::size_t nx = g.size[0], ny = g.size[1];
+  gdcm::Writer writer;
+  gdcm::File& file = writer.GetFile();
+  file.GetHeader().SetDataSetTransferSyntax(gdcm::TransferSyntax::ExplicitVRLittleEndian);
+  gdcm::DataSet& ds = file.GetDataSet();
+  ds = base;
+  const Vec3& sliceDir = layout.sliceDir;
+  const Vec3 position{g.origin[0] + sliceDir[0] * g.spacing[2] * double(k),
+                      g.origin[1] + sliceDir[1] * g.spacing[2] * double(k),
+                      g.origin[2] + sliceDir[2] * g.spacing[2] * double(k)};
+  put(ds, 0x0008, 0x0018, gdcm::VR::UI, newUuidDerivedUid());
+  put(ds, 0x0020, 0x0013, gdcm::VR::IS, std::to_string(k + 1));
+  put(ds, 0x0020, 0x0032, gdcm::VR::DS, decimals(position));
+  put(ds, 0x0020, 0x0037, gdcm::VR::DS, layout.orientation);
+  put(ds, 0x0028, 0x0030, gdcm::VR::DS, layout.pixelSpacing);
+  put(ds, 0x0018, 0x0050, gdcm::VR::DS, formatDecimalString(g.spacing[2]));
+  put(ds, 0x0018, 0x0088, gdcm::VR::DS, formatDecimalString(g.spacing[2]));  // SpacingBetweenSlices
+  put(ds, 0x0020, 0x1041, gdcm::VR::DS, formatDecimalString(dot(position, layout.normal)));
+  gdcm::Attribute<0x0028, 0x0010> rows{uint16_t(ny)};
+  gdcm::Attribute<0x0028, 0x0011> columns{uint16_t(nx)};
+  ds.Replace(rows.GetAsDataElement());
+  ds.Replace(columns.GetAsDataElement());
+  if (derivation.source) putSourceReference(ds, *derivation.source, position, 0.5 * g.spacing[2]);
+  const float* src = hu.data() + k * nx * ny;
+  for (std::size_t i = 0; i < nx * ny; ++i) {
+    const double r = std::nearbyint(double(src[i]));
+    pixels[i] = std::isfinite(r) ? int16_t(std::clamp(r, -32768.0, 32767.0)) : int16_t(0);
+  }
+  gdcm::DataElement pixelData(gdcm::Tag(0x7fe0, 0x0010));
+  pixelData.SetVR(gdcm::VR::OW);
+  pixelData.SetByteValue(reinterpret_cast<const char*>(pixels.data()), uint32_t(pixels.size() * sizeof(int16_t)));
+  ds.Replace(pixelData);
+
+  std::string number = std::to_string(k + 1);
+  number.insert(0, std::size_t(std::max(0, layout.width - int(number.size()))), '0');
+  const fs::path slicePath = folder / ("CT" + number + ".dcm");
+  writer.SetFileName(slicePath.string().c_str());
+  if (!writer.Write()) throw IoError(slicePath.string(), "cannot write the DICOM file (disk full or not writable?)");
+}
+
+/// Into place: an absent or empty target is replaced by rename; a non-empty one only with
+/// --overwrite (checked before), moved aside first so that it is never half-replaced.
+void moveIntoPlace(const fs::path& tmp, const fs::path& dir, const fs::path& parent, const std::string& tag) {
+  std::error_code ec;
+  fs::path old;
+  if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
+    old = parent / ("." + dir.filename().string() + ".old-" + tag);
+    fs::rename(dir, old);
+  }
+  fs::rename(tmp, dir);
+  if (!old.empty()) removeQuietly(old);
 }
 
 }  // namespace
@@ -411,80 +519,10 @@ std::string writeDicomCtSeries(const Volume& hu, const fs::path& path, const Dic
     const Clock clock = now();
     const std::string seriesUid = newUuidDerivedUid();
     const gdcm::DataSet base = seriesTemplate(options, derivation, seriesUid, clock);
-    const Vec3 rowDir{g.direction[0], g.direction[3], g.direction[6]};  // voxel axis x: along a row
-    const Vec3 colDir{g.direction[1], g.direction[4], g.direction[7]};  // voxel axis y: down a column
-    const Vec3 sliceDir{g.direction[2], g.direction[5], g.direction[8]};
-    const Vec3 normal = cross(rowDir, colDir);
-    const std::string orientation = decimals(rowDir) + "\\" + decimals(colDir);
-    const std::string spacing = formatDecimalString(g.spacing[1]) + "\\" + formatDecimalString(g.spacing[0]);
-    const std::size_t nx = g.size[0], ny = g.size[1], nz = g.size[2];
-    const int width = std::max(4, int(std::to_string(nz).size()));
-    std::vector<int16_t> pixels(nx * ny);
-    const gdcm::Tag pixelTag(0x7fe0, 0x0010);
-
-    for (std::size_t k = 0; k < nz; ++k) {
-      gdcm::Writer writer;
-      gdcm::File& file = writer.GetFile();
-      file.GetHeader().SetDataSetTransferSyntax(gdcm::TransferSyntax::ExplicitVRLittleEndian);
-      gdcm::DataSet& ds = file.GetDataSet();
-      ds = base;
-      const Vec3 position{g.origin[0] + sliceDir[0] * g.spacing[2] * double(k),
-                          g.origin[1] + sliceDir[1] * g.spacing[2] * double(k),
-                          g.origin[2] + sliceDir[2] * g.spacing[2] * double(k)};
-      put(ds, 0x0008, 0x0018, gdcm::VR::UI, newUuidDerivedUid());
-      put(ds, 0x0020, 0x0013, gdcm::VR::IS, std::to_string(k + 1));
-      put(ds, 0x0020, 0x0032, gdcm::VR::DS, decimals(position));
-      put(ds, 0x0020, 0x0037, gdcm::VR::DS, orientation);
-      put(ds, 0x0028, 0x0030, gdcm::VR::DS, spacing);
-      put(ds, 0x0018, 0x0050, gdcm::VR::DS, formatDecimalString(g.spacing[2]));
-      put(ds, 0x0018, 0x0088, gdcm::VR::DS, formatDecimalString(g.spacing[2]));  // SpacingBetweenSlices
-      put(ds, 0x0020, 0x1041, gdcm::VR::DS, formatDecimalString(dot(position, normal)));
-      gdcm::Attribute<0x0028, 0x0010> rows{uint16_t(ny)};
-      gdcm::Attribute<0x0028, 0x0011> columns{uint16_t(nx)};
-      ds.Replace(rows.GetAsDataElement());
-      ds.Replace(columns.GetAsDataElement());
-      if (derivation.source) {
-        if (const auto* mr = matchingInstance(*derivation.source, position, 0.5 * g.spacing[2])) {
-          gdcm::DataSet source = referenceItem(*mr);
-          gdcm::DataSet purpose;
-          put(purpose, 0x0008, 0x0100, gdcm::VR::SH, "121322");
-          put(purpose, 0x0008, 0x0102, gdcm::VR::SH, "DCM");
-          put(purpose, 0x0008, 0x0104, gdcm::VR::LO, "Source image for image processing operation");
-          putSequence(source, 0x0040, 0xA170, {purpose});
-          putSequence(ds, 0x0008, 0x2112, {source});  // SourceImageSequence
-          gdcm::DataSet series;
-          put(series, 0x0020, 0x000E, gdcm::VR::UI, derivation.source->seriesInstanceUid);
-          putSequence(series, 0x0008, 0x114A, {referenceItem(*mr)});  // ReferencedInstanceSequence
-          putSequence(ds, 0x0008, 0x1115, {series});                  // ReferencedSeriesSequence
-        }
-      }
-      const float* src = hu.data() + k * nx * ny;
-      for (std::size_t i = 0; i < nx * ny; ++i) {
-        const double r = std::nearbyint(double(src[i]));
-        pixels[i] = std::isfinite(r) ? int16_t(std::clamp(r, -32768.0, 32767.0)) : int16_t(0);
-      }
-      gdcm::DataElement pixelData(pixelTag);
-      pixelData.SetVR(gdcm::VR::OW);
-      pixelData.SetByteValue(reinterpret_cast<const char*>(pixels.data()), uint32_t(pixels.size() * sizeof(int16_t)));
-      ds.Replace(pixelData);
-
-      std::string number = std::to_string(k + 1);
-      number.insert(0, std::size_t(std::max(0, width - int(number.size()))), '0');
-      const fs::path slicePath = tmp / ("CT" + number + ".dcm");
-      writer.SetFileName(slicePath.string().c_str());
-      if (!writer.Write()) throw IoError(slicePath.string(), "cannot write the DICOM file (disk full or not writable?)");
-    }
-
-    // Into place: an absent or empty target is replaced by rename; a non-empty one only with
-    // --overwrite (checked above), moved aside first so that it is never half-replaced.
-    std::error_code ec;
-    fs::path old;
-    if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
-      old = parent / ("." + dir.filename().string() + ".old-" + tag);
-      fs::rename(dir, old);
-    }
-    fs::rename(tmp, dir);
-    if (!old.empty()) removeQuietly(old);
+    const SliceLayout layout = sliceLayout(g);
+    std::vector<int16_t> pixels(g.size[0] * g.size[1]);
+    for (std::size_t k = 0; k < g.size[2]; ++k) writeSlice(hu, k, base, layout, derivation, pixels, tmp);
+    moveIntoPlace(tmp, dir, parent, tag);
     return seriesUid;
   } catch (...) {
     removeQuietly(tmp);
