@@ -65,39 +65,24 @@ void writeStatus(const fs::path& outDir, const std::string& suffix, const std::v
   writeTextAtomically(outDir / ("status" + suffix + ".json"), j.dump(2) + "\n");
 }
 
-}  // namespace
+/// --split: the shard partition is then taken over the selected split, so i/N still covers it
+/// exactly once.
+void keepSplit(Manifest& manifest, const std::string& split) {
+  if (split.empty()) return;
+  std::vector<ManifestCase> kept;
+  for (const auto& c : manifest.cases)
+    if (c.split == split) kept.push_back(c);
+  manifest.cases = std::move(kept);
+}
 
-BatchConvertSummary runBatchConvert(const BatchConvertOptions& o, std::ostream& log) {
-  o.validate();
-  ManifestOptions mo;
-  mo.dataRoot = o.dataRoot;
-  mo.allowOutside = o.allowOutside;
-  Manifest manifest = readManifest(o.manifest, mo);
-  if (!o.split.empty()) {
-    // The shard partition is taken over the selected split, so i/N still covers it exactly once.
-    std::vector<ManifestCase> kept;
-    for (const auto& c : manifest.cases)
-      if (c.split == o.split) kept.push_back(c);
-    manifest.cases = std::move(kept);
-  }
-  const auto positions = shardPositions(manifest.cases.size(), o.shardIndex, o.shardCount);
-  const std::string suffix = shardSuffix(o.shardIndex, o.shardCount);
-
-  // The first Converter checks the model folder before any case runs (a bad model is one error,
-  // exit 1) and before the output folder is made, so a refused batch leaves nothing behind.
-  std::vector<std::unique_ptr<Converter>> converters;
-  const int jobs = std::max(1, std::min<int>(o.jobs, int(std::max<std::size_t>(1, positions.size()))));
-  for (int j = 0; j < jobs; ++j) converters.push_back(std::make_unique<Converter>(o.convert));
-
-  prepareOutputFolder(o.outDir);  // created like every command's output folder
+/// Each case's output path (checked: a safe id, none of the manifest's files), named in `summary`.
+std::vector<fs::path> caseOutputs(const BatchConvertOptions& o, const Manifest& manifest,
+                                  const std::vector<std::size_t>& positions, BatchConvertSummary& summary) {
   // No output may be one of the files the manifest lists (any case's mr, ct or mask).
   std::vector<fs::path> listed;
   for (const auto& c : manifest.cases)
     for (const auto* p : {&c.mr, &c.ct, &c.mask})
       if (!p->empty()) listed.push_back(*p);
-
-  BatchConvertSummary summary;
-  summary.cases.resize(positions.size());
   std::vector<fs::path> outputs(positions.size());
   for (std::size_t k = 0; k < positions.size(); ++k) {
     const auto& c = manifest.cases[positions[k]];
@@ -109,6 +94,74 @@ BatchConvertSummary runBatchConvert(const BatchConvertOptions& o, std::ostream& 
     for (int n : o.convert.nfeSweep) refuseOverwritingInputs(sweepOutputPath(outputs[k], n), listed);
     summary.cases[k].output = outputs[k].string();
   }
+  return outputs;
+}
+
+/// --resume: whether every output of the case exists.
+bool outputsComplete(const ConvertOptions& convert, const fs::path& output) {
+  // A series folder only ever appears complete (renamed into place), so existing = done.
+  auto done = [](const fs::path& p) {
+    std::error_code ec;
+    return fs::exists(p, ec) && !(fs::is_directory(p, ec) && fs::is_empty(p, ec));
+  };
+  // With --samples the std map belongs to the case's output: both or it is not done.
+  if (convert.nfeSweep.empty()) return done(output) && (convert.samples == 1 || done(uncertaintyOutputPath(output)));
+  bool complete = true;
+  for (int n : convert.nfeSweep) complete = complete && done(sweepOutputPath(output, n));
+  return complete;
+}
+
+/// Converts one case into `st` ("ok", or "failed" with the error's first line).
+void convertCase(const Converter& converter, const ManifestCase& c, const fs::path& output,
+                 const BatchConvertOptions& o, BatchCaseStatus& st) {
+  try {
+    const auto report = converter.convert(c.mr, output, c.mrSeries.empty() ? o.convert.dicomSeries : c.mrSeries);
+    st.status = "ok";
+    st.nfe = report.nfe.empty() ? 0 : report.nfe.back();
+    if (report.samples > 1) st.meanStdHu = report.meanStdHu;
+    st.inputCheck = report.inputCheck;
+  } catch (const std::exception& e) {
+    st.status = "failed";
+    st.output.clear();  // nothing was written there
+    std::string msg = e.what();
+    const auto nl = msg.find('\n');
+    st.reason = nl == std::string::npos ? msg : msg.substr(0, nl);
+  }
+}
+
+/// The log's line for a finished case.
+std::string statusLine(const BatchConvertOptions& o, const std::string& id, const BatchCaseStatus& st) {
+  std::ostringstream line;
+  line << std::fixed << std::setprecision(1) << id << ": " << st.status
+       << (st.reason.empty() ? "" : " (" + st.reason + ")") << " " << st.seconds << " s";
+  if (o.convert.samples > 1 && st.status == "ok") line << ", mean std " << st.meanStdHu << " HU in the body";
+  if (st.inputCheck && !st.inputCheck->typical())
+    line << ", unlike the training data (" << st.inputCheck->feature << ", score " << st.inputCheck->score << ")";
+  return line.str();
+}
+
+}  // namespace
+
+BatchConvertSummary runBatchConvert(const BatchConvertOptions& o, std::ostream& log) {
+  o.validate();
+  ManifestOptions mo;
+  mo.dataRoot = o.dataRoot;
+  mo.allowOutside = o.allowOutside;
+  Manifest manifest = readManifest(o.manifest, mo);
+  keepSplit(manifest, o.split);
+  const auto positions = shardPositions(manifest.cases.size(), o.shardIndex, o.shardCount);
+  const std::string suffix = shardSuffix(o.shardIndex, o.shardCount);
+
+  // The first Converter checks the model folder before any case runs (a bad model is one error,
+  // exit 1) and before the output folder is made, so a refused batch leaves nothing behind.
+  std::vector<std::unique_ptr<Converter>> converters;
+  const int jobs = std::max(1, std::min<int>(o.jobs, int(std::max<std::size_t>(1, positions.size()))));
+  for (int j = 0; j < jobs; ++j) converters.push_back(std::make_unique<Converter>(o.convert));
+
+  prepareOutputFolder(o.outDir);  // created like every command's output folder
+  BatchConvertSummary summary;
+  summary.cases.resize(positions.size());
+  const std::vector<fs::path> outputs = caseOutputs(o, manifest, positions, summary);
 
   std::mutex mutex;
   std::atomic<std::size_t> next{0};
@@ -119,48 +172,16 @@ BatchConvertSummary runBatchConvert(const BatchConvertOptions& o, std::ostream& 
       const auto& c = manifest.cases[positions[k]];
       BatchCaseStatus st = summary.cases[k];
       const Stopwatch watch;
-      bool complete = o.resume;
-      if (o.resume) {
-        // A series folder only ever appears complete (renamed into place), so existing = done.
-        auto done = [](const fs::path& p) {
-          std::error_code ec;
-          return fs::exists(p, ec) && !(fs::is_directory(p, ec) && fs::is_empty(p, ec));
-        };
-        if (o.convert.nfeSweep.empty()) {
-          // With --samples the std map belongs to the case's output: both or it is not done.
-          complete = done(outputs[k]) && (o.convert.samples == 1 || done(uncertaintyOutputPath(outputs[k])));
-        } else {
-          for (int n : o.convert.nfeSweep) complete = complete && done(sweepOutputPath(outputs[k], n));
-        }
-      }
-      if (complete) {
+      if (o.resume && outputsComplete(o.convert, outputs[k])) {
         st.status = "skipped";
         st.reason = "output exists (--resume)";
       } else {
-        try {
-          const auto report = converters[std::size_t(j)]->convert(c.mr, outputs[k], c.mrSeries.empty() ? o.convert.dicomSeries : c.mrSeries);
-          st.status = "ok";
-          st.nfe = report.nfe.empty() ? 0 : report.nfe.back();
-          if (report.samples > 1) st.meanStdHu = report.meanStdHu;
-          st.inputCheck = report.inputCheck;
-        } catch (const std::exception& e) {
-          st.status = "failed";
-          st.output.clear();  // nothing was written there
-          std::string msg = e.what();
-          const auto nl = msg.find('\n');
-          st.reason = nl == std::string::npos ? msg : msg.substr(0, nl);
-        }
+        convertCase(*converters[std::size_t(j)], c, outputs[k], o, st);
       }
       st.seconds = watch.seconds();
       std::lock_guard<std::mutex> lock(mutex);
       summary.cases[k] = st;
-      std::ostringstream line;
-      line << std::fixed << std::setprecision(1) << c.id << ": " << st.status
-           << (st.reason.empty() ? "" : " (" + st.reason + ")") << " " << st.seconds << " s";
-      if (o.convert.samples > 1 && st.status == "ok") line << ", mean std " << st.meanStdHu << " HU in the body";
-      if (st.inputCheck && !st.inputCheck->typical())
-        line << ", unlike the training data (" << st.inputCheck->feature << ", score " << st.inputCheck->score << ")";
-      log << line.str() << "\n";
+      log << statusLine(o, c.id, st) << "\n";
       writeStatus(o.outDir, suffix, summary.cases);
     }
   };
