@@ -11,6 +11,7 @@
 
 #include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/OptionError.h"
 #include "mr2ct/core/Stopwatch.h"
 #include "mr2ct/core/Text.h"
 #include "mr2ct/core/Log.h"
@@ -26,11 +27,11 @@ namespace fs = std::filesystem;
 
 void BatchConvertOptions::validate() const {
   convert.validate();
-  if (manifest.empty()) throw UsageError("--manifest is required for a batch");
-  if (outDir.empty()) throw UsageError("--out-dir is required with --manifest");
+  if (manifest.empty()) throw OptionError("{manifest} is required for a batch");
+  if (outDir.empty()) throw OptionError("{outDir} is required with {manifest}");
   if (shardCount < 1 || shardIndex < 0 || shardIndex >= shardCount)
-    throw UsageError("--shard must be i/N with 0 <= i < N");
-  if (jobs < 1) throw UsageError("--jobs must be at least 1");
+    throw OptionError("{shard} must be i/N with 0 <= i < N");
+  if (jobs < 1) throw OptionError("{jobs} must be at least 1");
 }
 
 std::size_t BatchConvertSummary::count(const std::string& status) const {

@@ -7,6 +7,7 @@
 
 #include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/OptionError.h"
 #include "mr2ct/core/Log.h"
 #include "mr2ct/core/OutputGuard.h"
 #include "mr2ct/core/Progress.h"
@@ -24,25 +25,25 @@ namespace fs = std::filesystem;
 OutputFormat parseOutputFormat(const std::string& text) {
   if (text == "file") return OutputFormat::VolumeFile;
   if (text == "dicom") return OutputFormat::DicomSeries;
-  throw UsageError("--output-format: use file or dicom (got '" + text + "')");
+  throw OptionError("{outputFormat}: use file or dicom (got '" + text + "')");
 }
 
 void ConvertOptions::validate() const {
-  if (model.empty()) throw UsageError("--model is required");
+  if (model.empty()) throw OptionError("{model} is required");
   if (nfeSweep.empty()) solver.validate();
   for (int n : nfeSweep)
-    if (n < 1) throw UsageError("--nfe-sweep: every NFE must be at least 1 (got " + std::to_string(n) + ")");
-  if (batch < 1) throw UsageError("--batch must be at least 1");
-  if (!(overlap >= 0 && overlap < 1)) throw UsageError("--overlap must be in [0, 1)");
-  if (maxBatchVoxels < 0) throw UsageError("--max-batch-voxels must not be negative");
-  if (!std::isfinite(outsideHu)) throw UsageError("--outside-hu must be finite");
-  if (samples < 1 || samples > 1000) throw UsageError("--samples must be in 1..1000 (got " + std::to_string(samples) + ")");
-  if (samples > 1 && !nfeSweep.empty()) throw UsageError("--samples and --nfe-sweep cannot be combined");
+    if (n < 1) throw OptionError("{nfeSweep}: every NFE must be at least 1 (got " + std::to_string(n) + ")");
+  if (batch < 1) throw OptionError("{batch} must be at least 1");
+  if (!(overlap >= 0 && overlap < 1)) throw OptionError("{overlap} must be in [0, 1)");
+  if (maxBatchVoxels < 0) throw OptionError("{maxBatchVoxels} must not be negative");
+  if (!std::isfinite(outsideHu)) throw OptionError("{outsideHu} must be finite");
+  if (samples < 1 || samples > 1000) throw OptionError("{samples} must be in 1..1000 (got " + std::to_string(samples) + ")");
+  if (samples > 1 && !nfeSweep.empty()) throw OptionError("{samples} and {nfeSweep} cannot be combined");
   if (samples > 1 && outputFormat == OutputFormat::DicomSeries)
-    throw UsageError("--samples with --output-format dicom: the standard-deviation map is written as a volume "
+    throw OptionError("{samples} with {outputFormat} dicom: the standard-deviation map is written as a volume "
                      "file; convert to a file (e.g. sct.nii.gz)");
   if (outputFormat == OutputFormat::DicomSeries) {
-    if (pixelType != PixelType::Int16) throw UsageError("--output-format dicom writes int16 HU; drop --pixel-type float32");
+    if (pixelType != PixelType::Int16) throw OptionError("{outputFormat} dicom writes int16 HU; drop {pixelType} float32");
     dicom.validate();
   }
 }
@@ -168,10 +169,10 @@ Converter::Converter(ConvertOptions options) : options_(std::move(options)), imp
   // by step (BridgeSampler.h); with σ = 0 the model is deterministic.
   if (options_.samples > 1 && io.source == "mr") {
     if (!(cfg.flow.sigma > 0.0))
-      throw UsageError("--samples " + std::to_string(options_.samples) + ": " + options_.model.string() +
+      throw OptionError("{samples} " + std::to_string(options_.samples) + ": " + options_.model.string() +
                        " transports the MR itself without bridge noise (flow.source mr, flow.sigma 0), so every "
-                       "trajectory is the same; sampling needs a model trained with --sigma > 0 or --source noise "
-                       "(or use --samples 1)");
+                       "trajectory is the same; sampling needs a model trained with {sigma} > 0 or {source} noise "
+                       "(or use {samples} 1)");
     io.bridgeSigma = cfg.flow.sigma;
     if (evaluationsPerStep(options_.solver.method) > 1)
       spdlog::info("--samples {} with an mr-source model: the Brownian-bridge sampler takes one evaluation per step, "

@@ -28,6 +28,7 @@
 
 #include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/OptionError.h"
 #include "mr2ct/core/Log.h"
 #include "mr2ct/core/OutputGuard.h"
 
@@ -134,10 +135,10 @@ std::string elementText(const gdcm::DataSet& ds, uint16_t group, uint16_t elemen
 void checkPatientOptions(const gdcm::DataSet& mr, const DicomSeriesOptions& o, const fs::path& file) {
   const std::string mrId = elementText(mr, 0x0010, 0x0020), mrName = elementText(mr, 0x0010, 0x0010);
   if (!o.patientId.empty() && o.patientId != mrId)
-    throw UsageError("--patient-id '" + o.patientId + "' differs from the MR's PatientID '" + mrId + "' (" +
+    throw OptionError("{patientId} '" + o.patientId + "' differs from the MR's PatientID '" + mrId + "' (" +
                      file.string() + "); the sCT keeps the MR's patient");
   if (!o.patientName.empty() && o.patientName != mrName)
-    throw UsageError("--patient-name '" + o.patientName + "' differs from the MR's PatientName '" + mrName + "' (" +
+    throw OptionError("{patientName} '" + o.patientName + "' differs from the MR's PatientName '" + mrName + "' (" +
                      file.string() + "); the sCT keeps the MR's patient");
 }
 
@@ -250,7 +251,7 @@ gdcm::DataSet seriesTemplate(const DicomSeriesOptions& o, const DicomDerivation&
   if (!charset.empty()) put(ds, 0x0008, 0x0005, gdcm::VR::CS, charset);
   const bool utf8 = charset.find("ISO_IR 192") != std::string::npos;
   if (!utf8 && !isAscii(o.seriesDescription))
-    throw UsageError("--series-description: the MR's character set '" + charset +
+    throw OptionError("{seriesDescription}: the MR's character set '" + charset +
                      "' cannot carry non-ASCII text; use ASCII");
   putMissingType2(ds);
   putCtSeries(ds, o, d, seriesUid, clock, utf8);
@@ -380,15 +381,15 @@ void moveIntoPlace(const fs::path& tmp, const fs::path& dir, const fs::path& par
 }  // namespace
 
 void DicomSeriesOptions::validate() const {
-  if (seriesDescription.size() > 64) throw UsageError("--series-description: at most 64 characters (DICOM LO)");
-  if (seriesNumber < 0 || seriesNumber > 2147483647) throw UsageError("--series-number must be 0 .. 2^31-1");
-  if (patientId.size() > 64) throw UsageError("--patient-id: at most 64 characters (DICOM LO)");
-  if (patientName.size() > 320) throw UsageError("--patient-name: at most 320 characters (DICOM PN)");
+  if (seriesDescription.size() > 64) throw OptionError("{seriesDescription}: at most 64 characters (DICOM LO)");
+  if (seriesNumber < 0 || seriesNumber > 2147483647) throw OptionError("{seriesNumber} must be 0 .. 2^31-1");
+  if (patientId.size() > 64) throw OptionError("{patientId}: at most 64 characters (DICOM LO)");
+  if (patientName.size() > 320) throw OptionError("{patientName}: at most 320 characters (DICOM PN)");
   for (const auto* s : {&seriesDescription, &patientId, &patientName})
     if (s->find('\\') != std::string::npos || s->find('\n') != std::string::npos)
       throw UsageError("DICOM text options may not contain a backslash or a line break ('" + *s + "')");
   if (!patientPosition.empty() && !kPatientPositions.count(patientPosition))
-    throw UsageError("--patient-position '" + patientPosition + "': use a DICOM term such as HFS, HFP, FFS, FFP");
+    throw OptionError("{patientPosition} '" + patientPosition + "': use a DICOM term such as HFS, HFP, FFS, FFP");
   if (!(windowWidth >= 1) || !std::isfinite(windowCenter)) throw UsageError("the CT window needs width >= 1");
 }
 

@@ -253,7 +253,7 @@ inline void addMetaImage(std::vector<Malformed>& all) {
                    writeVolume(v, t);
                  },
                  {"nan"}});
-  // Fuzzer regressions and MetaIO hazards, refused by our header check (MetaImageHeaderCheck.h)
+  // Fuzzer regressions and MetaIO hazards, refused by our header check (io/MetaImageGuard.h)
   // before MetaIO divides by them (SIGFPE), loops over them (a %d pattern with step 0) or parses
   // unbounded lists of numbers.
   all.push_back({"mha_zero_channels", f, edited([](Bytes b) { return b.insert(b.find("ElementType"), "ElementNumberOfChannels = 0\n"); }),
