@@ -212,6 +212,192 @@ void checkResumable(const ModelConfig& config, const fs::path& outDir) {
                      " (a resumed run must replay the same batches)");
 }
 
+/// Refuses to overwrite a training state, and to resume without one or with other settings.
+void checkTrainingStart(const ModelConfig& config, const fs::path& outDir, bool resume) {
+  if (resume) {
+    if (!fs::exists(trainStatePath(outDir)))
+      throw UsageError("--resume: nothing to resume, " + trainStatePath(outDir).string() + " is missing");
+    checkResumable(config, outDir);
+  } else if (fs::exists(trainStatePath(outDir))) {
+    throw UsageError(outDir.string() + " already holds a training state; use --resume or another --out");
+  }
+}
+
+/// What the training steps read besides the batches and the network's state.
+struct TrainingContext {
+  const ModelConfig& config;
+  const TrainingDataSource& data;
+  const fs::path& outDir;
+  const torch::Device& device;
+  GradientReducer* reducer;  ///< null: a single process
+  bool writer;               ///< the rank that validates and writes
+  const BatchSampler* val;   ///< null without validation cases (and on every rank but the writer)
+  int64_t last;              ///< the step training stops at
+};
+
+/// Forward and backward pass of one batch. With a reducer the gradients are then the global
+/// batch's; communication time is added to `communicationSeconds`. Returns the batch's loss.
+double lossAndGradients(const TrainingContext& ctx, TrainingState& state, const TrainingBatch& b,
+                        const LinearProbabilityPath& path, double& communicationSeconds) {
+  const ModelConfig& config = ctx.config;
+  const torch::Device& device = ctx.device;
+  GradientReducer* const reducer = ctx.reducer;
+  const torch::Tensor cond = b.cond.to(device), ct = b.ct.to(device), t = b.t.to(device);
+  const torch::Tensor x0 = b.source(config.flow, config.network.neighbours).to(device);
+  const PathSample ps = path.sample(x0, ct, t, b.eps.defined() ? b.eps.to(device) : torch::Tensor());
+  const torch::Tensor w =
+      lossWeights(b.body.to(device), b.valid.to(device), config.flow.bodyWeight, config.flow.backgroundWeight);
+  state.optimizer->zero_grad();
+  torch::Tensor loss;
+  double lossValue = 0.0;
+  {
+    const AutocastGuard autocast(config.training.precision, device);  // forward only; backward follows its casts
+    const torch::Tensor v = state.network->forward(ps.x_t, t, cond).to(torch::kFloat);
+    if (!reducer) {
+      loss = flowMatchingLoss(v, ps.dx_t, w);
+    } else {
+      // The loss of the global batch is Σ_ranks Σ w·err² / Σ_ranks Σ w: each rank scales its
+      // numerator by worldSize / Σ w so that the averaged gradient is the global loss's gradient.
+      const torch::Tensor errorSum = flowMatchingErrorSum(v, ps.dx_t, w);
+      torch::Tensor totals = torch::stack({errorSum.detach(), w.sum()}).to(torch::kCPU, torch::kDouble);
+      const Stopwatch communication;
+      reducer->sum(totals);
+      communicationSeconds += communication.seconds();
+      const double weightTotal = std::max(1.0, totals[1].item<double>());
+      loss = errorSum * (double(reducer->worldSize()) / weightTotal);
+      lossValue = totals[0].item<double>() / weightTotal;
+    }
+  }
+  loss.backward();
+  if (!reducer) lossValue = loss.item<double>();
+  else {
+    const Stopwatch communication;
+    reducer->averageGradients(state.network->parameters());
+    communicationSeconds += communication.seconds();
+  }
+  return lossValue;
+}
+
+struct StepResult {
+  double loss = 0.0;
+  double gradNorm = 0.0;  ///< before clipping; 0 without clipping
+};
+
+/// One optimiser step at learning rate `lr` (the EMA is updated by the caller). DataError on a
+/// loss that is not finite.
+StepResult optimiserStep(const TrainingContext& ctx, TrainingState& state, const TrainingBatch& b, double lr,
+                         int64_t step, const LinearProbabilityPath& path, double& communicationSeconds) {
+  const auto& tr = ctx.config.training;
+  for (auto& group : state.optimizer->param_groups())
+    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+  StepResult result;
+  result.loss = lossAndGradients(ctx, state, b, path, communicationSeconds);
+  if (!std::isfinite(result.loss))
+    throw DataError(ctx.data.name(), "loss is " + std::to_string(result.loss) + " at step " + std::to_string(step) +
+                                         ", stopping training");
+  if (tr.gradClip > 0.0) {
+    result.gradNorm = torch::nn::utils::clip_grad_norm_(state.network->parameters(), tr.gradClip);
+  }
+  state.optimizer->step();
+  return result;
+}
+
+/// The steps since the last log row.
+struct LogInterval {
+  std::chrono::steady_clock::time_point start;
+  double loss = 0.0;         ///< summed over the steps
+  double waitAtStart = 0.0;  ///< the loader's total data wait at `start`
+  int64_t steps = 0;
+
+  double meanLoss() const { return loss / double(steps); }
+  double samplesPerSecond(int64_t batch) const {
+    const auto now = std::chrono::steady_clock::now();
+    return double(steps * batch) / std::chrono::duration<double>(now - start).count();
+  }
+  LogRow row(int64_t step, double lr, double gradNorm, double sps, double waitNow) const {
+    LogRow r;
+    r.step = step;
+    r.loss = meanLoss();
+    r.lr = lr;
+    r.gradNorm = gradNorm;
+    r.samplesPerSecond = sps;
+    r.dataWait = waitNow - waitAtStart;
+    return r;
+  }
+  void restart(double waitNow) {
+    loss = 0.0;
+    steps = 0;
+    waitAtStart = waitNow;
+    start = std::chrono::steady_clock::now();
+  }
+};
+
+std::string progressStatus(double meanLoss, double lr, double sps) {
+  std::ostringstream status;
+  status.precision(4);
+  status << "loss " << meanLoss << " lr " << lr << " " << sps << " samples/s";
+  return status.str();
+}
+
+/// Steps from `step` to ctx.last: log rows every logEvery steps (with the EMA's validation MAE
+/// every validateEvery steps), checkpoints every checkpointEvery steps and at the end.
+TrainSummary trainSteps(const TrainingContext& ctx, TrainingState& state, const BatchSampler& sampler, int64_t step,
+                        std::vector<std::string> logRows, const TrainRunOptions& run) {
+  const auto& tr = ctx.config.training;
+  TrainSummary summary;
+  summary.firstStep = step;
+  const LinearProbabilityPath path(ctx.config.flow.sigma);
+  PrefetchLoader loader(sampler, step, ctx.last, tr.prefetch);
+  std::optional<ProgressBar> bar;
+  if (run.progress && ctx.writer) {
+    bar.emplace("train", size_t(tr.steps));
+    bar->advance(size_t(step));
+  }
+  const auto start = std::chrono::steady_clock::now();
+  LogInterval interval{start, 0.0, loader.waitSeconds(), 0};
+  state.network->train();
+  while (step < ctx.last) {
+    TrainingBatch b = loader.next();
+    const double lr = learningRateAt(tr, step);
+    const StepResult result = optimiserStep(ctx, state, b, lr, step, path, summary.communicationSeconds);
+    ++step;
+    state.updateEma(step);
+
+    interval.loss += result.loss;
+    ++interval.steps;
+    const double sps = interval.samplesPerSecond(tr.batch);
+    if (bar) bar->advance(1, progressStatus(interval.meanLoss(), lr, sps));
+
+    const bool validate = ctx.val && tr.validateEvery > 0 && step % tr.validateEvery == 0;
+    if (step % tr.logEvery == 0 || step == ctx.last || validate) {
+      LogRow row = interval.row(step, lr, result.gradNorm, sps, loader.waitSeconds());
+      if (validate && ctx.writer)
+        row.valMae = validationMaeHu(state.ema, *ctx.val, ctx.config, ctx.device, {tr.validationNfe})[0];
+      if (validate) spdlog::info("step {}: val MAE {:.1f} HU (EMA, Euler NFE {})", step, row.valMae, tr.validationNfe);
+      logRows.push_back(formatRow(row));
+      summary.lastLoss = row.loss;
+      interval.restart(loader.waitSeconds());
+    }
+    if (ctx.writer && (step % tr.checkpointEvery == 0 || step == ctx.last)) {
+      state.save(ctx.outDir, step);
+      writeLog(trainLogPath(ctx.outDir), logRows);
+    }
+  }
+  if (bar) bar->finish();
+  summary.lastStep = step;
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  summary.samplesPerSecond = summary.seconds > 0 ? double((step - summary.firstStep) * tr.batch) / summary.seconds : 0;
+  summary.dataWaitSeconds = loader.waitSeconds();
+  if (ctx.reducer)
+    for (const auto& p : state.network->parameters())
+      summary.gradientBytesPerStep += p.numel() * int64_t(p.element_size());
+  if (ctx.val && step == tr.steps && !run.finalNfes.empty()) {
+    const auto mae = validationMaeHu(state.ema, *ctx.val, ctx.config, ctx.device, run.finalNfes);
+    for (size_t i = 0; i < mae.size(); ++i) summary.finalValMaeHu.emplace_back(run.finalNfes[i], mae[i]);
+  }
+  return summary;
+}
+
 }  // namespace
 
 TrainSummary trainModel(const ModelConfig& config, const TrainingDataSource& data, const fs::path& outDir,
@@ -219,13 +405,7 @@ TrainSummary trainModel(const ModelConfig& config, const TrainingDataSource& dat
   config.validate();
   const auto& tr = config.training;
   const torch::Device device = parseDevice(tr.device);
-  if (run.resume) {
-    if (!fs::exists(trainStatePath(outDir)))
-      throw UsageError("--resume: nothing to resume, " + trainStatePath(outDir).string() + " is missing");
-    checkResumable(config, outDir);
-  } else if (fs::exists(trainStatePath(outDir))) {
-    throw UsageError(outDir.string() + " already holds a training state; use --resume or another --out");
-  }
+  checkTrainingStart(config, outDir, run.resume);
   GradientReducer* const reducer = run.reducer;
   const bool writer = !reducer || reducer->rank() == 0;  // the rank that validates and writes
   if (writer) fs::create_directories(outDir);
@@ -251,119 +431,11 @@ TrainSummary trainModel(const ModelConfig& config, const TrainingDataSource& dat
   if (writer && !data.caseIds("val").empty()) val = std::make_unique<BatchSampler>(data, config, "val");
   const int64_t last = run.stopAfterStep >= 0 ? std::min(tr.steps, run.stopAfterStep) : tr.steps;
   spdlog::info("training {} ({} parameters) on {} train cases{}, seed {}, steps {}..{}, batch {}, device {}",
-            config.network.preset, state.network->parameterCount(), sampler.cases().size(),
-            val ? ", " + std::to_string(val->cases().size()) + " val cases" : "", tr.seed, step, last, tr.batch,
-            tr.device);
-
-  TrainSummary summary;
-  summary.firstStep = step;
-  const LinearProbabilityPath path(config.flow.sigma);
-  PrefetchLoader loader(sampler, step, last, tr.prefetch);
-  std::optional<ProgressBar> bar;
-  if (run.progress && writer) {
-    bar.emplace("train", size_t(tr.steps));
-    bar->advance(size_t(step));
-  }
-  const auto start = std::chrono::steady_clock::now();
-  auto intervalStart = start;
-  double intervalLoss = 0.0, intervalWait = loader.waitSeconds();
-  int64_t intervalSteps = 0;
-  state.network->train();
-  while (step < last) {
-    TrainingBatch b = loader.next();
-    const double lr = learningRateAt(tr, step);
-    for (auto& group : state.optimizer->param_groups())
-      static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
-
-    const torch::Tensor cond = b.cond.to(device), ct = b.ct.to(device), t = b.t.to(device);
-    const torch::Tensor x0 = b.source(config.flow, config.network.neighbours).to(device);
-    const PathSample ps = path.sample(x0, ct, t, b.eps.defined() ? b.eps.to(device) : torch::Tensor());
-    const torch::Tensor w = lossWeights(b.body.to(device), b.valid.to(device), config.flow.bodyWeight,
-                                        config.flow.backgroundWeight);
-    state.optimizer->zero_grad();
-    torch::Tensor loss;
-    double lossValue = 0.0;
-    {
-      const AutocastGuard autocast(tr.precision, device);  // forward only; backward follows its casts
-      const torch::Tensor v = state.network->forward(ps.x_t, t, cond).to(torch::kFloat);
-      if (!reducer) {
-        loss = flowMatchingLoss(v, ps.dx_t, w);
-      } else {
-        // The loss of the global batch is Σ_ranks Σ w·err² / Σ_ranks Σ w: each rank scales its
-        // numerator by worldSize / Σ w so that the averaged gradient is the global loss's gradient.
-        const torch::Tensor errorSum = flowMatchingErrorSum(v, ps.dx_t, w);
-        torch::Tensor totals = torch::stack({errorSum.detach(), w.sum()}).to(torch::kCPU, torch::kDouble);
-        const Stopwatch communication;
-        reducer->sum(totals);
-        summary.communicationSeconds += communication.seconds();
-        const double weightTotal = std::max(1.0, totals[1].item<double>());
-        loss = errorSum * (double(reducer->worldSize()) / weightTotal);
-        lossValue = totals[0].item<double>() / weightTotal;
-      }
-    }
-    loss.backward();
-    if (!reducer) lossValue = loss.item<double>();
-    else {
-      const Stopwatch communication;
-      reducer->averageGradients(state.network->parameters());
-      summary.communicationSeconds += communication.seconds();
-    }
-    if (!std::isfinite(lossValue))
-      throw DataError(data.name(), "loss is " + std::to_string(lossValue) + " at step " + std::to_string(step) +
-                                       ", stopping training");
-    double gradNorm = 0.0;
-    if (tr.gradClip > 0.0) {
-      gradNorm = torch::nn::utils::clip_grad_norm_(state.network->parameters(), tr.gradClip);
-    }
-    state.optimizer->step();
-    ++step;
-    state.updateEma(step);
-
-    intervalLoss += lossValue;
-    ++intervalSteps;
-    const auto now = std::chrono::steady_clock::now();
-    const double sps = double(intervalSteps * tr.batch) / std::chrono::duration<double>(now - intervalStart).count();
-    std::ostringstream status;
-    status.precision(4);
-    status << "loss " << intervalLoss / double(intervalSteps) << " lr " << lr << " " << sps << " samples/s";
-    if (bar) bar->advance(1, status.str());
-
-    const bool validate = val && tr.validateEvery > 0 && step % tr.validateEvery == 0;
-    if (step % tr.logEvery == 0 || step == last || validate) {
-      LogRow row;
-      row.step = step;
-      row.loss = intervalLoss / double(intervalSteps);
-      row.lr = lr;
-      row.gradNorm = gradNorm;
-      row.samplesPerSecond = sps;
-      row.dataWait = loader.waitSeconds() - intervalWait;
-      if (validate && writer) row.valMae = validationMaeHu(state.ema, *val, config, device, {tr.validationNfe})[0];
-      if (validate) spdlog::info("step {}: val MAE {:.1f} HU (EMA, Euler NFE {})", step, row.valMae, tr.validationNfe);
-      logRows.push_back(formatRow(row));
-      summary.lastLoss = row.loss;
-      intervalLoss = 0.0;
-      intervalSteps = 0;
-      intervalWait = loader.waitSeconds();
-      intervalStart = std::chrono::steady_clock::now();
-    }
-    if (writer && (step % tr.checkpointEvery == 0 || step == last)) {
-      state.save(outDir, step);
-      writeLog(trainLogPath(outDir), logRows);
-    }
-  }
-  if (bar) bar->finish();
-  summary.lastStep = step;
-  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  summary.samplesPerSecond = summary.seconds > 0 ? double((step - summary.firstStep) * tr.batch) / summary.seconds : 0;
-  summary.dataWaitSeconds = loader.waitSeconds();
-  if (reducer)
-    for (const auto& p : state.network->parameters())
-      summary.gradientBytesPerStep += p.numel() * int64_t(p.element_size());
-  if (val && step == tr.steps && !run.finalNfes.empty()) {
-    const auto mae = validationMaeHu(state.ema, *val, config, device, run.finalNfes);
-    for (size_t i = 0; i < mae.size(); ++i) summary.finalValMaeHu.emplace_back(run.finalNfes[i], mae[i]);
-  }
-  return summary;
+               config.network.preset, state.network->parameterCount(), sampler.cases().size(),
+               val ? ", " + std::to_string(val->cases().size()) + " val cases" : "", tr.seed, step, last, tr.batch,
+               tr.device);
+  const TrainingContext ctx{config, data, outDir, device, reducer, writer, val.get(), last};
+  return trainSteps(ctx, state, sampler, step, std::move(logRows), run);
 }
 
 }  // namespace mr2ct
