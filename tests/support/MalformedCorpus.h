@@ -15,6 +15,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mr2ct/preprocessing/VolumeIO.h"
@@ -101,15 +102,26 @@ inline std::string lower(std::string s) {
 
 // ---- NIfTI (.nii and .nii.gz: the same header edits, written raw or gzip-compressed) ------------
 
-inline void addNifti(std::vector<Malformed>& all, const std::string& ext) {
-  const std::string r = ext == ".nii" ? "nii" : "niigz";
-  auto edited = [ext](std::function<void(Bytes&)> edit) {
-    return [ext, edit](const fs::path& dir, const fs::path& target) {
-      Bytes b = validBytes(dir, ext);
-      edit(b);
-      if (ext == ".nii.gz") spitGzip(target, b); else spit(target, b);
-    };
+/// Builds a valid NIfTI (raw or gzip-compressed as `ext` says) with `edit` applied to its bytes.
+inline std::function<void(const fs::path&, const fs::path&)> editedNifti(const std::string& ext,
+                                                                         std::function<void(Bytes&)> edit) {
+  return [ext, edit](const fs::path& dir, const fs::path& target) {
+    Bytes b = validBytes(dir, ext);
+    edit(b);
+    if (ext == ".nii.gz")
+      spitGzip(target, b);
+    else
+      spit(target, b);
   };
+}
+
+/// The entry-name prefix of the NIfTI reader for `ext`.
+inline std::string niftiReader(const std::string& ext) { return ext == ".nii" ? "nii" : "niigz"; }
+
+// Empty, cut short, or not NIfTI at all.
+inline void addNiftiTruncations(std::vector<Malformed>& all, const std::string& ext) {
+  const std::string r = niftiReader(ext);
+  auto edited = [ext](std::function<void(Bytes&)> edit) { return editedNifti(ext, std::move(edit)); };
   const std::string f = "case" + ext;
   all.push_back({r + "_empty", f, [](const fs::path&, const fs::path& t) { spit(t, ""); }, {"empty"}});
   all.push_back({r + "_truncated_header", f, edited([](Bytes& b) { b.resize(200); }), {"truncated", "header", "not a readable"}});
@@ -119,6 +131,13 @@ inline void addNifti(std::vector<Malformed>& all, const std::string& ext) {
                  {"not a readable", "magic", "header"}});
   all.push_back({r + "_wrong_sizeof_hdr", f, edited([](Bytes& b) { poke<std::int32_t>(b, 0, 999); }),
                  {"not a readable", "magic", "header"}});
+}
+
+// The dim[] field: zero, negative, huge and overflowing sizes, too few or too many dimensions.
+inline void addNiftiDimensions(std::vector<Malformed>& all, const std::string& ext) {
+  const std::string r = niftiReader(ext);
+  auto edited = [ext](std::function<void(Bytes&)> edit) { return editedNifti(ext, std::move(edit)); };
+  const std::string f = "case" + ext;
   all.push_back({r + "_zero_size", f, edited([](Bytes& b) { poke<std::int16_t>(b, kDim + 2 * 2, 0); }),
                  {"zero", "size", "header"}});
   all.push_back({r + "_negative_size", f, edited([](Bytes& b) { poke<std::int16_t>(b, kDim + 2 * 1, -6); }),
@@ -144,6 +163,13 @@ inline void addNifti(std::vector<Malformed>& all, const std::string& ext) {
                    poke<std::int16_t>(b, kDim + 2 * 4, 2);
                  }),
                  {"4d"}});
+}
+
+// Pixel types mr2ct does not read, and voxels that are not finite.
+inline void addNiftiVoxelKinds(std::vector<Malformed>& all, const std::string& ext) {
+  const std::string r = niftiReader(ext);
+  auto edited = [ext](std::function<void(Bytes&)> edit) { return editedNifti(ext, std::move(edit)); };
+  const std::string f = "case" + ext;
   all.push_back({r + "_unknown_datatype", f, edited([](Bytes& b) { poke<std::int16_t>(b, kDatatype, 1234); }),
                  {"pixel type", "datatype", "header", "not a readable", "unsupported"}});
   all.push_back({r + "_rgb_components", f, edited([](Bytes& b) {
@@ -163,6 +189,13 @@ inline void addNifti(std::vector<Malformed>& all, const std::string& ext) {
                    writeVolume(v, t);
                  },
                  {"inf"}});
+}
+
+// Header floats the fuzzer found dangerous: a huge vox_offset, non-finite matrices and spacing.
+inline void addNiftiHeaderFloats(std::vector<Malformed>& all, const std::string& ext) {
+  const std::string r = niftiReader(ext);
+  auto edited = [ext](std::function<void(Bytes&)> edit) { return editedNifti(ext, std::move(edit)); };
+  const std::string f = "case" + ext;
   // fuzz_volume_reader finding: a vox_offset of 7e22 made the float->integer conversion undefined.
   all.push_back({r + "_huge_vox_offset", f, edited([](Bytes& b) { poke<float>(b, kVoxOffset, 6.97e22f); }),
                  {"truncated", "offset", "header", "voxel data"}});
@@ -179,6 +212,12 @@ inline void addNifti(std::vector<Malformed>& all, const std::string& ext) {
                  {"not finite"}});
   all.push_back({r + "_nan_spacing", f, edited([](Bytes& b) { poke<float>(b, 76 + 4 * 2, std::numeric_limits<float>::quiet_NaN()); }),
                  {"not finite"}});
+}
+
+// Not a file, and (.nii.gz) a corrupt or truncated gzip stream around a valid NIfTI.
+inline void addNiftiContainers(std::vector<Malformed>& all, const std::string& ext) {
+  const std::string r = niftiReader(ext);
+  const std::string f = "case" + ext;
   all.push_back({r + "_is_a_folder", f, [](const fs::path&, const fs::path& t) { fs::create_directories(t); },
                  {"folder", "directory"}});
   if (ext == ".nii.gz") {
@@ -197,6 +236,15 @@ inline void addNifti(std::vector<Malformed>& all, const std::string& ext) {
                    },
                    {"truncated", "corrupt", "header"}});
   }
+}
+
+/// Every NIfTI entry, in the corpus's order.
+inline void addNifti(std::vector<Malformed>& all, const std::string& ext) {
+  addNiftiTruncations(all, ext);
+  addNiftiDimensions(all, ext);
+  addNiftiVoxelKinds(all, ext);
+  addNiftiHeaderFloats(all, ext);
+  addNiftiContainers(all, ext);
 }
 
 // ---- MetaImage (.mha, text header + LOCAL data; .mhd + detached data file) ---------------------
