@@ -50,9 +50,12 @@ int main(int argc, char** argv) {
   for (std::size_t z = 0; z < g.size[2]; ++z)
     for (std::size_t y = 0; y < g.size[1]; ++y)
       for (std::size_t x = 0; x < g.size[0]; ++x) {
-        const double u = (double(x) - g.size[0] / 2.0) / (0.42 * g.size[0]), w = (double(y) - g.size[1] / 2.0) / (0.35 * g.size[1]);
+        const double u = (double(x) - double(g.size[0]) / 2.0) / (0.42 * double(g.size[0])),
+                     w = (double(y) - double(g.size[1]) / 2.0) / (0.35 * double(g.size[1]));
         const double r = u * u + w * w;
-        if (r < 1) hu.at(x, y, z) = float(r > 0.8 ? 900 + 50 * std::sin(0.1 * z) : 40 + 30 * std::sin(0.05 * x + 0.07 * y));
+        if (r < 1)
+          hu.at(x, y, z) = float(r > 0.8 ? 900 + 50 * std::sin(0.1 * double(z))
+                                         : 40 + 30 * std::sin(0.05 * double(x) + 0.07 * double(y)));
       }
   fs::create_directories(out);
   std::vector<double> dicomS, niftiS;

@@ -32,13 +32,15 @@ ModelConfig tinyConfig(int dims = 2, int neighbours = 1) { return test::tinyNetw
 /// A body (ellipsoid, ~100) in air (~0) on a rotated, flipped, anisotropic grid.
 Volume phantomMr(std::array<std::size_t, 3> size = {26, 22, 7}) {
   Volume v = test::makeIdentifiableVolume(size);
-  const double cx = size[0] / 2.0, cy = size[1] / 2.0, cz = size[2] / 2.0;
+  const double nx = double(size[0]), ny = double(size[1]), nz = double(size[2]);
+  const double cx = nx / 2.0, cy = ny / 2.0, cz = nz / 2.0;
   for (std::size_t z = 0; z < size[2]; ++z)
     for (std::size_t y = 0; y < size[1]; ++y)
       for (std::size_t x = 0; x < size[0]; ++x) {
-        const double r = std::pow((x - cx) / (0.35 * size[0]), 2) + std::pow((y - cy) / (0.35 * size[1]), 2) +
-                         std::pow((z - cz) / (0.8 * size[2]), 2);
-        v.at(x, y, z) = r < 1 ? float(100 + 20 * std::sin(0.7 * x + 0.3 * y + z)) : float((x * 7 + y * 3 + z) % 5);
+        const double dx = double(x), dy = double(y), dz = double(z);
+        const double r = std::pow((dx - cx) / (0.35 * nx), 2) + std::pow((dy - cy) / (0.35 * ny), 2) +
+                         std::pow((dz - cz) / (0.8 * nz), 2);
+        v.at(x, y, z) = r < 1 ? float(100 + 20 * std::sin(0.7 * dx + 0.3 * dy + dz)) : float((x * 7 + y * 3 + z) % 5);
       }
   return v;
 }

@@ -35,8 +35,9 @@ Volume headCt(const Geometry& g, float offset = 0.0f) {
   for (std::size_t z = 0; z < s[2]; ++z)
     for (std::size_t y = 0; y < s[1]; ++y)
       for (std::size_t x = 0; x < s[0]; ++x) {
-        const double dx = (x - s[0] / 2.0) / (s[0] * 0.4), dy = (y - s[1] / 2.0) / (s[1] * 0.4),
-                     dz = (z - s[2] / 2.0) / (s[2] * 0.4);
+        const double dx = (double(x) - double(s[0]) / 2.0) / (double(s[0]) * 0.4),
+                     dy = (double(y) - double(s[1]) / 2.0) / (double(s[1]) * 0.4),
+                     dz = (double(z) - double(s[2]) / 2.0) / (double(s[2]) * 0.4);
         const double r = std::sqrt(dx * dx + dy * dy + dz * dz);
         v.at(x, y, z) = (r < 0.75 ? 35.0f : (r < 1.0 ? 900.0f : -1000.0f)) + offset;
       }
@@ -224,7 +225,9 @@ TEST(BulkDensity, ShellDarkIsBoneDeepVeryDarkIsAirRestSoft) {
   for (std::size_t z = 0; z < s[2]; ++z)
     for (std::size_t y = 0; y < s[1]; ++y)
       for (std::size_t x = 0; x < s[0]; ++x) {
-        const double r = std::sqrt(std::pow(x - 20.0, 2) + std::pow(y - 20.0, 2) + std::pow((z - 15.0) * 1.3, 2)) * 2;
+        const double r = std::sqrt(std::pow(double(x) - 20.0, 2) + std::pow(double(y) - 20.0, 2) +
+                                   std::pow((double(z) - 15.0) * 1.3, 2)) *
+                         2;
         if (r >= 36) continue;
         body.at(x, y, z) = 1;
         float v = 100.0f;               // brain / soft tissue

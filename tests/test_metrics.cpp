@@ -33,9 +33,9 @@ Volume texturedCt(std::array<std::size_t, 3> size, unsigned seed) {
   for (std::size_t z = 0; z < size[2]; ++z)
     for (std::size_t y = 0; y < size[1]; ++y)
       for (std::size_t x = 0; x < size[0]; ++x) {
-        const double r = std::hypot(double(x) - size[0] / 2.0, double(y) - size[1] / 2.0);
-        float hu = r < size[0] * 0.3 ? 40.0f : (r < size[0] * 0.4 ? 900.0f : -1000.0f);
-        v.at(x, y, z) = hu + noise(rng) + float(5 * std::sin(0.7 * z));
+        const double r = std::hypot(double(x) - double(size[0]) / 2.0, double(y) - double(size[1]) / 2.0);
+        float hu = r < double(size[0]) * 0.3 ? 40.0f : (r < double(size[0]) * 0.4 ? 900.0f : -1000.0f);
+        v.at(x, y, z) = hu + noise(rng) + float(5 * std::sin(0.7 * double(z)));
       }
   return v;
 }
