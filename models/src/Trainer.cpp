@@ -10,6 +10,7 @@
 
 #include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
+#include "mr2ct/core/OptionError.h"
 #include "mr2ct/core/Log.h"
 #include "mr2ct/core/Progress.h"
 #include "mr2ct/core/Stopwatch.h"
@@ -206,9 +207,9 @@ void checkResumable(const ModelConfig& config, const fs::path& outDir) {
   const ModelConfig stored = loadModelConfig(outDir);
   auto differs = [](const nlohmann::json& a, const nlohmann::json& b) { return a.dump() != b.dump(); };
   if (differs(stored.network.toJson(), config.network.toJson()) || differs(stored.flow.toJson(), config.flow.toJson()))
-    throw UsageError("--resume: the network or flow options differ from " + modelConfigPath(outDir).string());
+    throw OptionError("{resume}: the network or flow options differ from " + modelConfigPath(outDir).string());
   if (stored.training.seed != config.training.seed || stored.training.batch != config.training.batch)
-    throw UsageError("--resume: seed or batch differ from " + modelConfigPath(outDir).string() +
+    throw OptionError("{resume}: seed or batch differ from " + modelConfigPath(outDir).string() +
                      " (a resumed run must replay the same batches)");
 }
 
@@ -216,10 +217,10 @@ void checkResumable(const ModelConfig& config, const fs::path& outDir) {
 void checkTrainingStart(const ModelConfig& config, const fs::path& outDir, bool resume) {
   if (resume) {
     if (!fs::exists(trainStatePath(outDir)))
-      throw UsageError("--resume: nothing to resume, " + trainStatePath(outDir).string() + " is missing");
+      throw OptionError("{resume}: nothing to resume, " + trainStatePath(outDir).string() + " is missing");
     checkResumable(config, outDir);
   } else if (fs::exists(trainStatePath(outDir))) {
-    throw UsageError(outDir.string() + " already holds a training state; use --resume or another --out");
+    throw OptionError(outDir.string() + " already holds a training state; use {resume} or another {out}");
   }
 }
 
