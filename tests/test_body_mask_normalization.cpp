@@ -22,7 +22,8 @@ Geometry grid(std::size_t n, double spacing = 2.0) {
 }
 
 double dist(std::size_t x, std::size_t y, std::size_t z, double c) {
-  return std::sqrt((x - c) * (x - c) + (y - c) * (y - c) + (z - c) * (z - c));
+  const double dx = double(x) - c, dy = double(y) - c, dz = double(z) - c;
+  return std::sqrt(dx * dx + dy * dy + dz * dz);
 }
 
 /// A "head": bright ball of radius 14 voxels, a dark shell (skull: no MR signal) at radius 11..12,

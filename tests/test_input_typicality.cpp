@@ -117,7 +117,7 @@ std::vector<InputProfile> gaussianProfiles(std::size_t n, std::uint32_t seed) {
   std::normal_distribution<double> normal(0.0, 1.0);
   std::vector<InputProfile> profiles(n);
   for (auto& p : profiles)
-    for (std::size_t k = 0; k < inputProfileFeatures().size(); ++k) p.values.push_back(0.3 * k + 0.1 * normal(rng));
+    for (std::size_t k = 0; k < inputProfileFeatures().size(); ++k) p.values.push_back(0.3 * double(k) + 0.1 * normal(rng));
   return profiles;
 }
 
