@@ -16,23 +16,21 @@
 #include "mr2ct/preprocessing/SpatialTransform.h"
 #include "mr2ct/preprocessing/TrainingStore.h"
 #include "mr2ct/preprocessing/VolumeIO.h"
+#include "support/CliRun.h"
 #include "support/TestSupport.h"
 
 namespace mr2ct {
 namespace {
 
 struct Run {
-  int code;
+  int code = 0;
   std::string out, err;
 };
 
 Run cli(std::vector<std::string> args) {
-  args.insert(args.begin(), "mr2ct");
-  std::vector<const char*> argv;
-  for (auto& a : args) argv.push_back(a.c_str());
-  std::ostringstream out, err;
-  const int code = runCli(int(argv.size()), argv.data(), out, err);
-  return {code, out.str(), err.str()};
+  Run r;
+  r.code = test::cli(std::move(args), &r.out, &r.err);
+  return r;
 }
 
 /// Runs the real executable (exit status as the shell sees it).

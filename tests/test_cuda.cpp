@@ -46,16 +46,7 @@ ModelConfig tinyCudaConfig() {
   return c;
 }
 
-/// (first, last) mean loss of log.csv's intervals.
-std::pair<double, double> firstAndLastLoss(const fs::path& log) {
-  std::ifstream in(log);
-  std::string header, first, line, last;
-  std::getline(in, header);
-  std::getline(in, first);
-  while (std::getline(in, line)) last = line;
-  auto loss = [](const std::string& row) { return std::stod(row.substr(row.find(',') + 1)); };
-  return {loss(first), loss(last)};
-}
+using test::firstAndLastLoss;
 
 double relativeError(const torch::Tensor& a, const torch::Tensor& reference) {
   const auto r = reference.to(torch::kCPU, torch::kDouble);

@@ -13,6 +13,7 @@
 #include "mr2ct/models/ModelFolder.h"
 #include "mr2ct/pipeline/Command.h"
 #include "mr2ct/pipeline/Likelihood.h"
+#include "support/CliRun.h"
 #include "support/ConvertFixtures.h"
 #include "support/TestSupport.h"
 
@@ -21,6 +22,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using test::TempDir;
+using test::cli;
 
 ModelConfig tinyConfig(const std::string& source, double sigma) {
   ModelConfig c = test::tinyNetworkConfig();
@@ -30,17 +32,6 @@ ModelConfig tinyConfig(const std::string& source, double sigma) {
 }
 
 fs::path makeModel(const fs::path& dir, const ModelConfig& c) { return test::saveRandomModel(dir, c, 11); }
-
-int cli(std::vector<std::string> args, std::string* out = nullptr, std::string* err = nullptr) {
-  args.insert(args.begin(), "mr2ct");
-  std::vector<const char*> argv;
-  for (auto& a : args) argv.push_back(a.c_str());
-  std::ostringstream o, e;
-  const int rc = runCli(int(argv.size()), argv.data(), o, e);
-  if (out) *out = o.str();
-  if (err) *err = e.str();
-  return rc;
-}
 
 /// nibabel writes an MR (an ellipse body in air) and its CT on an oblique 11×9×3 grid, the same CT
 /// with its origin moved 3 mm along S (ct_shifted), and the matching ITK transform (LPS: +3 mm in z).

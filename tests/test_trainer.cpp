@@ -28,15 +28,7 @@ constexpr double kScheduleTolerance = 1e-12;
 // above the batch-to-batch noise of the logged averages).
 constexpr double kLossDropFactor = 0.5;
 
-/// The loss of the first and of the last row of a log.csv.
-std::pair<double, double> firstAndLastLoss(const fs::path& logCsv) {
-  std::ifstream log(logCsv);
-  std::string header, first, line, lastLine;
-  std::getline(log, header);
-  std::getline(log, first);
-  while (std::getline(log, line)) lastLine = line;
-  return {std::stod(first.substr(first.find(',') + 1)), std::stod(lastLine.substr(lastLine.find(',') + 1))};
-}
+using test::firstAndLastLoss;
 
 }  // namespace
 

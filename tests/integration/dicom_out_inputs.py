@@ -14,6 +14,9 @@ import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from rotations import rotation  # noqa: E402
+
 NX, NY, NZ = 26, 22, 7
 
 
@@ -24,13 +27,6 @@ def phantom():
     body = 100 + 20 * np.sin(0.7 * x + 0.3 * y + z)
     return np.where(r < 1, body, (x * 7 + y * 3 + z) % 5).astype(np.int16)
 
-
-def rotation(ax, ay, az):
-    cx, sx, cy, sy, cz, sz = np.cos(ax), np.sin(ax), np.cos(ay), np.sin(ay), np.cos(az), np.sin(az)
-    rx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
-    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
-    rz = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
-    return rz @ rx @ ry
 
 
 def write_nifti(path, data):

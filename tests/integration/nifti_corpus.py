@@ -17,6 +17,9 @@ import sys
 import numpy as np
 import nibabel as nib
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from rotations import rotation  # noqa: E402
+
 LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
 
@@ -30,13 +33,6 @@ def values(shape, kind):
         return np.round(40.0 * (f + 2.0))
     return 120.0 * (f + 2.0) + 0.123  # MR-like, not integer
 
-
-def rotation(ax, ay, az):
-    cx, sx, cy, sy, cz, sz = np.cos(ax), np.sin(ax), np.cos(ay), np.sin(ay), np.cos(az), np.sin(az)
-    rx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
-    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
-    rz = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
-    return rz @ rx @ ry
 
 
 def affine(zooms, rot=np.eye(3), offset=(-20.5, 31.25, -12.0), flip=(1, 1, 1)):

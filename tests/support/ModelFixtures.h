@@ -3,6 +3,9 @@
 // torch-half GPU build compiles these suites without ITK).
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <utility>
 #include <string>
 
 #include "mr2ct/models/ModelFolder.h"
@@ -58,6 +61,16 @@ inline ModelConfig tinyTrainingConfig() {
   c.training.validationSlices = 2;
   c.training.prefetch = 2;
   return c;
+}
+
+/// The loss of the first and of the last row of a training log.csv (second column).
+inline std::pair<double, double> firstAndLastLoss(const std::filesystem::path& logCsv) {
+  std::ifstream log(logCsv);
+  std::string header, first, line, lastLine;
+  std::getline(log, header);
+  std::getline(log, first);
+  while (std::getline(log, line)) lastLine = line;
+  return {std::stod(first.substr(first.find(',') + 1)), std::stod(lastLine.substr(lastLine.find(',') + 1))};
 }
 
 }  // namespace mr2ct::test
