@@ -18,6 +18,7 @@
 #include "mr2ct/pipeline/Converter.h"
 #include "mr2ct/pipeline/Shard.h"
 #include "mr2ct/preprocessing/VolumeIO.h"
+#include "support/CliRun.h"
 #include "support/ConvertFixtures.h"
 #include "support/TestSupport.h"
 
@@ -27,6 +28,7 @@ namespace {
 namespace fs = std::filesystem;
 using test::TempDir;
 using test::saveRandomModel;
+using test::cli;
 ModelConfig tinyConfig(int dims = 2, int neighbours = 1) { return test::tinyNetworkConfig(dims, neighbours); }
 
 /// A body (ellipsoid, ~100) in air (~0) on a rotated, flipped, anisotropic grid.
@@ -43,17 +45,6 @@ Volume phantomMr(std::array<std::size_t, 3> size = {26, 22, 7}) {
         v.at(x, y, z) = r < 1 ? float(100 + 20 * std::sin(0.7 * dx + 0.3 * dy + dz)) : float((x * 7 + y * 3 + z) % 5);
       }
   return v;
-}
-
-int cli(std::vector<std::string> args, std::string* out = nullptr, std::string* err = nullptr) {
-  args.insert(args.begin(), "mr2ct");
-  std::vector<const char*> argv;
-  for (auto& a : args) argv.push_back(a.c_str());
-  std::ostringstream o, e;
-  const int rc = runCli(int(argv.size()), argv.data(), o, e);
-  if (out) *out = o.str();
-  if (err) *err = e.str();
-  return rc;
 }
 
 TEST(Convert, RoundTripKeepsTheInputGridExactlyWithHuAndAirOutside) {
@@ -396,6 +387,20 @@ TEST(Convert, BatchGoesOnAfterAFailureResumesAndShards) {
     for (const auto& c : st) EXPECT_TRUE(ids.insert(c["id"].get<std::string>()).second);
   }
   EXPECT_EQ(ids, (std::set<std::string>{"a", "b", "c"}));
+
+  // --split: an output may not replace a file of a case in another split either (x's sCT would be
+  // written over d's MR, data/x.nii.gz).
+  fs::copy_file(tmp / "data" / "a.nii.gz", tmp / "data" / "x.nii.gz");
+  const std::string before = readTextFile(tmp / "data" / "x.nii.gz");
+  writeTextAtomically(tmp / "data" / "m2.csv", "id,mr,ct,mask,split\nx,a.nii.gz,,,test\nd,x.nii.gz,,,train\n");
+  auto split = base;
+  split[4] = (tmp / "data" / "m2.csv").string();
+  split[6] = (tmp / "data").string();
+  split.insert(split.end(), {"--split", "test"});
+  std::string err;
+  EXPECT_EQ(cli(split, nullptr, &err), 2) << err;
+  EXPECT_NE(err.find("x.nii.gz"), std::string::npos) << err;
+  EXPECT_EQ(readTextFile(tmp / "data" / "x.nii.gz"), before);
 }
 
 

@@ -12,9 +12,12 @@
 #include "mr2ct/core/ProcessFence.h"
 #include "mr2ct/core/SafePath.h"
 #include "mr2ct/core/SplitCounts.h"
+#include "mr2ct/core/Text.h"
 #include "support/TestSupport.h"
 
 namespace mr2ct {
+namespace fs = std::filesystem;
+
 namespace {
 
 TEST(AtomicFile, KeepsFullExtension) {
@@ -26,6 +29,21 @@ TEST(AtomicFile, KeepsFullExtension) {
   EXPECT_EQ(tmp.parent_path(), "/data/out");
   EXPECT_EQ(fullExtension(tmp), ".nii.gz");
   EXPECT_NE(tmp.filename(), "sct.nii.gz");
+}
+
+TEST(AtomicFile, SuffixGoesBeforeTheWholeExtensionWithItsCaseKept) {
+  EXPECT_EQ(stemBeforeExtension("a/Sct.NII.gz"), "Sct");
+  EXPECT_EQ(stemBeforeExtension("noext"), "noext");
+  EXPECT_EQ(withSuffixBeforeExtension("a/sct.nii.gz", "_std"), fs::path("a/sct_std.nii.gz"));
+  EXPECT_EQ(withSuffixBeforeExtension("a/SCT.NII.GZ", "_nfe4"), fs::path("a/SCT_nfe4.NII.GZ"));
+  EXPECT_EQ(withSuffixBeforeExtension("store.h5", ".shard0of2"), fs::path("store.shard0of2.h5"));
+  EXPECT_EQ(withSuffixBeforeExtension("series", "_std"), fs::path("series_std"));
+}
+
+TEST(Text, DicomPaddingIsTrimmedButInnerSpacesStay) {
+  EXPECT_EQ(trimDicomPadding(std::string("1.2.840\0", 8)), "1.2.840");
+  EXPECT_EQ(trimDicomPadding(" HEAD  ^ NECK "), "HEAD  ^ NECK");
+  EXPECT_EQ(trimDicomPadding(std::string("\0\0", 2)), "");
 }
 
 TEST(AtomicFile, FailedWriteLeavesOldContentAndNoTemporary) {

@@ -93,6 +93,12 @@ TEST(Geometry, IndexToPhysicalFollowsTheFormulaOnAnObliqueGrid) {
   EXPECT_NEAR(extent[2], 3 * 2.9, kFormulaMm);
 }
 
+TEST(Geometry, DotAndCrossOfAxes) {
+  EXPECT_DOUBLE_EQ(dot({1, 2, 3}, {4, -5, 6}), 12.0);
+  EXPECT_EQ(cross({1, 0, 0}, {0, 1, 0}), (Vec3{0, 0, 1}));  // right-handed: x × y = z
+  EXPECT_EQ(cross({0, 1, 0}, {1, 0, 0}), (Vec3{0, 0, -1}));
+}
+
 TEST(Geometry, IndexPhysicalRoundTripsOnAnObliqueGrid) {
   Geometry g = obliqueGrid();
   for (bool flipped : {false, true}) {

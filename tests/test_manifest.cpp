@@ -244,6 +244,7 @@ TEST_F(Scan, SynthRadLayoutWithSeededRecordedSplit) {
   EXPECT_EQ(m.cases.size(), 10u);
   EXPECT_EQ(m.split("val").size(), 2u);
   EXPECT_EQ(m.split("test").size(), 1u);
+  EXPECT_EQ(m.split("").size(), 10u) << "no split named: every case";
   const auto text = readTextFile(dir / "m.csv");
   EXPECT_NE(text.find("--seed 7"), std::string::npos) << "the split's seed is recorded";
   // Re-reading gives the same cases; the same seed gives the same split; another seed differs.

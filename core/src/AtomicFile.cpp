@@ -28,11 +28,21 @@ std::string fullExtension(const fs::path& p) {
   return name.substr(dot);
 }
 
+std::string stemBeforeExtension(const fs::path& p) {
+  const std::string name = p.filename().string();
+  return name.substr(0, name.size() - fullExtension(p).size());
+}
+
+fs::path withSuffixBeforeExtension(const fs::path& p, const std::string& suffix) {
+  const std::string name = p.filename().string();
+  const std::string stem = stemBeforeExtension(p);
+  return p.parent_path() / (stem + suffix + name.substr(stem.size()));
+}
+
 fs::path temporarySibling(const fs::path& target) {
   static std::atomic<unsigned> counter{0};
   const std::string ext = fullExtension(target);
-  std::string stem = target.filename().string();
-  stem = stem.substr(0, stem.size() - ext.size());
+  const std::string stem = stemBeforeExtension(target);
   std::ostringstream name;
   name << "." << stem << ".tmp-" << ::getpid() << "-" << counter++ << ext;
   return target.parent_path() / name.str();

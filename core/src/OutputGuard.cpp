@@ -69,9 +69,7 @@ void refuseOverwritingInputs(const fs::path& output, const std::vector<fs::path>
 
 std::size_t removeStaleTemporaries(const fs::path& target) {
   const std::string ext = fullExtension(target);
-  std::string stem = target.filename().string();
-  stem = stem.substr(0, stem.size() - ext.size());
-  const std::string prefix = "." + stem + ".tmp-";
+  const std::string prefix = "." + stemBeforeExtension(target) + ".tmp-";
   const fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
   std::error_code ec;
   std::size_t removed = 0;

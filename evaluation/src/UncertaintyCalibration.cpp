@@ -35,8 +35,7 @@ double pearsonR(const std::vector<double>& x, const std::vector<double>& y) {
 }
 
 std::filesystem::path findUncertaintyMap(const std::filesystem::path& prediction) {
-  const std::string ext = fullExtension(prediction), name = prediction.filename().string();
-  const auto p = prediction.parent_path() / (name.substr(0, name.size() - ext.size()) + "_std" + ext);
+  const auto p = withSuffixBeforeExtension(prediction, "_std");
   return std::filesystem::is_regular_file(p) ? p : std::filesystem::path();
 }
 

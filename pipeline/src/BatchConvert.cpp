@@ -66,27 +66,17 @@ void writeStatus(const fs::path& outDir, const std::string& suffix, const std::v
   writeTextAtomically(outDir / ("status" + suffix + ".json"), j.dump(2) + "\n");
 }
 
-/// --split: the shard partition is then taken over the selected split, so i/N still covers it
-/// exactly once.
-void keepSplit(Manifest& manifest, const std::string& split) {
-  if (split.empty()) return;
-  std::vector<ManifestCase> kept;
-  for (const auto& c : manifest.cases)
-    if (c.split == split) kept.push_back(c);
-  manifest.cases = std::move(kept);
-}
-
 /// Each case's output path (checked: a safe id, none of the manifest's files), named in `summary`.
 std::vector<fs::path> caseOutputs(const BatchConvertOptions& o, const Manifest& manifest,
-                                  const std::vector<std::size_t>& positions, BatchConvertSummary& summary) {
+                                  const std::vector<const ManifestCase*>& todo, BatchConvertSummary& summary) {
   // No output may be one of the files the manifest lists (any case's mr, ct or mask).
   std::vector<fs::path> listed;
   for (const auto& c : manifest.cases)
     for (const auto* p : {&c.mr, &c.ct, &c.mask})
       if (!p->empty()) listed.push_back(*p);
-  std::vector<fs::path> outputs(positions.size());
-  for (std::size_t k = 0; k < positions.size(); ++k) {
-    const auto& c = manifest.cases[positions[k]];
+  std::vector<fs::path> outputs(todo.size());
+  for (std::size_t k = 0; k < todo.size(); ++k) {
+    const auto& c = *todo[k];
     if (!isSafeId(c.id)) throw DataError(o.manifest.string(), c.where + ": id '" + c.id + "' is not a safe file name");
     summary.cases[k].id = c.id;
     const bool dicom = o.convert.outputFormat == OutputFormat::DicomSeries;
@@ -145,32 +135,31 @@ std::string statusLine(const BatchConvertOptions& o, const std::string& id, cons
 
 BatchConvertSummary runBatchConvert(const BatchConvertOptions& o, std::ostream& log) {
   o.validate();
-  ManifestOptions mo;
-  mo.dataRoot = o.dataRoot;
-  mo.allowOutside = o.allowOutside;
-  Manifest manifest = readManifest(o.manifest, mo);
-  keepSplit(manifest, o.split);
-  const auto positions = shardPositions(manifest.cases.size(), o.shardIndex, o.shardCount);
+  const Manifest manifest = readManifest(o.manifest, o.manifestOptions);
+  // --split first: the shard partition is taken over the selected split, so i/N covers it once.
+  const auto selected = manifest.split(o.split);
+  std::vector<const ManifestCase*> todo;
+  for (std::size_t p : shardPositions(selected.size(), o.shardIndex, o.shardCount)) todo.push_back(selected[p]);
   const std::string suffix = shardSuffix(o.shardIndex, o.shardCount);
 
   // The first Converter checks the model folder before any case runs (a bad model is one error,
   // exit 1) and before the output folder is made, so a refused batch leaves nothing behind.
   std::vector<std::unique_ptr<Converter>> converters;
-  const int jobs = std::max(1, std::min<int>(o.jobs, int(std::max<std::size_t>(1, positions.size()))));
+  const int jobs = std::max(1, std::min<int>(o.jobs, int(std::max<std::size_t>(1, todo.size()))));
   for (int j = 0; j < jobs; ++j) converters.push_back(std::make_unique<Converter>(o.convert));
 
   prepareOutputFolder(o.outDir);  // created like every command's output folder
   BatchConvertSummary summary;
-  summary.cases.resize(positions.size());
-  const std::vector<fs::path> outputs = caseOutputs(o, manifest, positions, summary);
+  summary.cases.resize(todo.size());
+  const std::vector<fs::path> outputs = caseOutputs(o, manifest, todo, summary);
 
   std::mutex mutex;
   std::atomic<std::size_t> next{0};
   auto worker = [&](int j) {
     for (;;) {
       const std::size_t k = next.fetch_add(1);
-      if (k >= positions.size()) return;
-      const auto& c = manifest.cases[positions[k]];
+      if (k >= todo.size()) return;
+      const auto& c = *todo[k];
       BatchCaseStatus st = summary.cases[k];
       const Stopwatch watch;
       if (o.resume && outputsComplete(o.convert, outputs[k])) {

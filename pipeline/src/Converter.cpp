@@ -64,13 +64,6 @@ nlohmann::json ConvertOptions::toJson() const {
 
 namespace {
 
-/// "a/sct.nii.gz" + "_std" → "a/sct_std.nii.gz" (the whole extension kept).
-fs::path withStemSuffix(const fs::path& output, const std::string& suffix) {
-  const std::string ext = fullExtension(output);
-  const std::string name = output.filename().string();
-  return output.parent_path() / (name.substr(0, name.size() - ext.size()) + suffix + ext);
-}
-
 /// The input check (InputTypicality.h): warns above the threshold, never refuses. An input it
 /// cannot profile (a single slice) is converted unscored, as before the check existed.
 std::optional<TypicalityScore> checkInput(const TypicalityReference& reference, const PreparedMr& prepared,
@@ -93,9 +86,9 @@ std::optional<TypicalityScore> checkInput(const TypicalityReference& reference, 
 
 }  // namespace
 
-fs::path sweepOutputPath(const fs::path& output, int nfe) { return withStemSuffix(output, "_nfe" + std::to_string(nfe)); }
+fs::path sweepOutputPath(const fs::path& output, int nfe) { return withSuffixBeforeExtension(output, "_nfe" + std::to_string(nfe)); }
 
-fs::path uncertaintyOutputPath(const fs::path& output) { return withStemSuffix(output, "_std"); }
+fs::path uncertaintyOutputPath(const fs::path& output) { return withSuffixBeforeExtension(output, "_std"); }
 
 nlohmann::json ConvertReport::toJson() const {
   std::vector<std::string> outs;
@@ -345,13 +338,17 @@ IntegrationResult integrateCase(VolumeIntegrator& integrator, const ConvertOptio
     if (!bar) bar = std::make_unique<ProgressBar>("convert " + input.filename().string(), total);
     bar->advance(1, std::to_string(done) + "/" + std::to_string(total));
   };
+  // The callback captures this frame: unhook it on every way out, a throwing solve included.
+  struct Unhook {
+    VolumeIntegrator& integrator;
+    ~Unhook() { integrator.progress = nullptr; }
+  } unhook{integrator};
   if (!o.nfeSweep.empty())
     integrated = integrator.integrateSweep(x0, o.nfeSweep);
   else if (o.samples == 1)
     integrated = integrator.integrate(x0);
   else
     integrated = integrateSamples(integrator, o, x0);
-  integrator.progress = nullptr;
   if (bar) bar->finish();
   return integrated;
 }

@@ -31,6 +31,7 @@
 #include "mr2ct/core/OptionError.h"
 #include "mr2ct/core/Log.h"
 #include "mr2ct/core/OutputGuard.h"
+#include "mr2ct/core/Text.h"
 
 namespace mr2ct {
 
@@ -44,12 +45,6 @@ const std::set<std::string> kPatientPositions{"HFP", "HFS", "HFDR", "HFDL", "FFD
 
 bool isAscii(const std::string& s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
-}
-
-std::string trimmed(std::string s) {
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\0')) s.pop_back();
-  while (!s.empty() && s.front() == ' ') s.erase(s.begin());
-  return s;
 }
 
 /// Sets a text element (padded to even length: UI with NUL, others with space).
@@ -104,10 +99,6 @@ Clock now() {
   return {d, h};
 }
 
-Vec3 cross(const Vec3& a, const Vec3& b) {
-  return {a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]};
-}
-double dot(const Vec3& a, const Vec3& b) { return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]; }
 
 /// The elements copied verbatim from a DICOM MR: Patient, Patient Study and General Study modules,
 /// Frame of Reference, PatientPosition, and the character set their text is encoded in.
@@ -128,7 +119,7 @@ std::string elementText(const gdcm::DataSet& ds, uint16_t group, uint16_t elemen
   const gdcm::Tag tag(group, element);
   if (!ds.FindDataElement(tag)) return "";
   const gdcm::ByteValue* bv = ds.GetDataElement(tag).GetByteValue();
-  return bv ? trimmed(std::string(bv->GetPointer(), bv->GetLength())) : "";
+  return bv ? trimDicomPadding(std::string(bv->GetPointer(), bv->GetLength())) : "";
 }
 
 /// A --patient-id/--patient-name that contradicts the DICOM MR's is a mistake: the sCT keeps the MR's.
@@ -438,10 +429,10 @@ DicomSourceSeries readDicomSourceSeries(const fs::path& dir, const std::string& 
     if (!scanner.IsKey(file.c_str())) continue;  // not DICOM
     const char* uid = scanner.GetValue(file.c_str(), seriesUidTag);
     if (!uid) continue;
-    const std::string u = trimmed(uid);
+    const std::string u = trimDicomPadding(uid);
     bySeries[u].push_back(file);
     const char* number = scanner.GetValue(file.c_str(), seriesNumberTag);
-    if (number) numberOf[u] = trimmed(number);
+    if (number) numberOf[u] = trimDicomPadding(number);
   }
   std::string chosen;
   for (const auto& [uid, files] : bySeries) {
@@ -466,8 +457,8 @@ DicomSourceSeries readDicomSourceSeries(const fs::path& dir, const std::string& 
     const char* inst = scanner.GetValue(f.c_str(), sopInstanceTag);
     const char* pos = scanner.GetValue(f.c_str(), positionTag);
     if (!cls || !inst) continue;  // nothing to reference
-    i.sopClassUid = trimmed(cls);
-    i.sopInstanceUid = trimmed(inst);
+    i.sopClassUid = trimDicomPadding(cls);
+    i.sopInstanceUid = trimDicomPadding(inst);
     if (!pos || std::sscanf(pos, "%lf\\%lf\\%lf", &i.position[0], &i.position[1], &i.position[2]) != 3)
       i.position = {std::nan(""), std::nan(""), std::nan("")};  // never matches a slice
     s.instances.push_back(i);
@@ -511,10 +502,8 @@ std::string writeDicomCtSeries(const Volume& hu, const fs::path& path, const Dic
   const fs::path parent = dir.parent_path().empty() ? fs::path(".") : dir.parent_path();
   const std::string tag = std::to_string(::getpid()) + "-" + std::to_string(counter++);
   // Named as temporarySibling names files, so that the next run removes it if this one is killed.
-  const std::string ext = fullExtension(dir);
-  const std::string stem = dir.filename().string().substr(0, dir.filename().string().size() - ext.size());
   removeStaleTemporaries(dir);
-  const fs::path tmp = parent / ("." + stem + ".tmp-" + tag + ext);
+  const fs::path tmp = parent / ("." + stemBeforeExtension(dir) + ".tmp-" + tag + fullExtension(dir));
   fs::create_directory(tmp);
   try {
     const Clock clock = now();

@@ -39,8 +39,8 @@ void markDone(const fs::path& work, const std::string& stage, int code) {
 /// The stage's options from the experiment file with the manifest options of `run` added.
 StageOptions withManifest(StageOptions s, const ExperimentOptions& ex) {
   s["manifest"] = ex.manifest.string();
-  if (!ex.dataRoot.empty()) s["data-root"] = ex.dataRoot;
-  if (ex.allowOutside) s["allow-outside"] = "true";
+  if (!ex.manifestOptions.dataRoot.empty()) s["data-root"] = ex.manifestOptions.dataRoot.string();
+  if (ex.manifestOptions.allowOutside) s["allow-outside"] = "true";
   return s;
 }
 
@@ -335,10 +335,7 @@ void writeResults(ExperimentRun& run, std::size_t cases) {
 
 int runExperiment(const ExperimentOptions& ex, std::ostream& out, std::ostream& err) {
   ex.validate();
-  ManifestOptions mo;
-  mo.dataRoot = ex.dataRoot;
-  mo.allowOutside = ex.allowOutside;
-  const Manifest manifest = readManifest(ex.manifest, mo);  // fail early, before any stage
+  const Manifest manifest = readManifest(ex.manifest, ex.manifestOptions);  // fail early, before any stage
   const auto evalCases = manifest.split(ex.split);
   if (evalCases.empty()) throw DataError(ex.manifest.string(), "has no '" + ex.split + "' cases to convert");
 

@@ -151,13 +151,10 @@ LikelihoodReport LikelihoodScorer::score(const fs::path& mrPath, const fs::path&
 
 LikelihoodBatchResult runLikelihoodBatch(const LikelihoodBatchOptions& options, std::ostream& err) {
   if (options.out.empty()) throw OptionError("{out} is required with {manifest} (the report CSV)");
-  ManifestOptions mo;
-  mo.dataRoot = options.dataRoot;
-  mo.allowOutside = options.allowOutside;
-  const Manifest manifest = readManifest(options.manifest, mo);
+  const Manifest manifest = readManifest(options.manifest, options.manifestOptions);
   std::vector<const ManifestCase*> cases;
-  for (const auto& c : manifest.cases)
-    if (c.hasCt() && (options.split.empty() || c.split == options.split)) cases.push_back(&c);
+  for (const auto* c : manifest.split(options.split))
+    if (c->hasCt()) cases.push_back(c);
   if (cases.empty())
     throw UsageError("likelihood: no case with a CT in " + manifest.file.string() +
                      (options.split.empty() ? "" : " with split " + options.split));

@@ -268,7 +268,7 @@ fs::path defaultDataRoot(const fs::path& given) {
 std::vector<const ManifestCase*> Manifest::split(const std::string& name) const {
   std::vector<const ManifestCase*> out;
   for (const auto& c : cases)
-    if (c.split == name) out.push_back(&c);
+    if (name.empty() || c.split == name) out.push_back(&c);
   return out;
 }
 
@@ -516,11 +516,9 @@ const std::vector<std::string>& volumeExtensions() {
 
 /// The file name without its (multi-part) volume extension, or "" when it is not a volume file.
 std::string volumeStem(const fs::path& p) {
-  const std::string name = p.filename().string();
-  const std::string ext = fullExtension(p);
   const auto& e = volumeExtensions();
-  if (std::find(e.begin(), e.end(), ext) == e.end()) return "";
-  return name.substr(0, name.size() - ext.size());
+  if (std::find(e.begin(), e.end(), fullExtension(p)) == e.end()) return "";
+  return stemBeforeExtension(p);
 }
 
 std::vector<fs::path> sortedEntries(const fs::path& dir) {

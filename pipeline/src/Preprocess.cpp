@@ -46,9 +46,7 @@ void PreprocessOptions::validate() const {
 }
 
 fs::path PreprocessOptions::storePath() const {
-  const std::string ext = fullExtension(out);
-  const std::string name = out.filename().string();
-  return out.parent_path() / (name.substr(0, name.size() - ext.size()) + shardSuffix(shardIndex, shardCount) + ext);
+  return withSuffixBeforeExtension(out, shardSuffix(shardIndex, shardCount));
 }
 
 nlohmann::json PreprocessOptions::toJson() const {

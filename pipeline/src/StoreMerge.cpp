@@ -122,7 +122,7 @@ StoreMergeSummary mergeStores(const StoreMergeOptions& o) {
 
   prepareOutputFile(o.out);
   TrainingStoreWriter writer(o.out, root);
-  for (const auto& p : o.inputs) writer.copyCasesFrom(p);
+  for (const auto& s : stores) writer.copyCasesFrom(s);
   summary.cases = writer.caseIds().size();
   writer.commit();
   return summary;

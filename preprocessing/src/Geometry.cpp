@@ -26,6 +26,12 @@ Mat3 inverse(const Mat3& m) {
   return r;
 }
 
+double dot(const Vec3& a, const Vec3& b) { return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]; }
+
+Vec3 cross(const Vec3& a, const Vec3& b) {
+  return {a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]};
+}
+
 Mat3 multiply(const Mat3& a, const Mat3& b) {
   Mat3 r{};
   for (int i = 0; i < 3; ++i)

@@ -325,9 +325,13 @@ void TrainingStoreWriter::writeCase(const StoredCaseInfo& info, const Volume& mr
 std::vector<std::string> TrainingStoreWriter::copyCasesFrom(const std::filesystem::path& existing,
                                                             const std::vector<std::string>& only) {
   // Opening through the reader checks the format version before anything is copied.
-  TrainingStore source = TrainingStore::open(existing);
+  return copyCasesFrom(TrainingStore::open(existing), only);
+}
+
+std::vector<std::string> TrainingStoreWriter::copyCasesFrom(const TrainingStore& source,
+                                                            const std::vector<std::string>& only) {
   Lock lock(hdf5Mutex());
-  const std::string f = existing.string();
+  const std::string f = source.path().string();
   Handle srcFile = checked(H5Fopen(f.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose, f, "open");
   Handle srcCases = checked(H5Gopen2(srcFile.get(), "cases", H5P_DEFAULT), H5Gclose, f, "open group /cases");
   std::vector<std::string> copied;

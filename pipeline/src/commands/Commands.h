@@ -26,6 +26,11 @@ Command evaluateCommand();
 Command baselineCommand();
 Command likelihoodCommand();
 
+/// The manifest option group (--data-root, --allow-outside), declared once; `scope` prefixes the
+/// help text (e.g. "batch: " where the command also takes single files).
+void addManifestOptions(po::options_description& d, const std::string& scope = "");
+ManifestOptions manifestOptionsFrom(const po::variables_map& vm);
+
 // The stages `mr2ct run` chains, each split where its typed options meet the library:
 // <stage>From reads the parsed values once into the stage's options struct (UsageError naming the
 // option), run<Stage>Stage calls the library with it and prints what the command prints. The

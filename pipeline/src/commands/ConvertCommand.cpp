@@ -85,7 +85,8 @@ void printReport(const ConvertReport& r, std::ostream& out) {
 }
 
 void declareConvertOptions(po::options_description& d) {
-  static const ConvertOptions def;  // the defaults live in the struct
+  static const ConvertOptions def;  // the defaults live in the structs
+  static const BatchConvertOptions batchDef;
   d.add_options()
       ("model", po::value<std::string>()->required(), "model folder (config.json, weights.pt)")
       ("input", po::value<std::string>(), "MR volume (NIfTI, MetaImage, NRRD or a DICOM series folder)")
@@ -96,10 +97,8 @@ void declareConvertOptions(po::options_description& d) {
       ("shard", po::value<std::string>(),
        "batch: convert only shard i of N (cases i, i+N, ...); default 0/1, or in a Slurm job array "
        "$SLURM_ARRAY_TASK_ID-$SLURM_ARRAY_TASK_MIN/$SLURM_ARRAY_TASK_COUNT")
-      ("jobs", po::value<int>()->default_value(1), "batch: cases converted at the same time")
+      ("jobs", po::value<int>()->default_value(batchDef.jobs), "batch: cases converted at the same time")
       ("split", po::value<std::string>()->default_value(""), "batch: only cases of this split (train|val|test)")
-      ("data-root", po::value<std::string>()->default_value(""), "batch: manifest data root (else $MR2CT_DATA_DIR)")
-      ("allow-outside", po::bool_switch(), "batch: accept manifest paths outside its folder")
       ("solver", po::value<std::string>()->default_value(solverMethodName(def.solver.method)), "euler | midpoint | heun | rk4 | dopri5")
       ("steps", po::value<int>()->default_value(def.solver.steps), "steps of a fixed-step solver (NFE = steps x evaluations per step)")
       ("rtol", realValue(def.solver.rtol), "dopri5 relative tolerance")
@@ -135,6 +134,7 @@ void declareConvertOptions(po::options_description& d) {
       ("precision", po::value<std::string>()->default_value(inferencePrecisionName(def.precision)),
        "network precision: fp32 | bf16 | auto (bf16: weights cast once, ODE state float32, fp32 on CPUs without "
        "AVX512-BF16/AMX; auto: bf16 for 2D models on CPUs with it, else fp32)");
+  addManifestOptions(d, "batch: ");
 }
 
 int runSingleConvert(const po::variables_map& vm, CommandIO& io) {
@@ -164,8 +164,7 @@ BatchConvertOptions batchConvertOptionsFrom(const po::variables_map& vm) {
       resolveShard(vm.count("shard") ? std::optional<std::string>(vm["shard"].as<std::string>()) : std::nullopt);
   b.jobs = vm["jobs"].as<int>();
   b.split = vm["split"].as<std::string>();
-  b.dataRoot = vm["data-root"].as<std::string>();
-  b.allowOutside = vm["allow-outside"].as<bool>();
+  b.manifestOptions = manifestOptionsFrom(vm);
   return b;
 }
 

@@ -94,8 +94,7 @@ EvaluateBatchStage evaluateBatchFrom(const po::variables_map& vm) {
   e.batch.outDir = opt(vm, "out");
   e.batch.montages = !vm["no-montage"].as<bool>();
   e.manifest = opt(vm, "manifest");
-  e.manifestOptions.dataRoot = opt(vm, "data-root");
-  e.manifestOptions.allowOutside = vm["allow-outside"].as<bool>();
+  e.manifestOptions = manifestOptionsFrom(vm);
   e.split = opt(vm, "split");
   return e;
 }
@@ -103,8 +102,8 @@ EvaluateBatchStage evaluateBatchFrom(const po::variables_map& vm) {
 int runEvaluateBatchStage(const EvaluateBatchStage& e, CommandIO& io) {
   const Manifest manifest = readManifest(e.manifest, e.manifestOptions);
   std::vector<BatchCase> cases;
-  for (const auto& c : manifest.cases)
-    if (e.split.empty() || c.split == e.split) cases.push_back({c.id, c.mr, c.ct, c.mask, c.ctSeries, c.mrSeries});
+  for (const auto* c : manifest.split(e.split))
+    cases.push_back({c->id, c->mr, c->ct, c->mask, c->ctSeries, c->mrSeries});
   if (cases.empty())
     throw UsageError("evaluate: no case in " + manifest.file.string() + (e.split.empty() ? "" : " with split " + e.split));
   const BatchResult r = evaluateBatch(cases, e.batch);
@@ -150,9 +149,8 @@ Command evaluateCommand() {
         "pred-dir", po::value<std::string>(), "predictions <dir>/<id>.nii.gz or <dir>/<id>/sct.nii.gz (batch)")(
         "out", po::value<std::string>(), "report folder (batch)")(
         "split", po::value<std::string>(), "only cases of this split (batch; default all)")(
-        "no-montage", po::bool_switch(), "skip the montage pictures (batch)")(
-        "data-root", po::value<std::string>()->default_value(""), "data root for manifests that name one")(
-        "allow-outside", po::bool_switch(), "accept manifest paths that leave the manifest's folder");
+        "no-montage", po::bool_switch(), "skip the montage pictures (batch)");
+    addManifestOptions(d, "batch: ");
   };
   c.run = [](const po::variables_map& vm, CommandIO& io) {
     if (vm.count("manifest")) return runEvaluateBatchStage(evaluateBatchFrom(vm), io);

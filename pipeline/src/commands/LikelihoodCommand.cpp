@@ -57,15 +57,14 @@ Command likelihoodCommand() {
         ("manifest", po::value<std::string>(), "batch: manifest; every case with a CT is scored")
         ("out", po::value<std::string>(), "batch: report CSV")
         ("split", po::value<std::string>()->default_value(""), "batch: only cases of this split")
-        ("data-root", po::value<std::string>()->default_value(""), "batch: manifest data root (else $MR2CT_DATA_DIR)")
-        ("allow-outside", po::bool_switch(), "batch: accept manifest paths outside its folder")
-        ("probes", po::value<int>()->default_value(1), "Hutchinson: Rademacher probes per solve (cost: one backward pass each per evaluation)")
-        ("seed", po::value<std::uint64_t>()->default_value(0), "Hutchinson: seed of the probes")
-        ("divergence", po::value<std::string>()->default_value("hutchinson"), "hutchinson | exact (one backward pass per voxel: tiny inputs only)")
-        ("solver", po::value<std::string>()->default_value("midpoint"), "euler | midpoint | heun | rk4 | dopri5 (backwards from t = 1 to 0)")
-        ("steps", po::value<int>()->default_value(8), "steps of a fixed-step solver")
-        ("device", po::value<std::string>()->default_value("cpu"), "cpu | cuda | cuda:N")
-        ("batch", po::value<int>()->default_value(4), "slices per solve");
+        ("probes", po::value<int>()->default_value(def.likelihood.probes), "Hutchinson: Rademacher probes per solve (cost: one backward pass each per evaluation)")
+        ("seed", po::value<std::uint64_t>()->default_value(def.likelihood.seed), "Hutchinson: seed of the probes")
+        ("divergence", po::value<std::string>()->default_value(divergenceMethodName(def.likelihood.divergence)), "hutchinson | exact (one backward pass per voxel: tiny inputs only)")
+        ("solver", po::value<std::string>()->default_value(solverMethodName(def.likelihood.method)), "euler | midpoint | heun | rk4 | dopri5 (backwards from t = 1 to 0)")
+        ("steps", po::value<int>()->default_value(def.likelihood.steps), "steps of a fixed-step solver")
+        ("device", po::value<std::string>()->default_value(def.device), "cpu | cuda | cuda:N")
+        ("batch", po::value<int>()->default_value(def.batch), "slices per solve");
+    addManifestOptions(d, "batch: ");
   };
   c.run = [](const po::variables_map& vm, CommandIO& io) {
     const LikelihoodCommandOptions options = optionsFrom(vm);
@@ -76,8 +75,7 @@ Command likelihoodCommand() {
       b.manifest = opt(vm, "manifest");
       b.out = opt(vm, "out");
       b.split = vm["split"].as<std::string>();
-      b.dataRoot = vm["data-root"].as<std::string>();
-      b.allowOutside = vm["allow-outside"].as<bool>();
+      b.manifestOptions = manifestOptionsFrom(vm);
       const auto r = runLikelihoodBatch(b, io.err);
       io.out << "scored " << (r.cases - r.failed) << " of " << r.cases << " cases -> " << b.out.string() << "\n";
       return r.failed == 0 ? int(kExitOk) : int(kExitPartial);

@@ -11,10 +11,7 @@ namespace {
 
 int runCheck(const po::variables_map& vm, const std::vector<std::string>& args, CommandIO& io) {
   if (args.size() != 2) throw UsageError("manifest check: give exactly one manifest file");
-  ManifestOptions o;
-  o.dataRoot = vm["data-root"].as<std::string>();
-  o.allowOutside = vm["allow-outside"].as<bool>();
-  const auto report = checkManifest(args[1], o);
+  const auto report = checkManifest(args[1], manifestOptionsFrom(vm));
   for (const auto& w : report.warnings) io.err << "warning: " << w << "\n";
   for (const auto& p : report.problems) io.out << "problem: " << p << "\n";
   io.out << args[1] << ": " << report.cases << " case(s), " << report.problems.size() << " problem(s), "
@@ -31,7 +28,7 @@ int runScan(const po::variables_map& vm, const std::vector<std::string>& args, C
   o.seed = vm["seed"].as<std::uint32_t>();
   o.valFraction = vm["val"].as<double>();
   o.testFraction = vm["test"].as<double>();
-  o.dataRoot = vm["data-root"].as<std::string>();
+  o.dataRoot = manifestOptionsFrom(vm).dataRoot;
   const std::string out = vm["out"].as<std::string>();
   const Manifest m = scanToManifest(args[1], out, o);
   io.out << out << ": " << m.cases.size() << " case(s): " << m.split("train").size() << " train, "
@@ -53,14 +50,12 @@ Command manifestCommand() {
   c.declare = [](po::options_description& d, po::positional_options_description& p) {
     const ScanOptions def;
     d.add_options()("args", po::value<std::vector<std::string>>()->multitoken(), "check M | scan DIR")(
-        "data-root", po::value<std::string>()->default_value(""),
-        "folder that manifests with a data-root line are relative to (default $MR2CT_DATA_DIR)")(
-        "allow-outside", po::bool_switch(), "accept paths that leave the manifest's folder")(
         "layout", po::value<std::string>(), "scan: synthrad | nnunet | flat")(
         "out", po::value<std::string>(), "scan: the manifest to write (.csv)")(
         "seed", po::value<std::uint32_t>()->default_value(def.seed), "scan: seed of the split")(
         "val", realValue(def.valFraction), "scan: fraction of cases for validation")(
         "test", realValue(def.testFraction), "scan: fraction of cases for test");
+    addManifestOptions(d);
     p.add("args", -1);
   };
   c.run = [](const po::variables_map& vm, CommandIO& io) {

@@ -26,8 +26,7 @@ PreprocessOptions preprocessOptionsFrom(const po::variables_map& vm) {
   PreprocessOptions o;
   if (vm.count("manifest")) o.manifest = vm["manifest"].as<std::string>();
   if (vm.count("out")) o.out = vm["out"].as<std::string>();
-  o.manifestOptions.dataRoot = vm["data-root"].as<std::string>();
-  o.manifestOptions.allowOutside = vm["allow-outside"].as<bool>();
+  o.manifestOptions = manifestOptionsFrom(vm);
   o.jobs = vm["jobs"].as<int>();
   o.resume = vm["resume"].as<bool>();
   std::tie(o.shardIndex, o.shardCount) =
@@ -69,9 +68,6 @@ Command preprocessCommand() {
     const PreprocessOptions def;
     d.add_options()("manifest", po::value<std::string>(), "data manifest (.csv or .json)")(
         "out", po::value<std::string>(), "the HDF5 store to write (.h5)")(
-        "data-root", po::value<std::string>()->default_value(""),
-        "folder that manifests with a data-root line are relative to (default $MR2CT_DATA_DIR)")(
-        "allow-outside", po::bool_switch(), "accept manifest paths that leave the manifest's folder")(
         "jobs,j", po::value<int>()->default_value(def.jobs), "cases processed in parallel")(
         "resume", po::bool_switch(), "keep the cases already in --out (same options required)")(
         "shard", po::value<std::string>(),
@@ -89,6 +85,7 @@ Command preprocessCommand() {
         "mr-norm", po::value<std::string>()->default_value(def.plan.mrNormalization.method),
         "percentile (p0.5 -> -1, p99.5 -> +1 inside the body) | zscore")(
         "seed", po::value<std::uint32_t>()->default_value(def.registration.seed), "registration sampling seed");
+    addManifestOptions(d);
   };
   c.run = [](const po::variables_map& vm, CommandIO& io) { return runPreprocessStage(preprocessOptionsFrom(vm), io); };
   return c;

@@ -14,18 +14,16 @@ Command runCommand() {
   c.declare = [](po::options_description& d, po::positional_options_description&) {
     d.add_options()("manifest", po::value<std::string>()->required(), "data manifest (.csv or .json)")(
         "work", po::value<std::string>()->required(), "work folder (created; rerun to resume)")(
-        "data-root", po::value<std::string>()->default_value(""), "data root for manifests that name one")(
-        "allow-outside", po::bool_switch(), "accept manifest paths outside the manifest's folder")(
         "split", po::value<std::string>()->default_value("test"), "cases to convert and evaluate")(
         "no-baseline", po::bool_switch(), "skip the bulk-density baseline");
+    addManifestOptions(d);
   };
   c.run = [](const po::variables_map& vm, CommandIO& io) {
     ExperimentOptions o;
     o.manifest = vm["manifest"].as<std::string>();
     o.work = vm["work"].as<std::string>();
     if (vm.count("config")) o.config = vm["config"].as<std::string>();
-    o.dataRoot = vm["data-root"].as<std::string>();
-    o.allowOutside = vm["allow-outside"].as<bool>();
+    o.manifestOptions = manifestOptionsFrom(vm);
     o.split = vm["split"].as<std::string>();
     o.baseline = !vm["no-baseline"].as<bool>();
     o.threads = vm["threads"].as<int>();

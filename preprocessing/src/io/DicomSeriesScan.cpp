@@ -17,6 +17,7 @@
 
 #include "mr2ct/core/Error.h"
 #include "mr2ct/core/ProcessFence.h"
+#include "mr2ct/core/Text.h"
 #include "mr2ct/preprocessing/DicomSeries.h"
 #include "DicomSliceGeometry.h"
 
@@ -26,19 +27,12 @@ namespace mr2ct::detail {
 
 namespace {
 
-std::string trimmed(std::string s) {
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\0')) s.pop_back();
-  std::size_t a = 0;
-  while (a < s.size() && s[a] == ' ') ++a;
-  return s.substr(a);
-}
-
 /// The text of an ASCII element (UI, CS, LO, DS, IS, ...), "" when absent.
 std::string text(const gdcm::DataSet& ds, const gdcm::Tag& tag) {
   if (!ds.FindDataElement(tag)) return "";
   const gdcm::ByteValue* bv = ds.GetDataElement(tag).GetByteValue();
   if (!bv || !bv->GetPointer()) return "";
-  return trimmed(std::string(bv->GetPointer(), bv->GetLength()));
+  return trimDicomPadding(std::string(bv->GetPointer(), bv->GetLength()));
 }
 
 /// Backslash-separated decimal numbers; nullopt unless there are exactly N finite ones.
@@ -49,7 +43,7 @@ std::optional<std::array<double, N>> numbers(const std::string& s) {
   std::size_t k = 0, start = 0;
   while (start <= s.size()) {
     const std::size_t end = std::min(s.find('\\', start), s.size());
-    const std::string item = trimmed(s.substr(start, end - start));
+    const std::string item = trimDicomPadding(s.substr(start, end - start));
     if (k == N || item.empty()) return std::nullopt;
     char* stop = nullptr;
     const double v = std::strtod(item.c_str(), &stop);
@@ -69,7 +63,7 @@ double number(const std::string& s) {
 /// An unsigned integer element of any VR (US in explicit/implicit, either byte order), 0 if absent.
 std::size_t count(const gdcm::StringFilter& filter, const gdcm::DataSet& ds, const gdcm::Tag& tag) {
   if (!ds.FindDataElement(tag)) return 0;
-  const std::string s = trimmed(filter.ToString(tag));
+  const std::string s = trimDicomPadding(filter.ToString(tag));
   char* stop = nullptr;
   const long long v = std::strtoll(s.c_str(), &stop, 10);
   if (s.empty() || stop != s.c_str() + s.size() || v < 0 || v > (1LL << 31)) return 0;

@@ -25,12 +25,6 @@ constexpr double kRelSpacingTol = 1e-2;   // a slice off its regular place by > 
 constexpr double kTiltMm = 1e-2;          // in-plane drift of the stack allowed over its length ...
 constexpr double kTiltPerMm = 1e-4;       // ... plus this per mm along the normal (IOP rounding)
 
-double dot(const Vec3d& a, const Vec3d& b) {
-  return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
-}
-Vec3d cross(const Vec3d& a, const Vec3d& b) {
-  return {a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]};
-}
 Vec3d minus(const Vec3d& a, const Vec3d& b) {
   return {a[0] - b[0], a[1] - b[1], a[2] - b[2]};
 }

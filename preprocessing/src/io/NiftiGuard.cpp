@@ -165,7 +165,7 @@ void checkNiftiVoxelDataComplete(const fs::path& path, const NiftiHeader& h, std
                                                      : 0;
   // A .hdr/.img pair keeps the voxels in the .img (vox_offset is then usually 0).
   const std::string ext = fullExtension(path);
-  const fs::path data = ext == ".hdr" || ext == ".hdr.gz" ? niftiPairDataFile(path) : path;
+  const fs::path data = ext == ".hdr" ? niftiPairDataFile(path) : path;
   const std::uint64_t total = decompressedSize(data, voxOffset + payload);
   const std::uint64_t found = total > voxOffset ? total - voxOffset : 0;
   if (found < payload) refuseTruncatedVoxelData(path, payload, found);

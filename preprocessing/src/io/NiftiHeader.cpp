@@ -114,14 +114,14 @@ NiftiHeader parseNiftiHeader(const std::vector<unsigned char>& bytes) {
 
 bool isAnalyzeHeader(const fs::path& path, const NiftiHeader& h) {
   const std::string ext = fullExtension(path);
-  return (ext == ".hdr" || ext == ".img" || ext == ".hdr.gz") && h.version == 1 && h.complete() &&
+  return (ext == ".hdr" || ext == ".img") && h.version == 1 && h.complete() &&
          !h.magicIs("ni1", 3) && !h.magicIs("n+1", 3);
 }
 
 fs::path niftiPairDataFile(const fs::path& hdr) {
   const std::string ext = fullExtension(hdr);
   std::string s = hdr.string();
-  s.replace(s.size() - ext.size(), ext.size(), ext == ".hdr.gz" ? ".img.gz" : ".img");
+  s.replace(s.size() - ext.size(), ext.size(), ".img");
   if (!fs::exists(s) && ext == ".hdr") {
     const std::string gz = s + ".gz";
     if (fs::exists(gz)) return gz;

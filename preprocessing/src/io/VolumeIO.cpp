@@ -172,15 +172,15 @@ void checkFinite(const Volume& v, const std::string& path) {
 bool isNifti(const fs::path& path) {
   const std::string ext = fullExtension(path);
   // A PNG (or other known format) named .nii is left to the general path, which names what it is.
-  if (ext == ".nii" || ext == ".nii.gz" || ext == ".hdr" || ext == ".hdr.gz")
+  if (ext == ".nii" || ext == ".nii.gz" || ext == ".hdr")
     return detail::looksLikeNifti(path) || detail::otherImageFormat(path).empty();
-  return ext != ".img" && ext != ".img.gz" && detail::looksLikeNifti(path);
+  return ext != ".img" && detail::looksLikeNifti(path);
 }
 
 // A .img named directly stands for its .hdr.
 fs::path niftiHeaderPath(const fs::path& path) {
   const std::string ext = fullExtension(path);
-  if (ext != ".img" && ext != ".img.gz") return path;
+  if (ext != ".img") return path;
   std::string s = path.string();
   s.replace(s.size() - ext.size(), ext.size(), ".hdr");
   if (!fs::exists(s)) throw IoError(path.string(), "image data without its header " + s);

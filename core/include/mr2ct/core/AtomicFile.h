@@ -14,6 +14,12 @@ std::filesystem::path temporarySibling(const std::filesystem::path& target);
 /// The multi-part extension of a file name in lower case: ".nii.gz", ".mha", ".csv", ...
 std::string fullExtension(const std::filesystem::path& p);
 
+/// The file name without its full extension, case kept: "a/Sct.NII.gz" → "Sct".
+std::string stemBeforeExtension(const std::filesystem::path& p);
+
+/// `suffix` inserted before the full extension, case kept: "a/sct.nii.gz" + "_std" → "a/sct_std.nii.gz".
+std::filesystem::path withSuffixBeforeExtension(const std::filesystem::path& p, const std::string& suffix);
+
 /// Calls write(tmp) and renames tmp to target. If write throws, tmp is removed and the exception
 /// propagates; target is untouched. Throws IoError when the target's folder does not exist.
 void writeAtomically(const std::filesystem::path& target,

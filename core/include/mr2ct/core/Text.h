@@ -7,6 +7,9 @@ namespace mr2ct {
 /// Without leading and trailing blanks (space, tab, CR, LF).
 std::string trim(const std::string& s);
 
+/// A DICOM text value without its padding: leading and trailing spaces, trailing NULs (UI pad).
+std::string trimDicomPadding(std::string s);
+
 /// ASCII lower case (file extensions, keys, enumerated values).
 std::string lower(std::string s);
 

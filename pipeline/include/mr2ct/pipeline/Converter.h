@@ -24,6 +24,7 @@
 #include "mr2ct/models/OdeSolver.h"
 #include "mr2ct/models/VolumeIntegrator.h"
 #include "mr2ct/pipeline/DicomCtSeriesWriter.h"
+#include "mr2ct/pipeline/Manifest.h"
 #include "mr2ct/preprocessing/InputTypicality.h"
 #include "mr2ct/preprocessing/PreprocessPlan.h"
 #include "mr2ct/preprocessing/VolumeIO.h"
@@ -141,8 +142,7 @@ struct BatchConvertOptions {
   int shardIndex = 0, shardCount = 1;  ///< --shard i/N: cases with position % N == i
   int jobs = 1;                     ///< cases converted concurrently
   std::string split;                ///< only cases of this split ("" = all)
-  std::filesystem::path dataRoot;   ///< manifest data root (else $MR2CT_DATA_DIR)
-  bool allowOutside = false;
+  ManifestOptions manifestOptions;  ///< data root, paths outside the manifest's folder
   void validate() const;
 };
 

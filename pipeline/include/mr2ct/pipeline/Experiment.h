@@ -19,14 +19,15 @@
 #include <string>
 #include <vector>
 
+#include "mr2ct/pipeline/Manifest.h"
+
 namespace mr2ct {
 
 struct ExperimentOptions {
   std::filesystem::path manifest;
   std::filesystem::path work;
   std::filesystem::path config;            ///< experiment INI with [preprocess] [train] [convert] [evaluate]
-  std::string dataRoot;                    ///< passed to stages that read the manifest
-  bool allowOutside = false;
+  ManifestOptions manifestOptions;         ///< passed to stages that read the manifest
   std::string split = "test";              ///< cases to convert and evaluate
   bool baseline = true;                    ///< also run and evaluate the bulk-density baseline
   int threads = 0;

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mr2ct/models/VolumeLikelihood.h"
+#include "mr2ct/pipeline/Manifest.h"
 
 namespace mr2ct {
 
@@ -64,8 +65,7 @@ struct LikelihoodBatchOptions {
   std::filesystem::path manifest;
   std::filesystem::path out;  ///< report CSV (written atomically after the last case)
   std::string split;          ///< only this split ("" = all cases with a CT)
-  std::string dataRoot;
-  bool allowOutside = false;
+  ManifestOptions manifestOptions;
 };
 
 struct LikelihoodBatchResult {

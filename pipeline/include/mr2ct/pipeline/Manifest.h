@@ -37,6 +37,7 @@ struct Manifest {
   std::string dataRootKey;      ///< the manifest's data-root sub-folder, "" when none
   nlohmann::json metadata = nlohmann::json::object();  ///< `# key: value` comments / extra JSON keys
   std::vector<ManifestCase> cases;
+  /// The cases of one split, in manifest order; "" selects every case (no case has an empty split).
   std::vector<const ManifestCase*> split(const std::string& name) const;
   const ManifestCase* find(const std::string& id) const;
 };

@@ -13,7 +13,10 @@ namespace mr2ct {
 using Vec3 = std::array<double, 3>;
 using Mat3 = std::array<double, 9>;  ///< row-major 3×3
 
-/// 3×3 algebra in one place (direction matrices, transforms, NIfTI orientations).
+/// 3-vector and 3×3 algebra in one place (direction matrices, transforms, NIfTI orientations,
+/// DICOM slice planes).
+double dot(const Vec3& a, const Vec3& b);
+Vec3 cross(const Vec3& a, const Vec3& b);
 double determinant(const Mat3& m);
 Mat3 inverse(const Mat3& m);  ///< the caller checks determinant(m) != 0
 Mat3 multiply(const Mat3& a, const Mat3& b);

@@ -34,6 +34,8 @@ nlohmann::json geometryToJson(const Geometry& g);
 /// DataError naming `context` when keys are missing or the geometry is invalid.
 Geometry geometryFromJson(const nlohmann::json& j, const std::string& context = "geometry");
 
+class TrainingStore;
+
 /// Writes a store under a temporary name and renames it into place on commit(); an interrupted or
 /// failing run never leaves a half-written file at the final path. With `resumeFrom` the finished
 /// cases of an existing store are copied first.
@@ -48,6 +50,8 @@ class TrainingStoreWriter {
   /// Copies the cases of an existing store (format version checked first), all of them or only
   /// those in `only`; cases already present are skipped. Returns the ids copied. (--resume)
   std::vector<std::string> copyCasesFrom(const std::filesystem::path& existing, const std::vector<std::string>& only = {});
+  /// The same from a store already open (its format version was checked when it was opened).
+  std::vector<std::string> copyCasesFrom(const TrainingStore& source, const std::vector<std::string>& only = {});
   /// DataError for an unsafe id, unknown split, sizes that differ from info.geometry, a duplicate id.
   void writeCase(const StoredCaseInfo& info, const Volume& mr, const Volume& ct, const Mask& mask, const Mask& valid);
   void commit();
