@@ -22,6 +22,7 @@ C=$OUT/confirm
 mkdir -p "$C"
 [ $# -gt 0 ] || { echo "usage: ablation_confirm.sh ROW [ROW ...]" >&2; exit 2; }
 export MR2CT MANIFEST MR2CT_DATA_DIR C NFES SPLIT
+. "$HERE/nfe_sweep.sh"
 
 # The bulk-density baseline of every val subject, once.
 if [ ! -s "$C/baseline/report/summary.json" ]; then
@@ -46,18 +47,7 @@ confirm_one() {
   local model=$1 name; name=$(basename "$1")
   local d=$C/$name last=${NFES##* }
   [ -s "$d/nfe$last/report/summary.json" ] && return 0
-  mkdir -p "$d/sweep"
-  local t0; t0=$(date +%s.%N)
-  "$MR2CT" convert --model "$model" --manifest "$MANIFEST" --data-root "$MR2CT_DATA_DIR" --split "$SPLIT" \
-    --out-dir "$d/sweep" --nfe-sweep "$(echo $NFES | tr ' ' ,)" --threads 1 --quiet
-  local n; n=$(ls "$d/sweep"/*_nfe1.nii.gz | wc -l)
-  echo "{\"seconds_per_volume_sweep\": $(echo "($(date +%s.%N) - $t0) / $n" | bc -l)}" > "$d/convert_time.json"
-  for k in $NFES; do
-    mkdir -p "$d/nfe$k/sct"
-    for f in "$d/sweep"/*_nfe$k.nii.gz; do b=$(basename "$f"); mv "$f" "$d/nfe$k/sct/${b%_nfe$k.nii.gz}.nii.gz"; done
-    "$MR2CT" evaluate --manifest "$MANIFEST" --data-root "$MR2CT_DATA_DIR" --pred-dir "$d/nfe$k/sct" \
-      --out "$d/nfe$k/report" --split "$SPLIT" --profile synthrad2023 --no-montage --threads 1 --quiet
-  done
+  sweep_and_evaluate "$model" "$d"
   echo "[$(date +%H:%M:%S)] confirmed $name" >&2
 }
 export -f confirm_one

@@ -21,20 +21,13 @@ MANIFEST=${MANIFEST:-$HERE/../data_manifests/brainweb20-paired.csv}
 mkdir -p "${OUT:=$HERE/../runs/precision}"
 OUT=$(cd "$OUT" && pwd)
 export MR2CT MANIFEST MR2CT_DATA_DIR OUT NFES SPLIT
+. "$HERE/nfe_sweep.sh"
 
 convert_one() {  # convert_one MODEL PRECISION
   local model=$1 precision=$2 d; d=$OUT/$(basename "$1")/$2
   local last=${NFES##* }
   [ -s "$d/nfe$last/report/summary.json" ] && return 0
-  mkdir -p "$d/sweep"
-  "$MR2CT" convert --model "$model" --manifest "$MANIFEST" --data-root "$MR2CT_DATA_DIR" --split "$SPLIT" \
-    --out-dir "$d/sweep" --nfe-sweep "$(echo $NFES | tr ' ' ,)" --precision "$precision" --threads 1 --quiet
-  for k in $NFES; do
-    mkdir -p "$d/nfe$k/sct"
-    for f in "$d/sweep"/*_nfe$k.nii.gz; do b=$(basename "$f"); mv "$f" "$d/nfe$k/sct/${b%_nfe$k.nii.gz}.nii.gz"; done
-    "$MR2CT" evaluate --manifest "$MANIFEST" --data-root "$MR2CT_DATA_DIR" --pred-dir "$d/nfe$k/sct" \
-      --out "$d/nfe$k/report" --split "$SPLIT" --profile synthrad2023 --no-montage --threads 1 --quiet
-  done
+  sweep_and_evaluate "$model" "$d" --precision "$precision"
   echo "[$(date +%H:%M:%S)] $(basename "$model") $precision done" >&2
 }
 export -f convert_one
