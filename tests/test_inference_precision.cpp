@@ -3,11 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
 
 #include "mr2ct/core/Error.h"
+#include "mr2ct/models/ChannelsLastConcat.h"
+#include "mr2ct/models/ChannelsLastGroupNorm.h"
 #include "mr2ct/models/InferencePrecision.h"
 #include "mr2ct/models/VelocityUNet.h"
 
@@ -65,6 +68,58 @@ TEST(InferencePrecision, Bf16VelocityIsCloseToFp32In2dChannelsLast) {
 // Slices large enough that a group holds thousands of voxels: LibTorch 1.13's bf16 channels-last
 // GroupNorm on the CPU drifted there (0.66 relative error at 64²) while 16² stayed within bounds.
 TEST(InferencePrecision, Bf16VelocityIsCloseToFp32OnLargerSlices) { expectBf16CloseToFp32(tiny2d(), {64, 64}, true); }
+
+// The fused bf16 channels-last GroupNorm (+ SiLU) against float32 group_norm (+ silu) of the same
+// bf16 values: one rounding to bf16 at the end, so each value within one unit roundoff of the
+// reference (plus float32's own error, which matters only near zero). A mean far from zero and odd shapes (C = 48 in
+// 6 groups, 37×29 positions) check the statistics; a NaN input stays NaN.
+TEST(InferencePrecision, FusedChannelsLastGroupNormIsFloat32GroupNormRoundedOnce) {
+  torch::manual_seed(3);
+  const auto x = (torch::randn({2, 48, 37, 29}) * 3 + 5).to(torch::kBFloat16).contiguous(torch::MemoryFormat::ChannelsLast);
+  const auto weight = torch::randn({48}), bias = torch::randn({48});
+  ASSERT_TRUE(groupNormChannelsLastBf16Applies(x));
+  for (const bool silu : {false, true}) {
+    SCOPED_TRACE(silu ? "GroupNorm + SiLU" : "GroupNorm");
+    const auto y = groupNormChannelsLastBf16(x, 6, weight, bias, 1e-5, silu);
+    EXPECT_EQ(y.scalar_type(), torch::kBFloat16);
+    EXPECT_TRUE(y.is_contiguous(torch::MemoryFormat::ChannelsLast));
+    auto reference = torch::group_norm(x.to(torch::kFloat), 6, weight, bias, 1e-5);
+    if (silu) reference = torch::silu(reference);
+    const auto error = (y.to(torch::kFloat) - reference).abs();
+    // Near zero, y is the difference of terms of size |x̂ w| + |b| ≲ 10 computed in float32 here
+    // and in the reference: each side carries ~2^-24 · 10 · (a few operations) < 1e-5 absolute.
+    const auto bound = reference.abs() * kUnitRoundoff + 1e-5;
+    EXPECT_TRUE((error <= bound).all().item<bool>()) << "largest error " << error.max().item<double>()
+        << ", largest error / (|reference| u) " << (error / (reference.abs() * kUnitRoundoff + 1e-30)).max().item<double>();
+    EXPECT_GT(error.max().item<double>(), 0.0) << "bf16 output, so some rounding";
+  }
+  auto withNan = x.clone();
+  withNan[1][7][3][4] = std::numeric_limits<float>::quiet_NaN();
+  const auto y = groupNormChannelsLastBf16(withNan, 6, weight, bias, 1e-5, true);
+  EXPECT_TRUE(torch::isnan(y[1][7][3][4]).item<bool>());
+  EXPECT_FALSE(torch::isnan(y[0]).any().item<bool>()) << "another sample's statistics are untouched";
+  EXPECT_FALSE(groupNormChannelsLastBf16Applies(x.contiguous())) << "NCHW is not this kernel's layout";
+  EXPECT_THROW(groupNormChannelsLastBf16(x, 5, weight, bias, 1e-5, false), UsageError);
+}
+
+TEST(InferencePrecision, ChannelsLastConcatEqualsCat) {
+  torch::manual_seed(4);
+  const auto cl = torch::MemoryFormat::ChannelsLast;
+  for (const auto type : {torch::kBFloat16, torch::kFloat}) {
+    const auto a = torch::randn({3, 5, 7, 9}).to(type).contiguous(cl);
+    const auto b = torch::randn({3, 2, 7, 9}).to(type).contiguous(cl);
+    ASSERT_TRUE(concatChannelsLastApplies(a, b));
+    const auto y = concatChannelsLast(a, b);
+    EXPECT_TRUE(y.is_contiguous(cl));
+    EXPECT_TRUE(torch::equal(y, torch::cat({a, b}, 1)));
+  }
+  const auto a = torch::randn({3, 5, 7, 9}).contiguous(cl);
+  EXPECT_FALSE(concatChannelsLastApplies(a, torch::randn({3, 2, 7, 9}))) << "NCHW b";
+  EXPECT_FALSE(concatChannelsLastApplies(a, torch::randn({3, 2, 7, 8}).contiguous(cl))) << "other width";
+  EXPECT_FALSE(concatChannelsLastApplies(a, torch::randn({3, 2, 7, 9}).to(torch::kBFloat16).contiguous(cl)));
+  EXPECT_FALSE(concatChannelsLastApplies(a.clone().requires_grad_(), a)) << "autograd needs torch::cat";
+  EXPECT_THROW(concatChannelsLast(a, torch::randn({3, 2, 7, 9})), UsageError);
+}
 
 TEST(InferencePrecision, Bf16VelocityIsCloseToFp32In3d) { expectBf16CloseToFp32(tiny3d(), {8, 8, 8}, false); }
 

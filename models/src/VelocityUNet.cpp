@@ -4,6 +4,8 @@
 #include <sstream>
 
 #include "mr2ct/core/Error.h"
+#include "mr2ct/models/ChannelsLastConcat.h"
+#include "mr2ct/models/ChannelsLastGroupNorm.h"
 
 namespace mr2ct {
 
@@ -34,6 +36,19 @@ torch::Tensor siluFast(const torch::Tensor& x) {
   if (x.scalar_type() != torch::kBFloat16 || torch::GradMode::is_enabled()) return torch::silu(x);
   torch::Tensor s = torch::sigmoid(x);
   return s.mul_(x);
+}
+
+/// GroupNorm, then SiLU when `silu`. A bf16 inference network's channels-last activations take the
+/// fused pass of ChannelsLastGroupNorm.h (statistics in double, one bf16 rounding); everything else
+/// (float32, training, NCHW, 3D) normFloat and siluFast.
+torch::Tensor normalized(torch::nn::GroupNorm& norm, const torch::Tensor& x, bool silu) {
+  if (norm->weight.scalar_type() == torch::kBFloat16 && !torch::GradMode::is_enabled() &&
+      groupNormChannelsLastBf16Applies(x) && !x.is_contiguous()) {
+    const auto& o = norm->options;
+    return groupNormChannelsLastBf16(x, o.num_groups(), norm->weight, norm->bias, o.eps(), silu);
+  }
+  torch::Tensor h = normFloat(norm, x);
+  return silu ? siluFast(h) : h;
 }
 
 /// Nearest ×2 upsampling. Channels-last 2D: one copy of an expanded NHWC view into a channels-last
@@ -82,13 +97,13 @@ ResBlockImpl::ResBlockImpl(int dims, int64_t in, int64_t out, int64_t timeDim, i
 }
 
 torch::Tensor ResBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& tembActivated) {
-  torch::Tensor h = conv1(siluFast(normFloat(norm1, x)));
+  torch::Tensor h = conv1(normalized(norm1, x, true));
   // [B, out] → [B, out, 1, 1(, 1)], broadcast over space.
   torch::Tensor tproj = timeProjection(tembActivated);
   std::vector<int64_t> shape{tproj.size(0), tproj.size(1)};
   for (int64_t i = 2; i < h.dim(); ++i) shape.push_back(1);
   h = h + tproj.view(shape);
-  h = conv2(siluFast(normFloat(norm2, h)));
+  h = conv2(normalized(norm2, h, true));
   return (skip ? skip(x) : x) + h;
 }
 
@@ -99,7 +114,7 @@ SelfAttentionImpl::SelfAttentionImpl(int dims, int64_t channels, int64_t groups)
 
 torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x) {
   const int64_t b = x.size(0), c = x.size(1);
-  auto q_k_v = qkv(normFloat(norm, x)).reshape({b, 3, c, -1}).unbind(1);  // each [B, C, N]
+  auto q_k_v = qkv(normalized(norm, x, false)).reshape({b, 3, c, -1}).unbind(1);  // each [B, C, N]
   const torch::Tensor q = q_k_v[0].transpose(1, 2);           // [B, N, C]
   const torch::Tensor attn = torch::softmax(torch::bmm(q, q_k_v[1]) / std::sqrt(double(c)), -1);  // [B, N, N]
   const torch::Tensor out = torch::bmm(q_k_v[2], attn.transpose(1, 2));                         // [B, C, N]
@@ -223,13 +238,14 @@ torch::Tensor VelocityUNetImpl::forward(const torch::Tensor& x_t, const torch::T
   if (attention_) h = attention_(h);
   h = middle2_(h, temb);
   for (size_t l = levels; l-- > 0;) {
-    h = torch::cat({h, skips[l]}, 1);
+    h = concatChannelsLastApplies(h, skips[l]) && !h.is_contiguous() ? concatChannelsLast(h, skips[l])
+                                                                      : torch::cat({h, skips[l]}, 1);
     for (auto& block : decoder_[l]) h = block(h, temb);
     if (l > 0) {
       h = upsample_[l](upsampleNearest2x(h, spatialDims));
     }
   }
-  return head_(siluFast(normFloat(headNorm_, h))).to(x_t.scalar_type());
+  return head_(normalized(headNorm_, h, true)).to(x_t.scalar_type());
 }
 
 void VelocityUNetImpl::prepareForInference(at::ScalarType type, bool channelsLast) {
