@@ -22,6 +22,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 COLOURS = ["C0", "C3", "C2", "C1", "C4", "C5", "C6", "C7"]
 
 
+def finish(fig, ax, xlabel, ylabel, title, out):
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out)
+    print(f"plot: {out}")
+
+
 def nfe_plot(confirm, out):
     data = json.load(open(confirm))
     base = data["baseline"]
@@ -40,14 +51,8 @@ def nfe_plot(confirm, out):
     ax.set_xticks(nfes)
     ax.set_xticklabels([str(n) for n in nfes])
     ax.set_ylim(0, 1.1 * base["mae"])
-    ax.set_xlabel("NFE (Euler steps, network evaluations per slice)")
-    ax.set_ylabel("MAE inside the body (HU)")
-    ax.set_title("brainweb20-paired, val subjects, whole volumes")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out)
-    print(f"plot: {out}")
+    finish(fig, ax, "NFE (Euler steps, network evaluations per slice)", "MAE inside the body (HU)",
+           "brainweb20-paired, val subjects, whole volumes", out)
 
 
 def log_curve(model):
@@ -61,24 +66,21 @@ def log_curve(model):
             minutes += every * batch / rate / 60.0
         if row["val_mae_hu"]:
             pts.append((minutes, float(row["val_mae_hu"]), int(row["step"])))
-    return pts
+    return pts, train["validation_nfe"]
 
 
 def minutes_plot(models, out):
     fig, ax = plt.subplots(figsize=(6, 4.5), dpi=120)
+    nfes = set()
     for colour, model in zip(COLOURS, models):
-        pts = log_curve(model)
+        pts, nfe = log_curve(model)
+        nfes.add(nfe)
         if pts:
             ax.plot([p[0] for p in pts], [p[1] for p in pts], "-o", color=colour, label=os.path.basename(model))
             print(os.path.basename(model), " ".join(f"{m:.1f} min {v:.1f} HU (step {s})" for m, v, s in pts))
-    ax.set_xlabel("training minutes (one core of the 2-core VM)")
-    ax.set_ylabel("validation MAE, Euler NFE 4 (HU)")
-    ax.set_title("brainweb20-paired: MAE against training time")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out)
-    print(f"plot: {out}")
+    nfe = "/".join(str(n) for n in sorted(nfes))
+    finish(fig, ax, "training minutes (one core of the 2-core VM)", f"validation MAE, Euler NFE {nfe} (HU)",
+           "brainweb20-paired: MAE against training time", out)
 
 
 def main():

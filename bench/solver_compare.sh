@@ -20,6 +20,7 @@ MANIFEST=$HERE/../data_manifests/brainweb20-paired.csv
 mkdir -p "${OUT:=$HERE/../runs/solvers}"
 OUT=$(cd "$OUT" && pwd)
 export MR2CT MANIFEST MR2CT_DATA_DIR OUT SPLIT
+. "$HERE/nfe_sweep.sh"
 
 one() {  # one MODEL SOLVER NFE -> OUT/<model>/<solver>-nfe<NFE>/{sct,report,seconds}
   local model=$1 solver=$2 nfe=$3 per=1
@@ -32,8 +33,7 @@ one() {  # one MODEL SOLVER NFE -> OUT/<model>/<solver>-nfe<NFE>/{sct,report,sec
   "$MR2CT" convert --model "$model" --manifest "$MANIFEST" --data-root "$MR2CT_DATA_DIR" --split "$SPLIT" \
     --out-dir "$d/sct" --solver "$solver" --steps $((nfe / per)) --threads 1 --quiet
   echo "($(date +%s.%N) - $t0) / $(ls "$d/sct"/*.nii.gz | wc -l)" | bc -l > "$d/seconds"
-  "$MR2CT" evaluate --manifest "$MANIFEST" --data-root "$MR2CT_DATA_DIR" --pred-dir "$d/sct" \
-    --out "$d/report" --split "$SPLIT" --profile synthrad2023 --no-montage --threads 1 --quiet
+  evaluate_predictions "$d/sct" "$d/report"
 }
 export -f one
 for m in "$@"; do for s in $SOLVERS; do for n in $NFES; do printf '%s\t%s\t%s\0' "$(cd "$m" && pwd)" "$s" "$n"; done; done; done |
