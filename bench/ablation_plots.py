@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Plots of README "Quality → Ablation" (issue 15).
 
   ablation_plots.py CONFIRM_JSON OUT_PNG_NFE --models MODEL_DIR [MODEL_DIR ...] --minutes OUT_PNG_MIN
@@ -14,8 +14,12 @@ import csv
 import json
 import os
 
-import matplotlib
+import sys
 
+try:
+    import matplotlib
+except ImportError:
+    sys.exit("ablation_plots.py: needs matplotlib (apt-get install python3-matplotlib)")
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
