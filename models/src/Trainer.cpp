@@ -418,6 +418,9 @@ TrainSummary trainModel(const ModelConfig& config, const TrainingDataSource& dat
   if (run.resume) {
     step = state.load(outDir);
     logRows = readLogRows(trainLogPath(outDir), step);
+    // A kill between the two files of a checkpoint leaves weights.pt one checkpoint behind
+    // train_state.pt; the weights are derived from the state, so write them again.
+    if (writer) saveWeights(*state.ema, modelWeightsPath(outDir));
     spdlog::info("resuming {} at step {}", outDir.string(), step);
   }
   if (reducer) {  // every rank starts from rank 0's weights (also a barrier before rank 0 writes)
