@@ -8,7 +8,9 @@
 # ROWS: bench/ablation/brainweb-short.rows by default ("name | store | train options" per line;
 # store = percentile, n4 or zscore: the MR normalization of the training store).
 # Environment: OUT (runs/ablation), SEEDS ("1 2"), JOBS (2), STEPS (override the INI's steps),
-# INI (data_manifests/brainweb20-experiment.ini). Rerunning skips the models that finished.
+# INI (data_manifests/brainweb20-experiment.ini), ONLY (train only these models, e.g.
+# "mr-sigma1-long-s2 noise-long-s2"; the table still covers every row and seed that finished).
+# Rerunning skips the models that finished.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROWS=$(cd "$(dirname "${1:-$HERE/ablation/brainweb-short.rows}")" && pwd)/$(basename "${1:-brainweb-short.rows}")
@@ -52,6 +54,7 @@ while IFS='|' read -r name st opts; do
   [ -z "$name" ] || [[ "$name" == \#* ]] && continue
   path=$(store "$st")
   for seed in $SEEDS; do
+    [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name-s$seed "* ]] && continue
     echo "$OUT/models/$name-s$seed|$path|$seed|$opts" >> "$jobs"
   done
 done < "$ROWS"
