@@ -15,6 +15,11 @@
 
 #include <nlohmann/json.hpp>
 
+#if __has_include(<torch/csrc/autograd/profiler_legacy.h>)
+#include <torch/csrc/autograd/profiler_legacy.h>
+#define MR2CT_HAVE_LEGACY_PROFILER 1
+#endif
+
 #include "mr2ct/models/FlowMatching.h"
 #include "mr2ct/models/MixedPrecision.h"
 #include "mr2ct/models/Runtime.h"
@@ -33,12 +38,14 @@ double median(std::vector<double> v) {
 void usage() {
   std::cerr << "train_throughput [--preset unet2d-bench] [--size 256] [--batch 4] [--steps 5] [--warmup 3]\n"
                "                 [--threads 1] [--malloc tuned|default] [--channels-last 0|1] [--bf16 0|1]\n"
-               "                 [--device cpu|cuda] [--seed 0]\n";
+               "                 [--device cpu|cuda] [--seed 0] [--trace FILE.json]\n"
+               "--trace: a Chrome trace of the last timed step (forward, backward, optimizer) that\n"
+               "         bench/bf16_profile.py sums per op kind\n";
 }
 
 /// The command line; defaults as in usage().
 struct Options {
-  std::string preset = "unet2d-bench", malloc = "tuned", deviceName = "cpu";
+  std::string preset = "unet2d-bench", malloc = "tuned", deviceName = "cpu", trace;
   int64_t size = 256, batch = 4, steps = 5, warmup = 3, seed = 0;
   int threads = 1;
   bool channelsLast = true, bf16 = false;
@@ -79,6 +86,8 @@ std::optional<int> parseOptions(int argc, char** argv, Options& o) {
       o.deviceName = v;
     else if (a == "--seed")
       o.seed = std::stoll(v);
+    else if (a == "--trace")
+      o.trace = v;
     else {
       usage();
       return 2;
@@ -107,6 +116,10 @@ Timing timeSteps(VelocityUNet& net, const Options& o, const torch::Device& devic
   for (int64_t i = 0; i < o.warmup + o.steps; ++i) {
     const auto idx = torch::randint(pool, {o.batch}, torch::kLong);
     const auto x0 = mr.index_select(0, idx).to(device), x1 = ct.index_select(0, idx).to(device);
+#ifdef MR2CT_HAVE_LEGACY_PROFILER
+    std::optional<torch::autograd::profiler::RecordProfile> profiling;
+    if (!o.trace.empty() && i + 1 == o.warmup + o.steps) profiling.emplace(o.trace);
+#endif
     const auto start = std::chrono::steady_clock::now();
     const auto t = torch::rand({o.batch}, torch::TensorOptions().device(device));
     const PathSample s = path.sample(x0, x1, t);
@@ -119,7 +132,8 @@ Timing timeSteps(VelocityUNet& net, const Options& o, const torch::Device& devic
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::cerr << (i < o.warmup ? "warmup " : "step ") << i << "  loss " << timing.lastLoss << "  " << dt * 1000
               << " ms\n";
-    if (i >= o.warmup) timing.stepSeconds.push_back(dt);
+    const bool traced = !o.trace.empty() && i + 1 == o.warmup + o.steps;  // the profiler's overhead is not timed
+    if (i >= o.warmup && (!traced || o.steps == 1)) timing.stepSeconds.push_back(dt);
   }
   return timing;
 }

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <tuple>
 
 #include "mr2ct/core/Error.h"
 #include "mr2ct/models/ChannelsLastConcat.h"
@@ -100,6 +101,51 @@ TEST(InferencePrecision, FusedChannelsLastGroupNormIsFloat32GroupNormRoundedOnce
   EXPECT_FALSE(torch::isnan(y[0]).any().item<bool>()) << "another sample's statistics are untouched";
   EXPECT_FALSE(groupNormChannelsLastBf16Applies(x.contiguous())) << "NCHW is not this kernel's layout";
   EXPECT_THROW(groupNormChannelsLastBf16(x, 5, weight, bias, 1e-5, false), UsageError);
+}
+
+// The training form's backward against autograd through float32 group_norm (+ silu) of the same
+// bf16 values, which is what bf16 autocast training computed before (then rounded dx to bf16).
+// dx is rounded once, so within u of the reference plus float32's cancellation in
+// rstd·(w·dz − mean(w·dz) − x̂·mean(w·dz·x̂)), bounded by 1e-5 of the largest term; dw and db are
+// float32 sums of 2·37·29·8 products, compared at 1e-4 relative to their largest entry.
+TEST(InferencePrecision, FusedChannelsLastGroupNormBackwardIsFloat32Derivative) {
+  torch::manual_seed(5);
+  const auto cl = torch::MemoryFormat::ChannelsLast;
+  const auto x = (torch::randn({2, 48, 37, 29}) * 3 + 5).to(torch::kBFloat16).contiguous(cl);
+  const auto dy = torch::randn({2, 48, 37, 29}).to(torch::kBFloat16).contiguous(cl);
+  for (const bool silu : {false, true}) {
+    SCOPED_TRACE(silu ? "GroupNorm + SiLU" : "GroupNorm");
+    const auto weight = torch::randn({48}).requires_grad_(), bias = torch::randn({48}).requires_grad_();
+    const auto xb = x.detach().requires_grad_();
+    const auto y = groupNormChannelsLastBf16Differentiable(xb, 6, weight, bias, 1e-5, silu);
+    EXPECT_EQ(y.scalar_type(), torch::kBFloat16);
+    EXPECT_TRUE((y == groupNormChannelsLastBf16(x, 6, weight.detach(), bias.detach(), 1e-5, silu)).all().item<bool>())
+        << "the training form's output is the inference kernel's";
+    y.backward(dy);
+
+    const auto xf = x.to(torch::kFloat).requires_grad_();
+    const auto wf = weight.detach().clone().requires_grad_(), bf = bias.detach().clone().requires_grad_();
+    auto reference = torch::group_norm(xf, 6, wf, bf, 1e-5);
+    if (silu) reference = torch::silu(reference);
+    reference.backward(dy.to(torch::kFloat));
+
+    ASSERT_TRUE(xb.grad().defined());
+    EXPECT_EQ(xb.grad().scalar_type(), torch::kBFloat16);
+    const auto dx = xb.grad().to(torch::kFloat), dxRef = xf.grad();
+    const auto error = (dx - dxRef).abs();
+    const auto bound = dxRef.abs() * kUnitRoundoff + 1e-5 * dxRef.abs().max();
+    EXPECT_TRUE((error <= bound).all().item<bool>()) << "largest dx error " << error.max().item<double>()
+        << " at |dx| max " << dxRef.abs().max().item<double>();
+    EXPECT_GT(error.max().item<double>(), 0.0) << "dx is bf16, so some rounding";
+    for (const auto& [ours, ref, name] : {std::tuple{weight.grad(), wf.grad(), "weight"}, std::tuple{bias.grad(), bf.grad(), "bias"}}) {
+      ASSERT_TRUE(ours.defined()) << name;
+      EXPECT_EQ(ours.scalar_type(), torch::kFloat) << name;
+      const double err = (ours - ref).abs().max().item<double>(), scale = ref.abs().max().item<double>();
+      EXPECT_LE(err, 1e-4 * scale) << name << " gradient off by " << err << " of " << scale;
+    }
+  }
+  EXPECT_THROW(groupNormChannelsLastBf16Differentiable(x.contiguous(), 6, torch::ones({48}), torch::zeros({48}), 1e-5, true),
+               UsageError);
 }
 
 TEST(InferencePrecision, ChannelsLastConcatEqualsCat) {

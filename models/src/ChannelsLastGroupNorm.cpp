@@ -1,6 +1,7 @@
 #include "mr2ct/models/ChannelsLastGroupNorm.h"
 
 #include <ATen/Parallel.h>
+#include <torch/csrc/autograd/custom_function.h>
 
 #include <algorithm>
 #include <cmath>
@@ -60,6 +61,12 @@ inline float expApprox(float x) {
   return e * scale;
 }
 
+/// d silu(z) / dz = σ(z)·(1 + z·(1 − σ(z))).
+inline float siluDerivative(float z) {
+  const float sig = 1.0f / (1.0f + expApprox(-z));
+  return sig * (1.0f + z * (1.0f - sig));
+}
+
 /// Per-channel sum and sum of squares of `rows` rows of C values.
 MR2CT_VECTOR_CLONES
 void accumulateRows(const std::uint16_t* x, int64_t rows, int64_t c, double* sum, double* sumSq) {
@@ -94,6 +101,60 @@ void normalizeValues(const std::uint16_t* x, std::uint16_t* y, int64_t count, co
   }
 }
 
+/// Backward, first pass: per channel (as tile positions) Σ dz and Σ dz·x̂ over `count` values,
+/// where z = x·scale + shift is the normalized value, dz = dy·silu'(z) (dy without SiLU) and
+/// x̂ = x·hatScale + hatShift. Accumulates into sum1/sum2 (length `tile`).
+MR2CT_VECTOR_CLONES
+void accumulateGradients(const std::uint16_t* x, const std::uint16_t* dy, int64_t count, const float* scale,
+                         const float* shift, const float* hatScale, const float* hatShift, int64_t tile, bool silu,
+                         float* sum1, float* sum2) {
+  // Two loops rather than a branch inside one: GCC vectorizes neither with the branch in it.
+  for (int64_t start = 0; start < count; start += tile) {
+    const int64_t len = std::min(tile, count - start);
+    const std::uint16_t* in = x + start;
+    const std::uint16_t* grad = dy + start;
+    if (silu) {
+      for (int64_t k = 0; k < len; ++k) {
+        const float v = fromBf16(in[k]);
+        const float d = fromBf16(grad[k]) * siluDerivative(v * scale[k] + shift[k]);
+        sum1[k] += d;
+        sum2[k] += d * (v * hatScale[k] + hatShift[k]);
+      }
+    } else {
+      for (int64_t k = 0; k < len; ++k) {
+        const float v = fromBf16(in[k]), d = fromBf16(grad[k]);
+        sum1[k] += d;
+        sum2[k] += d * (v * hatScale[k] + hatShift[k]);
+      }
+    }
+  }
+}
+
+/// Backward, second pass: dx = a·dz + b·x + c per channel (tiles as above), rounded to bf16.
+MR2CT_VECTOR_CLONES
+void inputGradient(const std::uint16_t* x, const std::uint16_t* dy, std::uint16_t* dx, int64_t count,
+                   const float* scale, const float* shift, const float* a, const float* b, const float* c,
+                   int64_t tile, bool silu) {
+  for (int64_t start = 0; start < count; start += tile) {
+    const int64_t len = std::min(tile, count - start);
+    const std::uint16_t* in = x + start;
+    const std::uint16_t* grad = dy + start;
+    std::uint16_t* out = dx + start;
+    if (silu) {
+      for (int64_t k = 0; k < len; ++k) {
+        const float v = fromBf16(in[k]);
+        const float d = fromBf16(grad[k]) * siluDerivative(v * scale[k] + shift[k]);
+        out[k] = toBf16(a[k] * d + b[k] * v + c[k]);
+      }
+    } else {
+      for (int64_t k = 0; k < len; ++k) {
+        const float v = fromBf16(in[k]);
+        out[k] = toBf16(a[k] * fromBf16(grad[k]) + b[k] * v + c[k]);
+      }
+    }
+  }
+}
+
 std::vector<float> asFloats(const torch::Tensor& t) {
   const torch::Tensor f = t.detach().to(torch::kCPU, torch::kFloat).contiguous();
   return std::vector<float>(f.data_ptr<float>(), f.data_ptr<float>() + f.numel());
@@ -101,6 +162,210 @@ std::vector<float> asFloats(const torch::Tensor& t) {
 
 constexpr int64_t kRowsPerTask = 1024;
 constexpr int64_t kTileValues = 512;
+
+const std::uint16_t* bf16Data(const torch::Tensor& t) {
+  return reinterpret_cast<const std::uint16_t*>(t.data_ptr<at::BFloat16>());
+}
+std::uint16_t* bf16Data(torch::Tensor& t) { return reinterpret_cast<std::uint16_t*>(t.data_ptr<at::BFloat16>()); }
+
+/// Shape of one call: N samples of HW positions × C channels in G groups, cut into tasks of
+/// kRowsPerTask positions; per-channel constants are laid out as tiles of whole rows.
+struct Layout {
+  int64_t n, c, hw, groups, perGroup, blocks, tileRows, tile;
+  Layout(const torch::Tensor& x, int64_t g)
+      : n(x.size(0)), c(x.size(1)), hw(x.size(2) * x.size(3)), groups(g), perGroup(x.size(1) / g),
+        blocks((hw + kRowsPerTask - 1) / kRowsPerTask), tileRows(std::max<int64_t>(1, kTileValues / c)),
+        tile(tileRows * c) {}
+  /// Runs fn(sample, firstRow, rows, task) for every task, in parallel.
+  template <class Fn>
+  void forEachTask(const Fn& fn) const {
+    at::parallel_for(0, n * blocks, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t task = begin; task < end; ++task) {
+        const int64_t s = task / blocks, first = (task % blocks) * kRowsPerTask;
+        fn(s, first, std::min(kRowsPerTask, hw - first), task);
+      }
+    });
+  }
+  /// Writes value(k) for channel k into every row of sample s's tile of `out` (length n·tile).
+  template <class Fn>
+  void fillTile(std::vector<float>& out, int64_t s, const Fn& value) const {
+    for (int64_t k = 0; k < c; ++k) {
+      const float v = float(value(k));
+      for (int64_t r = 0; r < tileRows; ++r) out[std::size_t(s * tile + r * c + k)] = v;
+    }
+  }
+};
+
+/// Mean and 1/sqrt(var + eps) per (sample, group), from sums in double of the bf16 values.
+struct GroupStatistics {
+  std::vector<double> mean, rstd;  ///< [n · groups]
+};
+
+GroupStatistics groupStatistics(const std::uint16_t* in, const Layout& l, double eps) {
+  std::vector<double> partial(std::size_t(l.n * l.blocks * 2 * l.c), 0.0);
+  l.forEachTask([&](int64_t s, int64_t first, int64_t rows, int64_t task) {
+    double* slot = partial.data() + task * 2 * l.c;
+    accumulateRows(in + (s * l.hw + first) * l.c, rows, l.c, slot, slot + l.c);
+  });
+  GroupStatistics st{std::vector<double>(std::size_t(l.n * l.groups)), std::vector<double>(std::size_t(l.n * l.groups))};
+  for (int64_t s = 0; s < l.n; ++s)
+    for (int64_t g = 0; g < l.groups; ++g) {
+      double sum = 0, sumSq = 0;
+      for (int64_t b = 0; b < l.blocks; ++b)
+        for (int64_t k = g * l.perGroup; k < (g + 1) * l.perGroup; ++k) {
+          sum += partial[std::size_t(((s * l.blocks + b) * 2) * l.c + k)];
+          sumSq += partial[std::size_t(((s * l.blocks + b) * 2 + 1) * l.c + k)];
+        }
+      const double count = double(l.perGroup * l.hw), mean = sum / count;
+      const double var = std::max(0.0, sumSq / count - mean * mean);
+      st.mean[std::size_t(s * l.groups + g)] = mean;
+      st.rstd[std::size_t(s * l.groups + g)] = 1.0 / std::sqrt(var + eps);
+    }
+  return st;
+}
+
+/// The normalized value z = x·scale + shift per channel: scale = rstd·w, shift = b − mean·rstd·w.
+void affineTiles(const Layout& l, const GroupStatistics& st, const std::vector<float>& w, const std::vector<float>& b,
+                 std::vector<float>& scale, std::vector<float>& shift) {
+  scale.assign(std::size_t(l.n * l.tile), 0.0f);
+  shift.assign(std::size_t(l.n * l.tile), 0.0f);
+  for (int64_t s = 0; s < l.n; ++s) {
+    const auto at = [&](int64_t k) { return std::size_t(s * l.groups + k / l.perGroup); };
+    l.fillTile(scale, s, [&](int64_t k) { return st.rstd[at(k)] * double(w[std::size_t(k)]); });
+    l.fillTile(shift, s, [&](int64_t k) {
+      return double(b[std::size_t(k)]) - st.mean[at(k)] * st.rstd[at(k)] * double(w[std::size_t(k)]);
+    });
+  }
+}
+
+void checkArguments(const torch::Tensor& x, int64_t groups, const torch::Tensor& weight, const torch::Tensor& bias,
+                    const char* who) {
+  if (!groupNormChannelsLastBf16Applies(x))
+    throw UsageError(std::string(who) + ": x must be a CPU bf16 channels-last 4-D tensor");
+  const int64_t c = x.size(1);
+  if (groups < 1 || c % groups != 0 || weight.numel() != c || bias.numel() != c)
+    throw UsageError(std::string(who) + ": channels must be a multiple of groups, weight and bias [C]");
+}
+
+torch::Tensor forwardPass(const torch::Tensor& x, const Layout& l, const GroupStatistics& st,
+                          const torch::Tensor& weight, const torch::Tensor& bias, bool silu) {
+  torch::Tensor y = torch::empty_like(x, x.options().memory_format(torch::MemoryFormat::ChannelsLast));
+  std::vector<float> scale, shift;
+  affineTiles(l, st, asFloats(weight), asFloats(bias), scale, shift);
+  const std::uint16_t* in = bf16Data(x);
+  std::uint16_t* out = bf16Data(y);
+  l.forEachTask([&](int64_t s, int64_t first, int64_t rows, int64_t) {
+    const int64_t offset = (s * l.hw + first) * l.c;
+    normalizeValues(in + offset, out + offset, rows * l.c, scale.data() + s * l.tile, shift.data() + s * l.tile,
+                    l.tile, silu);
+  });
+  return y;
+}
+
+/// The derivative of forwardPass: with z = x̂·w + b, dz = dy·silu'(z) and M = values per group,
+///   dw = Σ dz·x̂,  db = Σ dz,  dx = rstd·(w·dz − mean_g(w·dz) − x̂·mean_g(w·dz·x̂)),
+/// sums over samples and positions, means over a sample's group; dx is linear in (dz, x) per channel.
+struct Gradients {
+  torch::Tensor x, weight, bias;
+};
+
+Gradients backwardPass(const torch::Tensor& x, const torch::Tensor& dyIn, const Layout& l, const GroupStatistics& st,
+                       const torch::Tensor& weight, const torch::Tensor& bias, bool silu) {
+  const torch::Tensor dy = dyIn.to(torch::kBFloat16).contiguous(torch::MemoryFormat::ChannelsLast);
+  const std::vector<float> w = asFloats(weight), bs = asFloats(bias);
+  std::vector<float> scale, shift, hatScale(std::size_t(l.n * l.tile)), hatShift(std::size_t(l.n * l.tile));
+  affineTiles(l, st, w, bs, scale, shift);
+  for (int64_t s = 0; s < l.n; ++s) {
+    const auto at = [&](int64_t k) { return std::size_t(s * l.groups + k / l.perGroup); };
+    l.fillTile(hatScale, s, [&](int64_t k) { return st.rstd[at(k)]; });
+    l.fillTile(hatShift, s, [&](int64_t k) { return -st.mean[at(k)] * st.rstd[at(k)]; });
+  }
+  const std::uint16_t* in = bf16Data(x);
+  const std::uint16_t* grad = bf16Data(dy);
+
+  // Pass 1: per task, tile sums in float (≤ kRowsPerTask / tileRows values each), folded per channel.
+  std::vector<double> partial(std::size_t(l.n * l.blocks * 2 * l.c), 0.0);
+  l.forEachTask([&](int64_t s, int64_t first, int64_t rows, int64_t task) {
+    std::vector<float> sum1(std::size_t(l.tile), 0.0f), sum2(std::size_t(l.tile), 0.0f);
+    const int64_t offset = (s * l.hw + first) * l.c, o = s * l.tile;
+    accumulateGradients(in + offset, grad + offset, rows * l.c, scale.data() + o, shift.data() + o,
+                        hatScale.data() + o, hatShift.data() + o, l.tile, silu, sum1.data(), sum2.data());
+    double* slot = partial.data() + task * 2 * l.c;
+    for (int64_t k = 0; k < l.tile; ++k) {
+      slot[k % l.c] += double(sum1[std::size_t(k)]);
+      slot[l.c + k % l.c] += double(sum2[std::size_t(k)]);
+    }
+  });
+  std::vector<double> s1(std::size_t(l.n * l.c), 0.0), s2(std::size_t(l.n * l.c), 0.0);  // Σ dz, Σ dz·x̂
+  for (int64_t s = 0; s < l.n; ++s)
+    for (int64_t b = 0; b < l.blocks; ++b)
+      for (int64_t k = 0; k < l.c; ++k) {
+        s1[std::size_t(s * l.c + k)] += partial[std::size_t(((s * l.blocks + b) * 2) * l.c + k)];
+        s2[std::size_t(s * l.c + k)] += partial[std::size_t(((s * l.blocks + b) * 2 + 1) * l.c + k)];
+      }
+
+  torch::Tensor dWeight = torch::zeros({l.c}, torch::kDouble), dBias = torch::zeros({l.c}, torch::kDouble);
+  double* dw = dWeight.data_ptr<double>();
+  double* db = dBias.data_ptr<double>();
+  std::vector<float> a(std::size_t(l.n * l.tile)), bx(std::size_t(l.n * l.tile)), cx(std::size_t(l.n * l.tile));
+  const double m = double(l.perGroup * l.hw);
+  for (int64_t s = 0; s < l.n; ++s) {
+    std::vector<double> meanWdz(std::size_t(l.groups), 0.0), meanWdzHat(std::size_t(l.groups), 0.0);
+    for (int64_t k = 0; k < l.c; ++k) {
+      const std::size_t i = std::size_t(s * l.c + k);
+      dw[k] += s2[i];
+      db[k] += s1[i];
+      meanWdz[std::size_t(k / l.perGroup)] += double(w[std::size_t(k)]) * s1[i] / m;
+      meanWdzHat[std::size_t(k / l.perGroup)] += double(w[std::size_t(k)]) * s2[i] / m;
+    }
+    // dx = rstd·w·dz − rstd·meanWdz − rstd·(x − mean)·rstd·meanWdzHat
+    const auto at = [&](int64_t k) { return std::size_t(s * l.groups + k / l.perGroup); };
+    const auto g = [&](int64_t k) { return std::size_t(k / l.perGroup); };
+    l.fillTile(a, s, [&](int64_t k) { return st.rstd[at(k)] * double(w[std::size_t(k)]); });
+    l.fillTile(bx, s, [&](int64_t k) { return -st.rstd[at(k)] * st.rstd[at(k)] * meanWdzHat[g(k)]; });
+    l.fillTile(cx, s, [&](int64_t k) {
+      const double r = st.rstd[at(k)];
+      return -r * meanWdz[g(k)] + st.mean[at(k)] * r * r * meanWdzHat[g(k)];
+    });
+  }
+
+  torch::Tensor dx = torch::empty_like(x, x.options().memory_format(torch::MemoryFormat::ChannelsLast));
+  std::uint16_t* out = bf16Data(dx);
+  l.forEachTask([&](int64_t s, int64_t first, int64_t rows, int64_t) {
+    const int64_t offset = (s * l.hw + first) * l.c, o = s * l.tile;
+    inputGradient(in + offset, grad + offset, out + offset, rows * l.c, scale.data() + o, shift.data() + o,
+                  a.data() + o, bx.data() + o, cx.data() + o, l.tile, silu);
+  });
+  return {dx, dWeight.to(weight.scalar_type()), dBias.to(bias.scalar_type())};
+}
+
+/// The training form: forwardPass with its statistics kept for backwardPass.
+struct GroupNormSiluFunction : public torch::autograd::Function<GroupNormSiluFunction> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& weight,
+                               const torch::Tensor& bias, int64_t groups, double eps, bool silu) {
+    const Layout l(x, groups);
+    const GroupStatistics st = groupStatistics(bf16Data(x), l, eps);
+    torch::Tensor stats = torch::empty({2, l.n * l.groups}, torch::kDouble);
+    std::copy(st.mean.begin(), st.mean.end(), stats.data_ptr<double>());
+    std::copy(st.rstd.begin(), st.rstd.end(), stats.data_ptr<double>() + l.n * l.groups);
+    ctx->save_for_backward({x, weight, bias, stats});
+    ctx->saved_data["groups"] = groups;
+    ctx->saved_data["silu"] = silu;
+    return forwardPass(x, l, st, weight, bias, silu);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const torch::Tensor& x = saved[0];
+    const Layout l(x, ctx->saved_data["groups"].toInt());
+    const int64_t count = l.n * l.groups;
+    const double* stats = saved[3].data_ptr<double>();
+    const GroupStatistics st{std::vector<double>(stats, stats + count), std::vector<double>(stats + count, stats + 2 * count)};
+    Gradients g = backwardPass(x, grads[0], l, st, saved[1], saved[2], ctx->saved_data["silu"].toBool());
+    return {g.x, g.weight, g.bias, torch::Tensor(), torch::Tensor(), torch::Tensor()};
+  }
+};
 
 }  // namespace
 
@@ -111,60 +376,18 @@ bool groupNormChannelsLastBf16Applies(const torch::Tensor& x) {
 
 torch::Tensor groupNormChannelsLastBf16(const torch::Tensor& x, int64_t groups, const torch::Tensor& weight,
                                         const torch::Tensor& bias, double eps, bool silu) {
-  if (!groupNormChannelsLastBf16Applies(x))
-    throw UsageError("groupNormChannelsLastBf16: x must be a CPU bf16 channels-last 4-D tensor");
-  const int64_t n = x.size(0), c = x.size(1), hw = x.size(2) * x.size(3);
-  if (groups < 1 || c % groups != 0 || weight.numel() != c || bias.numel() != c)
-    throw UsageError("groupNormChannelsLastBf16: channels must be a multiple of groups, weight and bias [C]");
-  torch::Tensor y = torch::empty_like(x, x.options().memory_format(torch::MemoryFormat::ChannelsLast));
-  if (x.numel() == 0) return y;
-  const auto* in = reinterpret_cast<const std::uint16_t*>(x.data_ptr<at::BFloat16>());
-  auto* out = reinterpret_cast<std::uint16_t*>(y.data_ptr<at::BFloat16>());
+  checkArguments(x, groups, weight, bias, "groupNormChannelsLastBf16");
+  if (x.numel() == 0) return torch::empty_like(x, x.options().memory_format(torch::MemoryFormat::ChannelsLast));
+  const Layout l(x, groups);
+  return forwardPass(x, l, groupStatistics(bf16Data(x), l, eps), weight, bias, silu);
+}
 
-  // Statistics: each task sums a block of rows of one sample into its own slot, then per sample.
-  const int64_t blocks = (hw + kRowsPerTask - 1) / kRowsPerTask;
-  std::vector<double> partial(std::size_t(n * blocks * 2 * c), 0.0);
-  at::parallel_for(0, n * blocks, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t task = begin; task < end; ++task) {
-      const int64_t s = task / blocks, b = task % blocks;
-      const int64_t first = b * kRowsPerTask, rows = std::min(kRowsPerTask, hw - first);
-      double* slot = partial.data() + task * 2 * c;
-      accumulateRows(in + (s * hw + first) * c, rows, c, slot, slot + c);
-    }
-  });
-  const std::vector<float> w = asFloats(weight), bs = asFloats(bias);
-  const int64_t perGroup = c / groups;
-  const int64_t tileRows = std::max<int64_t>(1, kTileValues / c), tile = tileRows * c;
-  std::vector<float> scale(std::size_t(n * tile)), shift(std::size_t(n * tile));
-  for (int64_t s = 0; s < n; ++s)
-    for (int64_t g = 0; g < groups; ++g) {
-      double sum = 0, sumSq = 0;
-      for (int64_t b = 0; b < blocks; ++b)
-        for (int64_t k = g * perGroup; k < (g + 1) * perGroup; ++k) {
-          sum += partial[std::size_t(((s * blocks + b) * 2) * c + k)];
-          sumSq += partial[std::size_t(((s * blocks + b) * 2 + 1) * c + k)];
-        }
-      const double count = double(perGroup * hw), mean = sum / count;
-      const double var = std::max(0.0, sumSq / count - mean * mean);
-      const double rstd = 1.0 / std::sqrt(var + eps);
-      for (int64_t k = g * perGroup; k < (g + 1) * perGroup; ++k) {
-        const double a = rstd * double(w[std::size_t(k)]);
-        for (int64_t r = 0; r < tileRows; ++r) {
-          scale[std::size_t(s * tile + r * c + k)] = float(a);
-          shift[std::size_t(s * tile + r * c + k)] = float(double(bs[std::size_t(k)]) - mean * a);
-        }
-      }
-    }
-
-  at::parallel_for(0, n * blocks, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t task = begin; task < end; ++task) {
-      const int64_t s = task / blocks, b = task % blocks;
-      const int64_t first = b * kRowsPerTask, rows = std::min(kRowsPerTask, hw - first);
-      const int64_t offset = (s * hw + first) * c;
-      normalizeValues(in + offset, out + offset, rows * c, scale.data() + s * tile, shift.data() + s * tile, tile, silu);
-    }
-  });
-  return y;
+torch::Tensor groupNormChannelsLastBf16Differentiable(const torch::Tensor& x, int64_t groups,
+                                                      const torch::Tensor& weight, const torch::Tensor& bias,
+                                                      double eps, bool silu) {
+  checkArguments(x, groups, weight, bias, "groupNormChannelsLastBf16Differentiable");
+  if (x.numel() == 0) throw UsageError("groupNormChannelsLastBf16Differentiable: x is empty");
+  return GroupNormSiluFunction::apply(x, weight, bias, groups, eps, silu);
 }
 
 }  // namespace mr2ct

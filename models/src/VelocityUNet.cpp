@@ -3,6 +3,8 @@
 #include <cmath>
 #include <sstream>
 
+#include <torch/csrc/autograd/custom_function.h>
+
 #include "mr2ct/core/Error.h"
 #include "mr2ct/models/ChannelsLastConcat.h"
 #include "mr2ct/models/ChannelsLastGroupNorm.h"
@@ -38,29 +40,51 @@ torch::Tensor siluFast(const torch::Tensor& x) {
   return s.mul_(x);
 }
 
-/// GroupNorm, then SiLU when `silu`. A bf16 inference network's channels-last activations take the
-/// fused pass of ChannelsLastGroupNorm.h (statistics in double, one bf16 rounding); everything else
-/// (float32, training, NCHW, 3D) normFloat and siluFast.
+/// GroupNorm, then SiLU when `silu`. bf16 channels-last activations (a bf16 inference network, or
+/// the convolutions' outputs under bf16 autocast in training and its validation) take the fused
+/// pass of ChannelsLastGroupNorm.h (statistics in double, one bf16 rounding), with its own backward
+/// when a gradient is wanted; everything else (float32, NCHW, 3D) normFloat and siluFast.
 torch::Tensor normalized(torch::nn::GroupNorm& norm, const torch::Tensor& x, bool silu) {
-  if (norm->weight.scalar_type() == torch::kBFloat16 && !torch::GradMode::is_enabled() &&
-      groupNormChannelsLastBf16Applies(x) && !x.is_contiguous()) {
+  if (groupNormChannelsLastBf16Applies(x) && !x.is_contiguous()) {
     const auto& o = norm->options;
+    if (torch::GradMode::is_enabled() && (x.requires_grad() || norm->weight.requires_grad()))
+      return groupNormChannelsLastBf16Differentiable(x, o.num_groups(), norm->weight, norm->bias, o.eps(), silu);
     return groupNormChannelsLastBf16(x, o.num_groups(), norm->weight, norm->bias, o.eps(), silu);
   }
   torch::Tensor h = normFloat(norm, x);
   return silu ? siluFast(h) : h;
 }
 
-/// Nearest ×2 upsampling. Channels-last 2D: one copy of an expanded NHWC view into a channels-last
-/// result; 1.13's upsample_nearest2d on channels-last bf16 was ~30× slower (bench/bf16_profile.md).
-torch::Tensor upsampleNearest2x(const torch::Tensor& h, int64_t spatialDims) {
-  if (h.dim() == 4 && !h.is_contiguous() && h.is_contiguous(torch::MemoryFormat::ChannelsLast)) {
-    const int64_t b = h.size(0), c = h.size(1), height = h.size(2), width = h.size(3);
-    torch::Tensor out = torch::empty({b, c, 2 * height, 2 * width}, h.options().memory_format(torch::MemoryFormat::ChannelsLast));
-    out.permute({0, 2, 3, 1}).view({b, height, 2, width, 2, c})
-        .copy_(h.permute({0, 2, 3, 1}).unsqueeze(2).unsqueeze(4).expand({b, height, 2, width, 2, c}));
-    return out;
+/// Nearest ×2 upsampling of a channels-last [N, C, H, W] tensor: one copy of an expanded NHWC view
+/// into a channels-last result; 1.13's upsample_nearest2d on channels-last bf16 was ~30× slower
+/// (bench/bf16_profile.md).
+torch::Tensor upsampleChannelsLast2x(const torch::Tensor& h) {
+  const int64_t b = h.size(0), c = h.size(1), height = h.size(2), width = h.size(3);
+  torch::Tensor out = torch::empty({b, c, 2 * height, 2 * width}, h.options().memory_format(torch::MemoryFormat::ChannelsLast));
+  out.permute({0, 2, 3, 1}).view({b, height, 2, width, 2, c})
+      .copy_(h.permute({0, 2, 3, 1}).unsqueeze(2).unsqueeze(4).expand({b, height, 2, width, 2, c}));
+  return out;
+}
+
+/// The same with a gradient: each input value's gradient is the sum of its 2×2 copies', i.e. 4 ×
+/// avg_pool2d (exact in bf16, a power of two), which has a channels-last kernel; autograd through
+/// the expand summed them in ~120 ms per 4×64×256² bf16 call of a training step, the pool in ~4.
+struct NearestUpsample2xFunction : public torch::autograd::Function<NearestUpsample2xFunction> {
+  static torch::Tensor forward(torch::autograd::AutogradContext*, const torch::Tensor& h) {
+    return upsampleChannelsLast2x(h);
   }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext*,
+                                                 torch::autograd::variable_list grads) {
+    const torch::Tensor g = grads[0].contiguous(torch::MemoryFormat::ChannelsLast);
+    return {torch::avg_pool2d(g, {2, 2}).mul_(4)};
+  }
+};
+
+/// Nearest ×2 upsampling; channels-last 2D as above, everything else through interpolate.
+torch::Tensor upsampleNearest2x(const torch::Tensor& h, int64_t spatialDims) {
+  if (h.dim() == 4 && !h.is_contiguous() && h.is_contiguous(torch::MemoryFormat::ChannelsLast))
+    return torch::GradMode::is_enabled() && h.requires_grad() ? NearestUpsample2xFunction::apply(h)
+                                                               : upsampleChannelsLast2x(h);
   const std::vector<double> scale(size_t(spatialDims), 2.0);
   return torch::nn::functional::interpolate(
       h, torch::nn::functional::InterpolateFuncOptions().scale_factor(scale).mode(torch::kNearest));
