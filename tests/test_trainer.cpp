@@ -95,6 +95,19 @@ TEST(Trainer, Bf16AutocastTrainsAndRestoresTheAutocastState) {
   }
   EXPECT_TRUE(anyDifferent);
   EXPECT_EQ(loadModelConfig(bf16.path()).training.precision, "bf16");
+
+  // Channels-last bf16 runs the fused GroupNorm + SiLU with its own backward: it learns as well.
+  test::TempDir bf16ChannelsLast;
+  c.training.channelsLast = true;
+  trainModel(c, src, bf16ChannelsLast.path(), run);
+  const auto [m0, m1] = firstAndLastLoss(trainLogPath(bf16ChannelsLast.path()));
+  EXPECT_LT(m1, kLossDropFactor * m0);
+  VelocityUNet d = makeNetwork(c);
+  loadWeights(d, modelWeightsPath(bf16ChannelsLast.path()));
+  for (const auto& p : d->parameters()) {
+    EXPECT_EQ(p.scalar_type(), torch::kFloat);
+    EXPECT_TRUE(torch::isfinite(p).all().item<bool>());
+  }
 }
 
 TEST(Trainer, ResumeIsBitForBit) {

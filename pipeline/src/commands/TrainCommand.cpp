@@ -63,7 +63,7 @@ void declareTrainOptions(po::options_description& d) {
       ("device", po::value<std::string>(), "cpu (default) or cuda[:N]")
       ("channels-last", booleanValue(def.training.channelsLast), "2D on CPU: channels-last memory format")
       ("precision", po::value<std::string>()->default_value(def.training.precision),
-       "fp32 | bf16 (autocast of the network: faster on CPUs with AVX512-BF16 and on GPUs)")
+       "fp32 | bf16 (autocast of the network: faster on CPUs with AVX512-BF16, there with --channels-last true, and on GPUs)")
       ("stop-after", po::value<int64_t>()->default_value(TrainCommandOptions{}.stopAfterStep),
        "stop with a checkpoint once this many steps are done (a job's time slice); --resume continues")
       ("dist-timeout", po::value<int64_t>()->default_value(TrainCommandOptions{}.distTimeoutSeconds),
