@@ -116,9 +116,10 @@ Timing timeSteps(VelocityUNet& net, const Options& o, const torch::Device& devic
   for (int64_t i = 0; i < o.warmup + o.steps; ++i) {
     const auto idx = torch::randint(pool, {o.batch}, torch::kLong);
     const auto x0 = mr.index_select(0, idx).to(device), x1 = ct.index_select(0, idx).to(device);
+    const bool traced = !o.trace.empty() && i + 1 == o.warmup + o.steps;
 #ifdef MR2CT_HAVE_LEGACY_PROFILER
     std::optional<torch::autograd::profiler::RecordProfile> profiling;
-    if (!o.trace.empty() && i + 1 == o.warmup + o.steps) profiling.emplace(o.trace);
+    if (traced) profiling.emplace(o.trace);
 #endif
     const auto start = std::chrono::steady_clock::now();
     const auto t = torch::rand({o.batch}, torch::TensorOptions().device(device));
@@ -132,8 +133,7 @@ Timing timeSteps(VelocityUNet& net, const Options& o, const torch::Device& devic
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::cerr << (i < o.warmup ? "warmup " : "step ") << i << "  loss " << timing.lastLoss << "  " << dt * 1000
               << " ms\n";
-    const bool traced = !o.trace.empty() && i + 1 == o.warmup + o.steps;  // the profiler's overhead is not timed
-    if (i >= o.warmup && (!traced || o.steps == 1)) timing.stepSeconds.push_back(dt);
+    if (i >= o.warmup && (!traced || o.steps == 1)) timing.stepSeconds.push_back(dt);  // the profiler's overhead is not timed
   }
   return timing;
 }

@@ -186,6 +186,16 @@ struct Layout {
       }
     });
   }
+  /// Index of (sample s, the group of channel k) in per-group arrays such as GroupStatistics'.
+  std::size_t group(int64_t s, int64_t k) const { return std::size_t(s * groups + k / perGroup); }
+  /// Sums per-task slots [task][2][C] over each sample's tasks into [sample][2][C].
+  std::vector<double> sumTasksPerSample(const std::vector<double>& partial) const {
+    std::vector<double> sums(std::size_t(n * 2 * c), 0.0);
+    for (int64_t s = 0; s < n; ++s)
+      for (int64_t b = 0; b < blocks; ++b)
+        for (int64_t k = 0; k < 2 * c; ++k) sums[std::size_t(s * 2 * c + k)] += partial[std::size_t((s * blocks + b) * 2 * c + k)];
+    return sums;
+  }
   /// Writes value(k) for channel k into every row of sample s's tile of `out` (length n·tile).
   template <class Fn>
   void fillTile(std::vector<float>& out, int64_t s, const Fn& value) const {
@@ -207,15 +217,15 @@ GroupStatistics groupStatistics(const std::uint16_t* in, const Layout& l, double
     double* slot = partial.data() + task * 2 * l.c;
     accumulateRows(in + (s * l.hw + first) * l.c, rows, l.c, slot, slot + l.c);
   });
+  const std::vector<double> sums = l.sumTasksPerSample(partial);
   GroupStatistics st{std::vector<double>(std::size_t(l.n * l.groups)), std::vector<double>(std::size_t(l.n * l.groups))};
   for (int64_t s = 0; s < l.n; ++s)
     for (int64_t g = 0; g < l.groups; ++g) {
       double sum = 0, sumSq = 0;
-      for (int64_t b = 0; b < l.blocks; ++b)
-        for (int64_t k = g * l.perGroup; k < (g + 1) * l.perGroup; ++k) {
-          sum += partial[std::size_t(((s * l.blocks + b) * 2) * l.c + k)];
-          sumSq += partial[std::size_t(((s * l.blocks + b) * 2 + 1) * l.c + k)];
-        }
+      for (int64_t k = g * l.perGroup; k < (g + 1) * l.perGroup; ++k) {
+        sum += sums[std::size_t(s * 2 * l.c + k)];
+        sumSq += sums[std::size_t(s * 2 * l.c + l.c + k)];
+      }
       const double count = double(l.perGroup * l.hw), mean = sum / count;
       const double var = std::max(0.0, sumSq / count - mean * mean);
       st.mean[std::size_t(s * l.groups + g)] = mean;
@@ -230,10 +240,9 @@ void affineTiles(const Layout& l, const GroupStatistics& st, const std::vector<f
   scale.assign(std::size_t(l.n * l.tile), 0.0f);
   shift.assign(std::size_t(l.n * l.tile), 0.0f);
   for (int64_t s = 0; s < l.n; ++s) {
-    const auto at = [&](int64_t k) { return std::size_t(s * l.groups + k / l.perGroup); };
-    l.fillTile(scale, s, [&](int64_t k) { return st.rstd[at(k)] * double(w[std::size_t(k)]); });
+    l.fillTile(scale, s, [&](int64_t k) { return st.rstd[l.group(s, k)] * double(w[std::size_t(k)]); });
     l.fillTile(shift, s, [&](int64_t k) {
-      return double(b[std::size_t(k)]) - st.mean[at(k)] * st.rstd[at(k)] * double(w[std::size_t(k)]);
+      return double(b[std::size_t(k)]) - st.mean[l.group(s, k)] * st.rstd[l.group(s, k)] * double(w[std::size_t(k)]);
     });
   }
 }
@@ -276,9 +285,8 @@ Gradients backwardPass(const torch::Tensor& x, const torch::Tensor& dyIn, const 
   std::vector<float> scale, shift, hatScale(std::size_t(l.n * l.tile)), hatShift(std::size_t(l.n * l.tile));
   affineTiles(l, st, w, bs, scale, shift);
   for (int64_t s = 0; s < l.n; ++s) {
-    const auto at = [&](int64_t k) { return std::size_t(s * l.groups + k / l.perGroup); };
-    l.fillTile(hatScale, s, [&](int64_t k) { return st.rstd[at(k)]; });
-    l.fillTile(hatShift, s, [&](int64_t k) { return -st.mean[at(k)] * st.rstd[at(k)]; });
+    l.fillTile(hatScale, s, [&](int64_t k) { return st.rstd[l.group(s, k)]; });
+    l.fillTile(hatShift, s, [&](int64_t k) { return -st.mean[l.group(s, k)] * st.rstd[l.group(s, k)]; });
   }
   const std::uint16_t* in = bf16Data(x);
   const std::uint16_t* grad = bf16Data(dy);
@@ -296,13 +304,7 @@ Gradients backwardPass(const torch::Tensor& x, const torch::Tensor& dyIn, const 
       slot[l.c + k % l.c] += double(sum2[std::size_t(k)]);
     }
   });
-  std::vector<double> s1(std::size_t(l.n * l.c), 0.0), s2(std::size_t(l.n * l.c), 0.0);  // Σ dz, Σ dz·x̂
-  for (int64_t s = 0; s < l.n; ++s)
-    for (int64_t b = 0; b < l.blocks; ++b)
-      for (int64_t k = 0; k < l.c; ++k) {
-        s1[std::size_t(s * l.c + k)] += partial[std::size_t(((s * l.blocks + b) * 2) * l.c + k)];
-        s2[std::size_t(s * l.c + k)] += partial[std::size_t(((s * l.blocks + b) * 2 + 1) * l.c + k)];
-      }
+  const std::vector<double> sums = l.sumTasksPerSample(partial);  // per sample: Σ dz [C], then Σ dz·x̂ [C]
 
   torch::Tensor dWeight = torch::zeros({l.c}, torch::kDouble), dBias = torch::zeros({l.c}, torch::kDouble);
   double* dw = dWeight.data_ptr<double>();
@@ -311,21 +313,21 @@ Gradients backwardPass(const torch::Tensor& x, const torch::Tensor& dyIn, const 
   const double m = double(l.perGroup * l.hw);
   for (int64_t s = 0; s < l.n; ++s) {
     std::vector<double> meanWdz(std::size_t(l.groups), 0.0), meanWdzHat(std::size_t(l.groups), 0.0);
+    const double* s1 = sums.data() + s * 2 * l.c;  // Σ dz
+    const double* s2 = s1 + l.c;                   // Σ dz·x̂
     for (int64_t k = 0; k < l.c; ++k) {
-      const std::size_t i = std::size_t(s * l.c + k);
-      dw[k] += s2[i];
-      db[k] += s1[i];
-      meanWdz[std::size_t(k / l.perGroup)] += double(w[std::size_t(k)]) * s1[i] / m;
-      meanWdzHat[std::size_t(k / l.perGroup)] += double(w[std::size_t(k)]) * s2[i] / m;
+      dw[k] += s2[k];
+      db[k] += s1[k];
+      meanWdz[std::size_t(k / l.perGroup)] += double(w[std::size_t(k)]) * s1[k] / m;
+      meanWdzHat[std::size_t(k / l.perGroup)] += double(w[std::size_t(k)]) * s2[k] / m;
     }
     // dx = rstd·w·dz − rstd·meanWdz − rstd·(x − mean)·rstd·meanWdzHat
-    const auto at = [&](int64_t k) { return std::size_t(s * l.groups + k / l.perGroup); };
     const auto g = [&](int64_t k) { return std::size_t(k / l.perGroup); };
-    l.fillTile(a, s, [&](int64_t k) { return st.rstd[at(k)] * double(w[std::size_t(k)]); });
-    l.fillTile(bx, s, [&](int64_t k) { return -st.rstd[at(k)] * st.rstd[at(k)] * meanWdzHat[g(k)]; });
+    l.fillTile(a, s, [&](int64_t k) { return st.rstd[l.group(s, k)] * double(w[std::size_t(k)]); });
+    l.fillTile(bx, s, [&](int64_t k) { return -st.rstd[l.group(s, k)] * st.rstd[l.group(s, k)] * meanWdzHat[g(k)]; });
     l.fillTile(cx, s, [&](int64_t k) {
-      const double r = st.rstd[at(k)];
-      return -r * meanWdz[g(k)] + st.mean[at(k)] * r * r * meanWdzHat[g(k)];
+      const double r = st.rstd[l.group(s, k)];
+      return -r * meanWdz[g(k)] + st.mean[l.group(s, k)] * r * r * meanWdzHat[g(k)];
     });
   }
 

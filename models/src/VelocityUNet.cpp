@@ -16,9 +16,9 @@ namespace mr2ct {
 namespace {
 /// GroupNorm in its parameters' dtype: under CPU bf16 autocast (training) the convolutions return
 /// bf16, which LibTorch 1.13's group_norm cannot mix with float32 affine parameters, so the input
-/// goes up to float32. A bf16 inference network (prepareForInference) has bf16 parameters; on the
-/// CPU its channels-last activations are normalized in float32 and rounded back, because 1.13's
-/// CPU group_norm for bf16 channels-last loses accuracy with the number of voxels per group
+/// goes up to float32 (channels-last bf16 activations take the fused kernel in normalized() below
+/// instead). A bf16 network's other non-contiguous CPU activations are normalized in float32 and
+/// rounded back, because 1.13's CPU group_norm for bf16 channels-last loses accuracy with the number of voxels per group
 /// (relative error 0.004 at 16², 0.08 at 32², 0.32 at 64² against float32, while bf16 NCHW stays
 /// at 0.004): at 256² slices the sCT would be wrong. tests/test_inference_precision.cpp keeps this.
 torch::Tensor normFloat(torch::nn::GroupNorm& norm, const torch::Tensor& x) {
