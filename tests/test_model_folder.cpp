@@ -22,6 +22,8 @@ TEST(ModelFolder, ConfigRoundTripAndErrors) {
   c.flow.timeSampling = "logit-normal";
   c.training.seed = 42;
   c.training.precision = "bf16";
+  c.training.contrastAugmentation = 0.5;
+  c.training.biasFieldAugmentation = 0.2;
   c.preprocessing = {{"mr", {{"rule", "percentile"}, {"p", {1, 99}}}}, {"spacing", {1.0, 1.0, 2.5}}};
   saveModelConfig(c, dir.path());
   const ModelConfig back = loadModelConfig(dir.path());
@@ -44,6 +46,12 @@ TEST(ModelFolder, ConfigRoundTripAndErrors) {
   std::ofstream(dir.path() / "config.json", std::ios::trunc) << j.dump();
   EXPECT_THROW(loadModelConfig(dir.path()), DataError);
   c.training.precision = "fp16";
+  EXPECT_THROW(c.validate(), UsageError);
+  c.training.precision = "fp32";
+  c.training.contrastAugmentation = 1.0;  // the curve could fold back on itself
+  EXPECT_THROW(c.validate(), UsageError);
+  c.training.contrastAugmentation = 0.0;
+  c.training.biasFieldAugmentation = -0.1;
   EXPECT_THROW(c.validate(), UsageError);
 }
 

@@ -1,9 +1,12 @@
 // models/SliceSampler: training batches (a pure function of seed and step) and the prefetch loader.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <utility>
 #include <vector>
 
+#include "mr2ct/models/IntensityAugmentation.h"
 #include "mr2ct/models/SliceSampler.h"
 #include "support/ModelFixtures.h"
 
@@ -60,4 +63,83 @@ TEST(Sampler, PrefetchLoaderDeliversStepsInOrder) {
     EXPECT_TRUE(torch::equal(b.cond, s.batch(step).cond));
   }
   EXPECT_GE(loader.waitSeconds(), 0.0);
+}
+
+TEST(IntensityAugmentation, ContrastCurveIsMonotoneFixesTheEndsAndMovesTheInside) {
+  SplitMix64 rng(3);
+  EXPECT_EQ(ContrastCurve::draw(rng, 0.0)(0.3f), 0.3f);
+  double largestMove = 0.0;
+  for (int draw = 0; draw < 200; ++draw) {
+    const ContrastCurve f = ContrastCurve::draw(rng, 0.99);
+    EXPECT_EQ(f(-1.0f), -1.0f);
+    EXPECT_EQ(f(1.0f), 1.0f);
+    EXPECT_EQ(f(-1.7f), -1.7f);  // below the floor and above p99.5: unchanged
+    EXPECT_EQ(f(1.4f), 1.4f);
+    float previous = f(-1.0f);
+    for (int i = 1; i <= 400; ++i) {
+      const float x = -1.0f + 2.0f * float(i) / 400.0f, y = f(x);
+      EXPECT_GT(y, previous) << "draw " << draw << " x " << x;
+      previous = y;
+      largestMove = std::max(largestMove, double(std::abs(y - x)));
+    }
+  }
+  // Inner points move by at most strength × half their spacing (0.2).
+  EXPECT_GT(largestMove, 0.15);
+  EXPECT_LE(largestMove, 0.99 * 0.2 + 1e-6);
+}
+
+TEST(IntensityAugmentation, BiasFieldScalesTheSignalAboveTheFloorSmoothlyAndAlikeInEveryPlane) {
+  SplitMix64 rng(5);
+  const int64_t planes = 3, H = 9, W = 7;
+  std::vector<float> x(size_t(planes * H * W));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = -1.0f + 0.01f * float(i % 150);
+  std::vector<float> y = x;
+  BiasField::draw(rng, 0.0).apply(y.data(), planes, H, W);
+  EXPECT_EQ(y, x);
+  const double strength = 0.2;
+  BiasField::draw(rng, strength).apply(y.data(), planes, H, W);
+  std::vector<double> gain(size_t(H * W), 0.0);
+  double lowest = 1e9, highest = 0;
+  for (int64_t p = 0; p < planes; ++p)
+    for (int64_t k = 0; k < H * W; ++k) {
+      const size_t i = size_t(p * H * W + k);
+      if (x[i] == -1.0f) {
+        EXPECT_EQ(y[i], -1.0f);  // no signal stays no signal
+        continue;
+      }
+      const double g = (double(y[i]) + 1.0) / (double(x[i]) + 1.0);
+      if (gain[size_t(k)] == 0.0) gain[size_t(k)] = g;
+      EXPECT_NEAR(g, gain[size_t(k)], 1e-4) << "plane " << p << " pixel " << k;
+      lowest = std::min(lowest, g);
+      highest = std::max(highest, g);
+    }
+  // |log field| ≤ strength·(|u| + |v| + |uv| + u² + v²) ≤ 5·strength, and it is not constant.
+  EXPECT_GE(lowest, std::exp(-5 * strength) - 1e-6);
+  EXPECT_LE(highest, std::exp(5 * strength) + 1e-6);
+  EXPECT_GT(highest / lowest, 1.01);
+}
+
+TEST(Sampler, AppearanceAugmentationMapsEachMrMonotonicallyAndSplitsAcrossProcessesLikeTheWholeBatch) {
+  const auto src = phantomSource(2, 1);
+  ModelConfig plain = tinyConfig();
+  plain.training.batch = 4;
+  plain.training.intensityJitter = 0.0;
+  ModelConfig aug = plain;
+  aug.training.contrastAugmentation = 0.8;
+  const TrainingBatch a = BatchSampler(src, plain).batch(3), b = BatchSampler(src, aug).batch(3);
+  EXPECT_TRUE(torch::equal(a.ct, b.ct));  // the windows are drawn first: same places
+  EXPECT_FALSE(torch::equal(a.cond, b.cond));
+  for (int64_t i = 0; i < 4; ++i) {
+    // One monotone curve per sample: the augmented MR sorts like the original.
+    const torch::Tensor order = std::get<1>(a.cond[i].flatten().sort(/*stable=*/true, 0, false));
+    const torch::Tensor mapped = b.cond[i].flatten().index_select(0, order);
+    EXPECT_TRUE((mapped.slice(0, 1) >= mapped.slice(0, 0, -1)).all().item<bool>()) << "sample " << i;
+  }
+  aug.training.biasFieldAugmentation = 0.3;
+  aug.training.intensityJitter = 0.1;
+  const TrainingBatch whole = BatchSampler(src, aug).batch(5);
+  const TrainingBatch first = BatchSampler(src, aug, "train", {0, 2}).batch(5);
+  const TrainingBatch second = BatchSampler(src, aug, "train", {1, 2}).batch(5);
+  EXPECT_TRUE(torch::equal(torch::cat({first.cond, second.cond}), whole.cond));
+  EXPECT_TRUE(torch::equal(torch::cat({first.t, second.t}), whole.t));
 }

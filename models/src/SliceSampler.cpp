@@ -7,6 +7,7 @@
 
 #include "mr2ct/core/Error.h"
 #include "mr2ct/core/Stopwatch.h"
+#include "mr2ct/models/IntensityAugmentation.h"
 
 namespace mr2ct {
 
@@ -229,17 +230,26 @@ TrainingBatch BatchSampler::batch(int64_t step) const {
   TrainingBatch b = windows(specs, config_.network.patchSize);
   b.step = step;
   const int64_t perItem = b.cond.numel() / B;
+  const int64_t H = b.cond.size(-2), W = b.cond.size(-1);
   float* cond = b.cond.data_ptr<float>();
   const TimeSampler times(config_.flow);
   float* t = b.t.data_ptr<float>();
   for (int64_t i = 0; i < tr.batch; ++i) {
     const bool mine = i >= first && i < first + B;
+    float* item = mine ? cond + (i - first) * perItem : nullptr;
+    if (tr.contrastAugmentation > 0.0) {
+      const ContrastCurve curve = ContrastCurve::draw(rng, tr.contrastAugmentation);
+      if (mine) curve.apply(item, perItem);
+    }
+    if (tr.biasFieldAugmentation > 0.0) {
+      const BiasField field = BiasField::draw(rng, tr.biasFieldAugmentation);
+      if (mine) field.apply(item, perItem / (H * W), H, W);
+    }
     if (tr.intensityJitter > 0.0) {
       const float scale = float(1.0 + rng.uniform(-tr.intensityJitter, tr.intensityJitter));
       const float shift = float(rng.uniform(-tr.intensityJitter, tr.intensityJitter));
-      float* c = cond + (i - first) * perItem;
       if (mine)
-        for (int64_t k = 0; k < perItem; ++k) c[k] = c[k] * scale + shift;
+        for (int64_t k = 0; k < perItem; ++k) item[k] = item[k] * scale + shift;
     }
     const float ti = float(times.sample(rng));
     if (mine) t[i - first] = ti;

@@ -51,6 +51,10 @@ void declareTrainOptions(po::options_description& d) {
       ("ema", realValue(def.training.emaDecay), "EMA decay of the saved weights")
       ("flips", booleanValue(def.training.flips), "random left-right flips")
       ("jitter", realValue(def.training.intensityJitter), "MR intensity jitter")
+      ("contrast", realValue(def.training.contrastAugmentation),
+       "MR contrast augmentation: a random monotone curve moves tissue intensities against each other (0 = off, < 1)")
+      ("bias-field", realValue(def.training.biasFieldAugmentation),
+       "MR bias-field augmentation: a random smooth multiplicative field (0 = off, <= 1)")
       ("body-fraction", realValue(def.training.bodyFraction),
        "share of samples centred inside the body")
       ("validate-every", po::value<int64_t>()->default_value(def.training.validateEvery),
@@ -102,6 +106,8 @@ TrainCommandOptions trainOptionsFrom(const po::variables_map& vm) {
   t.emaDecay = vm["ema"].as<double>();
   t.flips = vm["flips"].as<bool>();
   t.intensityJitter = vm["jitter"].as<double>();
+  t.contrastAugmentation = vm["contrast"].as<double>();
+  t.biasFieldAugmentation = vm["bias-field"].as<double>();
   t.bodyFraction = vm["body-fraction"].as<double>();
   t.validateEvery = vm["validate-every"].as<int64_t>();
   t.validationSlices = vm["validation-slices"].as<int64_t>();

@@ -1,0 +1,48 @@
+#pragma once
+// MR appearance augmentation for training: the MR of another scanner, sequence or subject differs
+// from the training MRs by more than a linear gain (IntensityJitter in the sampler): tissue
+// contrasts move against each other (TR/TE/flip) and a smooth receive-bias field scales the signal.
+// On BrainWeb the val subject whose skin/white-matter ratio sits at the edge of the training range
+// carries most of the error spread over subjects (README "Quality"), so the sampler can draw both.
+//   - ContrastCurve: a random monotone piecewise-linear map of the normalized MR (control points at
+//     -1, -0.6, ..., 1 with the inner ones moved; MONAI's RandHistogramShift is the same idea).
+//   - BiasField: a random smooth multiplicative field exp(quadratic in the window's coordinates)
+//     on the signal above the normalized floor (-1 is air/cortical bone, no signal).
+// Both are identity at strength 0, and neither draws random numbers then, so batches of runs
+// without augmentation do not change.
+#include <array>
+#include <cstdint>
+
+#include "mr2ct/models/Random.h"
+
+namespace mr2ct {
+
+class ContrastCurve {
+ public:
+  static constexpr int kPoints = 6;  ///< -1, -0.6, -0.2, 0.2, 0.6, 1
+  ContrastCurve();                   ///< identity
+  /// Inner control points moved by U(±strength·half spacing): monotone for strength < 1.
+  static ContrastCurve draw(SplitMix64& rng, double strength);
+  /// Piecewise linear between the points; identity outside [-1, 1] (the ends are fixed).
+  float operator()(float v) const;
+  void apply(float* data, int64_t n) const;
+
+ private:
+  std::array<float, kPoints> y_;
+};
+
+class BiasField {
+ public:
+  BiasField() = default;  ///< identity
+  /// log field = a·u + b·v + c·u·v + d·u² + e·v² with each coefficient U(±strength), u, v in
+  /// [-1, 1] across the window.
+  static BiasField draw(SplitMix64& rng, double strength);
+  /// data: `planes` consecutive H×W images (channels, depth), each scaled by the same field:
+  /// x' = (x + 1)·exp(field) − 1.
+  void apply(float* data, int64_t planes, int64_t height, int64_t width) const;
+
+ private:
+  std::array<float, 5> c_{};
+};
+
+}  // namespace mr2ct
