@@ -124,6 +124,7 @@ TEST(Sampler, AppearanceAugmentationMapsEachMrMonotonicallyAndSplitsAcrossProces
   ModelConfig plain = tinyConfig();
   plain.training.batch = 4;
   plain.training.intensityJitter = 0.0;
+  plain.training.contrastAugmentation = 0.0;
   ModelConfig aug = plain;
   aug.training.contrastAugmentation = 0.8;
   const TrainingBatch a = BatchSampler(src, plain).batch(3), b = BatchSampler(src, aug).batch(3);
