@@ -24,6 +24,7 @@ TEST(ModelFolder, ConfigRoundTripAndErrors) {
   c.training.precision = "bf16";
   c.training.contrastAugmentation = 0.5;
   c.training.biasFieldAugmentation = 0.2;
+  c.training.surfaceGainAugmentation = 0.25;
   c.preprocessing = {{"mr", {{"rule", "percentile"}, {"p", {1, 99}}}}, {"spacing", {1.0, 1.0, 2.5}}};
   saveModelConfig(c, dir.path());
   const ModelConfig back = loadModelConfig(dir.path());
@@ -52,6 +53,9 @@ TEST(ModelFolder, ConfigRoundTripAndErrors) {
   EXPECT_THROW(c.validate(), UsageError);
   c.training.contrastAugmentation = 0.0;
   c.training.biasFieldAugmentation = -0.1;
+  EXPECT_THROW(c.validate(), UsageError);
+  c.training.biasFieldAugmentation = 0.0;
+  c.training.surfaceGainAugmentation = 1.0;  // a gain of 0 would erase the skin
   EXPECT_THROW(c.validate(), UsageError);
 }
 

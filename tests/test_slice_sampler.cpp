@@ -119,6 +119,60 @@ TEST(IntensityAugmentation, BiasFieldScalesTheSignalAboveTheFloorSmoothlyAndAlik
   EXPECT_GT(highest / lowest, 1.01);
 }
 
+TEST(IntensityAugmentation, SurfaceDepthCountsVoxelsInFromTheBackgroundNotFromTheWindowEdge) {
+  // A body filling columns 3.. of a 6×12 window: its only surface is the left one.
+  const int64_t H = 6, W = 12;
+  std::vector<float> body(size_t(H * W), 0.0f);
+  for (int64_t y = 0; y < H; ++y)
+    for (int64_t x = 3; x < W; ++x) body[size_t(y * W + x)] = 1.0f;
+  const std::vector<float> d = SurfaceGain::depth(body.data(), H, W);
+  for (int64_t y = 0; y < H; ++y)
+    for (int64_t x = 0; x < W; ++x)
+      EXPECT_FLOAT_EQ(d[size_t(y * W + x)], x < 3 ? 0.0f : float(x - 2)) << y << "," << x;
+  const std::vector<float> all(size_t(H * W), 1.0f);
+  for (float v : SurfaceGain::depth(all.data(), H, W)) EXPECT_TRUE(std::isinf(v));
+}
+
+TEST(IntensityAugmentation, SurfaceGainScalesOnlyTheBodysOuterShellAboveTheFloor) {
+  // A disc of radius 12 in a 32² window; the MR is a ramp so every pixel's gain can be read.
+  const int64_t H = 32, W = 32, planes = 2;
+  std::vector<float> body(size_t(H * W)), x(size_t(planes * H * W));
+  for (int64_t y = 0; y < H; ++y)
+    for (int64_t c = 0; c < W; ++c)
+      body[size_t(y * W + c)] = std::hypot(double(y) - 15.5, double(c) - 15.5) < 12 ? 1.0f : 0.0f;
+  for (size_t i = 0; i < x.size(); ++i) x[i] = -0.9f + 0.0015f * float(i % 1000);
+  SplitMix64 rng(11);
+  std::vector<float> y = x;
+  SurfaceGain::draw(rng, 0.0).apply(y.data(), planes, body.data(), H, W);
+  EXPECT_EQ(y, x);
+  const std::vector<float> depth = SurfaceGain::depth(body.data(), H, W);
+  const double strength = 0.3;
+  bool sawBrighter = false, sawDarker = false;
+  for (int draw = 0; draw < 40; ++draw) {
+    std::copy(x.begin(), x.end(), y.begin());
+    SurfaceGain::draw(rng, strength).apply(y.data(), planes, body.data(), H, W);
+    double shellGain = 0.0;
+    for (int64_t p = 0; p < planes; ++p)
+      for (int64_t k = 0; k < H * W; ++k) {
+        const size_t i = size_t(p * H * W + k);
+        const double g = (double(y[i]) + 1.0) / (double(x[i]) + 1.0), dk = depth[size_t(k)];
+        if (dk == 0.0 || dk > 5.0) {
+          // gain 1: only the rounding of (x + 1)·1 − 1 (|x| < 1, so below 2^-23)
+          EXPECT_NEAR(y[i], x[i], 2e-7) << "outside the body or deeper than 4 + 1 voxels: " << k;
+        } else if (dk <= 1.0) {  // the surface voxels always carry the full gain
+          if (shellGain == 0.0) shellGain = g;
+          EXPECT_NEAR(g, shellGain, 1e-4);
+        } else {
+          EXPECT_LE(std::abs(g - 1.0), std::abs(shellGain - 1.0) + 1e-4) << "the gain fades inwards";
+        }
+      }
+    EXPECT_LE(std::abs(shellGain - 1.0), strength + 1e-6);
+    sawBrighter |= shellGain > 1.05;
+    sawDarker |= shellGain < 0.95;
+  }
+  EXPECT_TRUE(sawBrighter && sawDarker);
+}
+
 TEST(Sampler, AppearanceAugmentationMapsEachMrMonotonicallyAndSplitsAcrossProcessesLikeTheWholeBatch) {
   const auto src = phantomSource(2, 1);
   ModelConfig plain = tinyConfig();
@@ -136,7 +190,17 @@ TEST(Sampler, AppearanceAugmentationMapsEachMrMonotonicallyAndSplitsAcrossProces
     const torch::Tensor mapped = b.cond[i].flatten().index_select(0, order);
     EXPECT_TRUE((mapped.slice(0, 1) >= mapped.slice(0, 0, -1)).all().item<bool>()) << "sample " << i;
   }
+  // The surface gain changes only the body, and not all of it.
+  ModelConfig surface = plain;
+  surface.training.surfaceGainAugmentation = 0.5;
+  const TrainingBatch c = BatchSampler(src, surface).batch(3);
+  EXPECT_TRUE(torch::equal(a.body, c.body));
+  const torch::Tensor changed = (c.cond - a.cond).abs() > 1e-6;
+  EXPECT_TRUE(changed.any().item<bool>());
+  EXPECT_FALSE((changed & (a.body < 0.5)).any().item<bool>()) << "background changed";
+  EXPECT_TRUE((~changed & (a.body > 0.5)).any().item<bool>()) << "the whole body changed";
   aug.training.biasFieldAugmentation = 0.3;
+  aug.training.surfaceGainAugmentation = 0.2;
   aug.training.intensityJitter = 0.1;
   const TrainingBatch whole = BatchSampler(src, aug).batch(5);
   const TrainingBatch first = BatchSampler(src, aug, "train", {0, 2}).batch(5);

@@ -1,6 +1,8 @@
 #include "mr2ct/models/IntensityAugmentation.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 namespace mr2ct {
@@ -52,6 +54,48 @@ void BiasField::apply(float* data, int64_t planes, int64_t height, int64_t width
   for (int64_t p = 0; p < planes; ++p) {
     float* d = data + p * height * width;
     for (int64_t i = 0; i < height * width; ++i) d[i] = (d[i] + 1.0f) * field[size_t(i)] - 1.0f;
+  }
+}
+
+SurfaceGain SurfaceGain::draw(SplitMix64& rng, double strength) {
+  SurfaceGain g;
+  g.gain_ = float(rng.uniform(-strength, strength));
+  g.thickness_ = float(rng.uniform(1.0, 4.0));
+  return g;
+}
+
+std::vector<float> SurfaceGain::depth(const float* body, int64_t height, int64_t width) {
+  // Two-pass 3-4 chamfer distance to the nearest non-body pixel; pixels beyond the window count
+  // as body, so only background inside the window makes a surface.
+  constexpr float kInf = std::numeric_limits<float>::max() / 4;
+  std::vector<float> d(size_t(height * width));
+  for (int64_t i = 0; i < height * width; ++i) d[size_t(i)] = body[i] > 0.5f ? kInf : 0.0f;
+  auto at = [&](int64_t y, int64_t x) { return (y < 0 || y >= height || x < 0 || x >= width) ? kInf : d[size_t(y * width + x)]; };
+  for (int64_t y = 0; y < height; ++y)
+    for (int64_t x = 0; x < width; ++x) {
+      float& v = d[size_t(y * width + x)];
+      v = std::min({v, at(y, x - 1) + 3, at(y - 1, x) + 3, at(y - 1, x - 1) + 4, at(y - 1, x + 1) + 4});
+    }
+  for (int64_t y = height - 1; y >= 0; --y)
+    for (int64_t x = width - 1; x >= 0; --x) {
+      float& v = d[size_t(y * width + x)];
+      v = std::min({v, at(y, x + 1) + 3, at(y + 1, x) + 3, at(y + 1, x + 1) + 4, at(y + 1, x - 1) + 4});
+    }
+  for (auto& v : d) v = v >= kInf ? std::numeric_limits<float>::infinity() : v / 3.0f;
+  return d;
+}
+
+void SurfaceGain::apply(float* data, int64_t planes, const float* body, int64_t height, int64_t width) const {
+  if (gain_ == 0.0f) return;
+  const std::vector<float> d = depth(body, height, width);
+  std::vector<float> g(d.size());
+  // The first pixel inside the surface is at depth 1: full gain to depth `thickness`, then a
+  // one-voxel ramp, so the shell has no step edge for the network to key on.
+  for (size_t i = 0; i < d.size(); ++i)
+    g[i] = d[i] > 0.0f ? 1.0f + gain_ * std::clamp(thickness_ + 1.0f - d[i], 0.0f, 1.0f) : 1.0f;
+  for (int64_t p = 0; p < planes; ++p) {
+    float* x = data + p * height * width;
+    for (int64_t i = 0; i < height * width; ++i) x[i] = (x[i] + 1.0f) * g[size_t(i)] - 1.0f;
   }
 }
 

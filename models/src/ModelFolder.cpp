@@ -77,6 +77,7 @@ void trainingFields(C& c, F&& f) {
   f("intensity_jitter", c.intensityJitter);
   f("contrast_augmentation", c.contrastAugmentation);
   f("bias_field_augmentation", c.biasFieldAugmentation);
+  f("surface_gain_augmentation", c.surfaceGainAugmentation);
   f("validate_every", c.validateEvery);
   f("validation_slices", c.validationSlices);
   f("validation_nfe", c.validationNfe);
@@ -190,6 +191,7 @@ void TrainingConfig::validate() const {
   need(intensityJitter >= 0.0 && intensityJitter < 0.5, "intensity_jitter must be in [0, 0.5)");
   need(contrastAugmentation >= 0.0 && contrastAugmentation < 1.0, "contrast_augmentation must be in [0, 1)");
   need(biasFieldAugmentation >= 0.0 && biasFieldAugmentation <= 1.0, "bias_field_augmentation must be in [0, 1]");
+  need(surfaceGainAugmentation >= 0.0 && surfaceGainAugmentation < 1.0, "surface_gain_augmentation must be in [0, 1)");
   need(validateEvery >= 0, "validate_every must be >= 0");
   need(validationSlices >= 1, "validation_slices must be >= 1");
   need(validationNfe >= 1, "validation_nfe must be >= 1");

@@ -229,7 +229,7 @@ TrainingBatch BatchSampler::batch(int64_t step) const {
   const std::vector<WindowSpec> specs(all.begin() + long(first), all.begin() + long(first + B));
   TrainingBatch b = windows(specs, config_.network.patchSize);
   b.step = step;
-  const int64_t perItem = b.cond.numel() / B;
+  const int64_t perItem = b.cond.numel() / B, perBody = b.body.numel() / B;
   const int64_t H = b.cond.size(-2), W = b.cond.size(-1);
   float* cond = b.cond.data_ptr<float>();
   const TimeSampler times(config_.flow);
@@ -237,6 +237,15 @@ TrainingBatch BatchSampler::batch(int64_t step) const {
   for (int64_t i = 0; i < tr.batch; ++i) {
     const bool mine = i >= first && i < first + B;
     float* item = mine ? cond + (i - first) * perItem : nullptr;
+    if (tr.surfaceGainAugmentation > 0.0) {
+      const SurfaceGain gain = SurfaceGain::draw(rng, tr.surfaceGainAugmentation);
+      if (mine) {
+        const float* body = b.body.data_ptr<float>() + (i - first) * perBody;
+        const int64_t depth = perBody / (H * W), channels = perItem / perBody;
+        for (int64_t ch = 0; ch < channels; ++ch)
+          for (int64_t d = 0; d < depth; ++d) gain.apply(item + (ch * depth + d) * H * W, 1, body + d * H * W, H, W);
+      }
+    }
     if (tr.contrastAugmentation > 0.0) {
       const ContrastCurve curve = ContrastCurve::draw(rng, tr.contrastAugmentation);
       if (mine) curve.apply(item, perItem);

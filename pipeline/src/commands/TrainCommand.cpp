@@ -55,6 +55,8 @@ void declareTrainOptions(po::options_description& d) {
        "MR contrast augmentation: a random monotone curve moves tissue intensities against each other (0 = off, < 1)")
       ("bias-field", realValue(def.training.biasFieldAugmentation),
        "MR bias-field augmentation: a random smooth multiplicative field (0 = off, <= 1)")
+      ("surface-gain", realValue(def.training.surfaceGainAugmentation),
+       "MR surface augmentation: a random gain on the body's outer 1-4 voxels, skin and scalp (0 = off, < 1)")
       ("body-fraction", realValue(def.training.bodyFraction),
        "share of samples centred inside the body")
       ("validate-every", po::value<int64_t>()->default_value(def.training.validateEvery),
@@ -108,6 +110,7 @@ TrainCommandOptions trainOptionsFrom(const po::variables_map& vm) {
   t.intensityJitter = vm["jitter"].as<double>();
   t.contrastAugmentation = vm["contrast"].as<double>();
   t.biasFieldAugmentation = vm["bias-field"].as<double>();
+  t.surfaceGainAugmentation = vm["surface-gain"].as<double>();
   t.bodyFraction = vm["body-fraction"].as<double>();
   t.validateEvery = vm["validate-every"].as<int64_t>();
   t.validationSlices = vm["validation-slices"].as<int64_t>();

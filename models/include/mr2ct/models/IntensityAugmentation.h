@@ -8,10 +8,15 @@
 //     -1, -0.6, ..., 1 with the inner ones moved; MONAI's RandHistogramShift is the same idea).
 //   - BiasField: a random smooth multiplicative field exp(quadratic in the window's coordinates)
 //     on the signal above the normalized floor (-1 is air/cortical bone, no signal).
+//   - SurfaceGain: a random gain on the outer shell of the body (the first 1-4 voxels in from its
+//     surface): skin and scalp brightness relative to the brain varies with the sequence and the
+//     subject, and receive coils close to the surface brighten it, while the brain's own contrasts
+//     stay (a global curve cannot move the skin without moving the grey matter of equal signal).
 // Both are identity at strength 0, and neither draws random numbers then, so batches of runs
 // without augmentation do not change.
 #include <array>
 #include <cstdint>
+#include <vector>
 
 #include "mr2ct/models/Random.h"
 
@@ -43,6 +48,23 @@ class BiasField {
 
  private:
   std::array<float, 5> c_{};
+};
+
+class SurfaceGain {
+ public:
+  SurfaceGain() = default;  ///< identity
+  /// Gain 1 + U(±strength) on the voxels within U(1, 4) voxels of the body's surface, falling
+  /// linearly to 1 over the next voxel.
+  static SurfaceGain draw(SplitMix64& rng, double strength);
+  /// Depth into the body of each pixel of an H×W mask (chamfer 3-4, in voxels; 0 outside the body).
+  /// Beyond the window's edges is taken as body, so a window cut through the head has no surface
+  /// there.
+  static std::vector<float> depth(const float* body, int64_t height, int64_t width);
+  /// data: `planes` consecutive H×W images sharing one body mask: x' = (x + 1)·gain(depth) − 1.
+  void apply(float* data, int64_t planes, const float* body, int64_t height, int64_t width) const;
+
+ private:
+  float gain_ = 0.0f, thickness_ = 0.0f;
 };
 
 }  // namespace mr2ct
