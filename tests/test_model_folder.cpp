@@ -30,6 +30,13 @@ TEST(ModelFolder, ConfigRoundTripAndErrors) {
   const ModelConfig back = loadModelConfig(dir.path());
   EXPECT_EQ(back.toJson(), c.toJson());
 
+  // A config.json from before the surface gain existed: that model trained without it.
+  EXPECT_GT(ModelConfig().training.surfaceGainAugmentation, 0.0);
+  auto old = c.toJson();
+  old["training"].erase("surface_gain_augmentation");
+  std::ofstream(dir.path() / "config.json", std::ios::trunc) << old.dump();
+  EXPECT_EQ(loadModelConfig(dir.path()).training.surfaceGainAugmentation, 0.0);
+
   EXPECT_THROW(loadModelConfig(dir.path() / "absent"), IoError);
   std::ofstream(dir.path() / "config.json") << "{ not json";
   try {

@@ -179,6 +179,7 @@ TEST(Sampler, AppearanceAugmentationMapsEachMrMonotonicallyAndSplitsAcrossProces
   plain.training.batch = 4;
   plain.training.intensityJitter = 0.0;
   plain.training.contrastAugmentation = 0.0;
+  plain.training.surfaceGainAugmentation = 0.0;  // on by default; off here so the curve is alone
   ModelConfig aug = plain;
   aug.training.contrastAugmentation = 0.8;
   const TrainingBatch a = BatchSampler(src, plain).batch(3), b = BatchSampler(src, aug).batch(3);

@@ -207,7 +207,11 @@ nlohmann::json TrainingConfig::toJson() const {
 }
 
 TrainingConfig TrainingConfig::fromJson(const nlohmann::json& j) {
-  return readFields<TrainingConfig>(j, "training", [](auto& c, auto&& f) { trainingFields(c, f); });
+  TrainingConfig c = readFields<TrainingConfig>(j, "training", [](auto& c2, auto&& f) { trainingFields(c2, f); });
+  // A model written before the key existed trained without the augmentation: resuming it must not
+  // switch the augmentation on.
+  if (!j.contains("surface_gain_augmentation")) c.surfaceGainAugmentation = 0.0;
+  return c;
 }
 
 // ---- ModelConfig --------------------------------------------------------------------------------
