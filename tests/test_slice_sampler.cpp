@@ -200,6 +200,16 @@ TEST(Sampler, AppearanceAugmentationMapsEachMrMonotonicallyAndSplitsAcrossProces
   EXPECT_TRUE(changed.any().item<bool>());
   EXPECT_FALSE((changed & (a.body < 0.5)).any().item<bool>()) << "background changed";
   EXPECT_TRUE((~changed & (a.body > 0.5)).any().item<bool>()) << "the whole body changed";
+  // 2.5D: the neighbour slices share the centre slice's shell, so each voxel's gain on MR + 1 is
+  // the same in every channel.
+  ModelConfig plain3 = plain, surface3 = surface;
+  plain3.network.neighbours = surface3.network.neighbours = 1;
+  const TrainingBatch a3 = BatchSampler(src, plain3).batch(3), c3 = BatchSampler(src, surface3).batch(3);
+  ASSERT_EQ(c3.cond.size(1), 3);
+  const torch::Tensor lit = ((a3.cond + 1).abs() > 1e-3).all(1, true);
+  const torch::Tensor ratio = torch::where(lit, (c3.cond + 1) / (a3.cond + 1), torch::ones_like(c3.cond));
+  EXPECT_GT((ratio - 1).abs().max().item<double>(), 0.05) << "no gain in 2.5D";
+  EXPECT_LT((ratio - ratio.select(1, 1).unsqueeze(1)).abs().max().item<double>(), 1e-4);
   aug.training.biasFieldAugmentation = 0.3;
   aug.training.surfaceGainAugmentation = 0.2;
   aug.training.intensityJitter = 0.1;

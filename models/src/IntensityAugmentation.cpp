@@ -10,6 +10,16 @@ namespace mr2ct {
 namespace {
 constexpr float kSpacing = 2.0f / float(ContrastCurve::kPoints - 1);
 float knot(int k) { return -1.0f + kSpacing * float(k); }
+
+// Intensities are in [-1, 1] with -1 as "no signal": a multiplicative MR effect scales the signal
+// above that floor, so air stays air. `factor` is one plane; it applies to each of `planes`.
+void scalePlanes(float* data, int64_t planes, const std::vector<float>& factor) {
+  const auto n = int64_t(factor.size());
+  for (int64_t p = 0; p < planes; ++p) {
+    float* x = data + p * n;
+    for (int64_t i = 0; i < n; ++i) x[i] = (x[i] + 1.0f) * factor[size_t(i)] - 1.0f;
+  }
+}
 }  // namespace
 
 ContrastCurve::ContrastCurve() {
@@ -51,10 +61,7 @@ void BiasField::apply(float* data, int64_t planes, int64_t height, int64_t width
       field[size_t(y * width + x)] = std::exp(c_[0] * u + c_[1] * v + c_[2] * u * v + c_[3] * u * u + c_[4] * v * v);
     }
   }
-  for (int64_t p = 0; p < planes; ++p) {
-    float* d = data + p * height * width;
-    for (int64_t i = 0; i < height * width; ++i) d[i] = (d[i] + 1.0f) * field[size_t(i)] - 1.0f;
-  }
+  scalePlanes(data, planes, field);
 }
 
 SurfaceGain SurfaceGain::draw(SplitMix64& rng, double strength) {
@@ -93,10 +100,7 @@ void SurfaceGain::apply(float* data, int64_t planes, const float* body, int64_t 
   // one-voxel ramp, so the shell has no step edge for the network to key on.
   for (size_t i = 0; i < d.size(); ++i)
     g[i] = d[i] > 0.0f ? 1.0f + gain_ * std::clamp(thickness_ + 1.0f - d[i], 0.0f, 1.0f) : 1.0f;
-  for (int64_t p = 0; p < planes; ++p) {
-    float* x = data + p * height * width;
-    for (int64_t i = 0; i < height * width; ++i) x[i] = (x[i] + 1.0f) * g[size_t(i)] - 1.0f;
-  }
+  scalePlanes(data, planes, g);
 }
 
 }  // namespace mr2ct

@@ -242,8 +242,12 @@ TrainingBatch BatchSampler::batch(int64_t step) const {
       if (mine) {
         const float* body = b.body.data_ptr<float>() + (i - first) * perBody;
         const int64_t depth = perBody / (H * W), channels = perItem / perBody;
-        for (int64_t ch = 0; ch < channels; ++ch)
-          for (int64_t d = 0; d < depth; ++d) gain.apply(item + (ch * depth + d) * H * W, 1, body + d * H * W, H, W);
+        // 2.5D neighbours share the centre slice's mask: one shell for all channels.
+        if (depth == 1)
+          gain.apply(item, channels, body, H, W);
+        else
+          for (int64_t ch = 0; ch < channels; ++ch)
+            for (int64_t d = 0; d < depth; ++d) gain.apply(item + (ch * depth + d) * H * W, 1, body + d * H * W, H, W);
       }
     }
     if (tr.contrastAugmentation > 0.0) {
