@@ -8,7 +8,8 @@
 # seconds per volume × NFE / its largest NFE: network evaluations dominate).
 #   MR2CT_DATA_DIR=../shared/data bench/ablation_confirm.sh ROW [ROW ...]
 # Environment: OUT (the ablation's folder, runs/ablation), BUILD (build), NFES ("1 2 4 8 16 32"),
-# JOBS (2 conversions side by side, one thread each), SPLIT (val).
+# JOBS (2 conversions side by side, one thread each), SPLIT (val), MANIFEST (the one the models were
+# trained with: data_manifests/brainweb20-paired.csv, or a fold such as brainweb20-fold1.csv).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT=$(cd "${OUT:-$HERE/../runs/ablation}" && pwd)
@@ -17,7 +18,7 @@ NFES=${NFES:-"1 2 4 8 16 32"}
 JOBS=${JOBS:-2}
 SPLIT=${SPLIT:-val}
 : "${MR2CT_DATA_DIR:?needs MR2CT_DATA_DIR (the folder holding brainweb20-paired)}"
-MANIFEST=$HERE/../data_manifests/brainweb20-paired.csv
+MANIFEST=$(cd "$(dirname "${MANIFEST:-$HERE/../data_manifests/brainweb20-paired.csv}")" && pwd)/$(basename "${MANIFEST:-brainweb20-paired.csv}")
 C=$OUT/confirm
 mkdir -p "$C"
 [ $# -gt 0 ] || { echo "usage: ablation_confirm.sh ROW [ROW ...]" >&2; exit 2; }

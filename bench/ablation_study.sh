@@ -9,7 +9,10 @@
 # store = percentile, n4 or zscore: the MR normalization of the training store).
 # Environment: OUT (runs/ablation), SEEDS ("1 2"), JOBS (2), STEPS (override the INI's steps),
 # INI (data_manifests/brainweb20-experiment.ini), ONLY (train only these models, e.g.
-# "mr-sigma1-long-s2 noise-long-s2"; the table still covers every row and seed that finished).
+# "mr-sigma1-long-s2 noise-long-s2"; the table still covers every row and seed that finished),
+# MANIFEST (data_manifests/brainweb20-paired.csv; a cross-validation fold such as
+# data_manifests/brainweb20-fold1.csv trains on its train rows and validates on its val rows; give
+# each fold its own OUT).
 # Rerunning skips the models that finished.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -21,7 +24,7 @@ SEEDS=${SEEDS:-"1 2"}
 JOBS=${JOBS:-2}
 INI=${INI:-$HERE/../data_manifests/brainweb20-experiment.ini}
 : "${MR2CT_DATA_DIR:?needs MR2CT_DATA_DIR (the folder holding brainweb20-paired)}"
-MANIFEST=$HERE/../data_manifests/brainweb20-paired.csv
+MANIFEST=$(cd "$(dirname "${MANIFEST:-$HERE/../data_manifests/brainweb20-paired.csv}")" && pwd)/$(basename "${MANIFEST:-brainweb20-paired.csv}")
 mkdir -p "$OUT/models"
 OUT=$(cd "$OUT" && pwd)
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
@@ -30,8 +33,8 @@ log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 awk -v steps="${STEPS:-}" '/^\[/{s=($0=="[train]");next}
   s && NF && !/^#/ { if (steps != "" && $1 == "steps") print "steps = " steps; else print }' "$INI" > "$OUT/train.ini"
 
-store() {  # store NAME -> path of the training store with that MR normalization (built once)
-  local path=$OUT/store-$1.h5 args=()
+store() {  # store NAME -> path of the training store with that MR normalization (built once per manifest)
+  local path=$OUT/store-$(basename "$MANIFEST" .csv)-$1.h5 args=()
   case "$1" in
     percentile) ;;
     n4) args=(--n4) ;;
