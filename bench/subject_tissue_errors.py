@@ -4,7 +4,8 @@
   bench/subject_tissue_errors.py errors CONFIRM_DIR NFE ROW [ROW ...]
       For every seed's model of each row (CONFIRM_DIR/ROW-sN/nfeK/sct/<subject>.nii.gz, as
       bench/ablation_confirm.sh writes them): MAE in the body mask, in the dataset's skin class
-      (label 6) and in soft tissue (reference CT -200...200 HU in the body), per val subject.
+      (label 6) and in soft tissue (reference CT -200...200 HU in the body), per val subject of
+      $MANIFEST (data_manifests/brainweb20-paired.csv by default; a fold's manifest for its models).
   bench/subject_tissue_errors.py skin-probe SUBJECT RATIO OUT.nii.gz
       Writes SUBJECT's MR with its skin class scaled by RATIO: a probe of whether a model's error
       on a subject comes from that subject's skin contrast (convert it, then score with `errors`).
@@ -20,7 +21,15 @@ import nibabel as nib
 import numpy as np
 
 SKIN = 6
-SUBJECTS = ["subject06", "subject44", "subject52"]
+MANIFEST = os.environ.get("MANIFEST", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                                   "data_manifests", "brainweb20-paired.csv"))
+
+
+def val_subjects():
+    with open(MANIFEST) as f:
+        rows = [line.strip().split(",") for line in f if line.strip() and not line.startswith("#")]
+    split = rows[0].index("split")
+    return [r[0] for r in rows[1:] if r[split] == "val"]
 
 
 def case(subject):
@@ -29,19 +38,20 @@ def case(subject):
 
 
 def errors(confirm, nfe, rows):
+    subjects = val_subjects()
     ref = {}
-    for s in SUBJECTS:
+    for s in subjects:
         d = case(s)
         ref[s] = (nib.load(f"{d}/ct.nii.gz").get_fdata(), nib.load(f"{d}/labels.nii.gz").get_fdata().astype(int),
                   nib.load(f"{d}/mask.nii.gz").get_fdata() > 0)
-    print("model | " + " | ".join(f"{s}: MAE [skin, soft tissue]" for s in SUBJECTS))
+    print("model | " + " | ".join(f"{s}: MAE [skin, soft tissue]" for s in subjects))
     for r in rows:
         models = sorted(glob.glob(os.path.join(confirm, f"{r}-s*")))
         if not models:
             sys.exit(f"subject_tissue_errors: no models of row '{r}' in {confirm}")
         for m in models:
             cells = []
-            for s in SUBJECTS:
+            for s in subjects:
                 ct, lab, body = ref[s]
                 f = os.path.join(m, f"nfe{nfe}", "sct", f"{s}.nii.gz")
                 if not os.path.exists(f):
