@@ -18,7 +18,7 @@ NFES=${NFES:-"1 2 4 8 16 32"}
 JOBS=${JOBS:-2}
 SPLIT=${SPLIT:-val}
 : "${MR2CT_DATA_DIR:?needs MR2CT_DATA_DIR (the folder holding brainweb20-paired)}"
-MANIFEST=$(cd "$(dirname "${MANIFEST:-$HERE/../data_manifests/brainweb20-paired.csv}")" && pwd)/$(basename "${MANIFEST:-brainweb20-paired.csv}")
+MANIFEST=$(realpath -e "${MANIFEST:-$HERE/../data_manifests/brainweb20-paired.csv}")
 C=$OUT/confirm
 mkdir -p "$C"
 [ $# -gt 0 ] || { echo "usage: ablation_confirm.sh ROW [ROW ...]" >&2; exit 2; }

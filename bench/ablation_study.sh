@@ -24,7 +24,7 @@ SEEDS=${SEEDS:-"1 2"}
 JOBS=${JOBS:-2}
 INI=${INI:-$HERE/../data_manifests/brainweb20-experiment.ini}
 : "${MR2CT_DATA_DIR:?needs MR2CT_DATA_DIR (the folder holding brainweb20-paired)}"
-MANIFEST=$(cd "$(dirname "${MANIFEST:-$HERE/../data_manifests/brainweb20-paired.csv}")" && pwd)/$(basename "${MANIFEST:-brainweb20-paired.csv}")
+MANIFEST=$(realpath -e "${MANIFEST:-$HERE/../data_manifests/brainweb20-paired.csv}")
 mkdir -p "$OUT/models"
 OUT=$(cd "$OUT" && pwd)
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }

@@ -13,6 +13,7 @@
 Uses the dataset's labels.nii.gz, so it is an analysis of BrainWeb-paired only; needs
 MR2CT_DATA_DIR (the folder holding brainweb20-paired) and nibabel (python3-nibabel).
 """
+import csv
 import glob
 import os
 import sys
@@ -27,9 +28,8 @@ MANIFEST = os.environ.get("MANIFEST", os.path.join(os.path.dirname(os.path.abspa
 
 def val_subjects():
     with open(MANIFEST) as f:
-        rows = [line.strip().split(",") for line in f if line.strip() and not line.startswith("#")]
-    split = rows[0].index("split")
-    return [r[0] for r in rows[1:] if r[split] == "val"]
+        return [r["id"] for r in csv.DictReader(line for line in f if not line.startswith("#"))
+                if r.get("split") == "val"]
 
 
 def case(subject):
