@@ -69,6 +69,10 @@ def perturb(name, a, seed):
         return np.sqrt((a + g.normal(0, sd, a.shape)) ** 2 + g.normal(0, sd, a.shape) ** 2)
     sys.exit(f"intensity_sensitivity: unknown perturbation '{name}'")
 
+import re
+for p in perts:  # every name checked before anything is written
+    if not re.fullmatch(r"none|(gain|gamma|rician)[0-9.]+|bias-[xyz][0-9.]+", p):
+        sys.exit(f"intensity_sensitivity: unknown perturbation '{p}' (none, gainG, gammaG, bias-xS, bias-yS, bias-zS, ricianS)")
 for p in perts:
     d = os.path.join(out, p)
     if os.path.exists(os.path.join(d, "manifest.csv")):
