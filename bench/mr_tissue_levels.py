@@ -49,8 +49,10 @@ def main(root):
         "median/IQR": lambda v: (v - np.median(v)) / np.subtract(*np.percentile(v, [75, 25])),
         "Nyul deciles": lambda v: np.interp(v, np.percentile(v, LANDMARKS), reference),
     }
-    levels = {m: np.array([[np.median(f(v)[lab == k]) for k in TISSUES] for _, v, lab in data])
-              for m, f in methods.items()}
+    def tissue_medians(y, lab):
+        return [np.median(y[lab == k]) for k in TISSUES]
+
+    levels = {m: np.array([tissue_medians(f(v), lab) for _, v, lab in data]) for m, f in methods.items()}
 
     print("Median level per tissue after the percentile map ([-1, 1]):\n")
     print("| subject | " + " | ".join(TISSUES.values()) + " |")
