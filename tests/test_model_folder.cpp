@@ -30,12 +30,19 @@ TEST(ModelFolder, ConfigRoundTripAndErrors) {
   const ModelConfig back = loadModelConfig(dir.path());
   EXPECT_EQ(back.toJson(), c.toJson());
 
-  // A config.json from before the surface gain existed: that model trained without it.
+  // A config.json from before the surface gain or the contrast curve existed: that model trained
+  // without them, though both are on by default now.
   EXPECT_GT(ModelConfig().training.surfaceGainAugmentation, 0.0);
+  EXPECT_GT(ModelConfig().training.contrastAugmentation, 0.0);
   auto old = c.toJson();
   old["training"].erase("surface_gain_augmentation");
+  old["training"].erase("contrast_augmentation");
   std::ofstream(dir.path() / "config.json", std::ios::trunc) << old.dump();
   EXPECT_EQ(loadModelConfig(dir.path()).training.surfaceGainAugmentation, 0.0);
+  EXPECT_EQ(loadModelConfig(dir.path()).training.contrastAugmentation, 0.0);
+  old["training"]["contrast_augmentation"] = 0.5;  // a key that is there is read as written
+  std::ofstream(dir.path() / "config.json", std::ios::trunc) << old.dump();
+  EXPECT_EQ(loadModelConfig(dir.path()).training.contrastAugmentation, 0.5);
 
   EXPECT_THROW(loadModelConfig(dir.path() / "absent"), IoError);
   std::ofstream(dir.path() / "config.json") << "{ not json";

@@ -208,9 +208,10 @@ nlohmann::json TrainingConfig::toJson() const {
 
 TrainingConfig TrainingConfig::fromJson(const nlohmann::json& j) {
   TrainingConfig c = readFields<TrainingConfig>(j, "training", [](auto& c2, auto&& f) { trainingFields(c2, f); });
-  // A model written before the key existed trained without the augmentation: resuming it must not
+  // A model written before a key existed trained without that augmentation: resuming it must not
   // switch the augmentation on.
   if (!j.contains("surface_gain_augmentation")) c.surfaceGainAugmentation = 0.0;
+  if (!j.contains("contrast_augmentation")) c.contrastAugmentation = 0.0;
   return c;
 }
 
