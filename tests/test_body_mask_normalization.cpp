@@ -3,12 +3,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 
 #include "mr2ct/core/Error.h"
 #include "mr2ct/preprocessing/BiasFieldCorrection.h"
 #include "mr2ct/preprocessing/BodyMask.h"
 #include "mr2ct/preprocessing/Normalization.h"
+#include "mr2ct/preprocessing/Statistics.h"
 #include "support/TestSupport.h"
 
 namespace mr2ct {
@@ -173,6 +175,133 @@ TEST(MrNormalization, BadInputIsRefused) {
   bad.highPercentile = 40;
   EXPECT_THROW(bad.validate(), UsageError);
   EXPECT_THROW(MrNormalizationRecord::fromJson({{"method", "percentile"}, {"low", 5.0}, {"high", 5.0}}), DataError);
+}
+
+/// The MR with a monotone contrast change, I' = 100 (I / 100)^gamma (as another sequence would give).
+Volume withGamma(const Volume& mr, double gamma) {
+  Volume out = mr.clone();
+  for (auto& v : out.voxels()) v = float(100.0 * std::pow(std::max(0.0, double(v)) / 100.0, gamma));
+  return out;
+}
+
+// Issue 15: Nyúl–Udupa standardization. The standard is the train MRs' mean landmarks after each
+// one's own end-landmark map; a new MR's landmarks go exactly onto it.
+TEST(MrNormalization, NyulFitsTheMeanLandmarksAndMapsAnMrOntoThem) {
+  std::vector<double> even(11), skewed{0, 5, 6, 7, 8, 9, 10, 11, 12, 13, 20};
+  for (int k = 0; k <= 10; ++k) even[k] = 100.0 + 3.0 * k;  // an offset and a gain: the fit ignores both
+  const auto standard = fitNyulStandardScale({even, skewed});
+  ASSERT_EQ(standard.size(), 11u);
+  EXPECT_EQ(standard.front(), -1.0);
+  EXPECT_EQ(standard.back(), 1.0);
+  EXPECT_NEAR(standard[1], (-0.8 + -0.5) / 2, 1e-12);
+  EXPECT_NEAR(standard[5], (0.0 + -0.1) / 2, 1e-12);
+
+  const Volume mr = phantomMr();
+  const Mask m = bodyMaskFromMr(mr);
+  MrNormalizationRule rule;
+  rule.method = "nyul";
+  rule.standardScale = standard;
+  rule.validate();
+  MrNormalizationRecord rec;
+  const Volume y = normalizeMr(mr, m, rule, &rec);
+  ASSERT_EQ(rec.landmarks.size(), 11u);
+  EXPECT_EQ(rec.low, rec.landmarks.front());
+  EXPECT_EQ(rec.high, rec.landmarks.back());
+  // A monotone piecewise linear map moves each percentile with it: the output's are the standard
+  // (to 1e-3: a percentile interpolates between two voxels, and a knot between them bends the line).
+  const auto landed = percentiles(y.data(), y.voxelCount(), rule.nyulPercentiles(), m.data());
+  for (std::size_t k = 0; k < 11; ++k) {
+    EXPECT_NEAR(rec.forward(float(rec.landmarks[k])), standard[k], 1e-6) << k;
+    EXPECT_NEAR(landed[k], standard[k], 1e-3) << k;
+  }
+  // Beyond the end landmarks the end segments go on (air, vessels brighter than p99.5).
+  const double slope = (standard[10] - standard[9]) / (rec.landmarks[10] - rec.landmarks[9]);
+  EXPECT_NEAR(rec.forward(float(rec.high + 10)), 1.0 + 10 * slope, 1e-5);
+  for (std::size_t i = 0; i < mr.voxelCount(); i += 7)
+    ASSERT_NEAR(rec.inverse(y.data()[i]), mr.data()[i], 1e-3 * std::max(1.0f, std::abs(mr.data()[i]))) << i;
+  const auto back = MrNormalizationRecord::fromJson(nlohmann::json::parse(rec.toJson().dump()));
+  EXPECT_EQ(back.landmarks, rec.landmarks);
+  EXPECT_EQ(back.rule.standardScale, standard);
+  EXPECT_EQ(back.forward(123.0f), rec.forward(123.0f));
+}
+
+// What the method is for: a contrast change that the two-point percentile map passes on to the
+// network's input, the decile map mostly removes.
+TEST(MrNormalization, NyulRemovesMostOfAGammaChangeThatThePercentileMapKeeps) {
+  const Volume mr = phantomMr();
+  const Mask m = bodyMaskFromMr(mr);
+  MrNormalizationRule nyul;
+  nyul.method = "nyul";
+  nyul.standardScale = fitNyulStandardScale({nyulLandmarks(mr, m, nyul)});
+  const Volume darker = withGamma(mr, 1.4);
+  auto meanChange = [&](const MrNormalizationRule& rule) {
+    const Volume a = normalizeMr(mr, m, rule, nullptr), b = normalizeMr(darker, m, rule, nullptr);
+    double sum = 0;
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < a.voxelCount(); ++i)
+      if (m.data()[i]) {
+        sum += std::abs(double(a.data()[i]) - b.data()[i]);
+        ++n;
+      }
+    return sum / double(n);
+  };
+  const double percentileChange = meanChange(MrNormalizationRule{}), nyulChange = meanChange(nyul);
+  EXPECT_GT(percentileChange, 0.02);
+  EXPECT_LT(nyulChange, percentileChange / 4) << nyulChange << " against " << percentileChange;
+}
+
+TEST(MrNormalization, NyulWithTiedLandmarksStaysMonotoneAndBadScalesAreRefused) {
+  // Four intensities only (a phantom, an integer MR): deciles tie, the map jumps but never folds.
+  Volume steps(grid(12));
+  for (std::size_t i = 0; i < steps.voxelCount(); ++i) steps.data()[i] = float(i % 4);
+  const Mask all(grid(12), 1);
+  MrNormalizationRule rule;
+  rule.method = "nyul";
+  rule.standardScale = fitNyulStandardScale({nyulLandmarks(steps, all, rule)});
+  EXPECT_NO_THROW(rule.validate());
+  MrNormalizationRecord rec;
+  normalizeMr(steps, all, rule, &rec);
+  float previous = -std::numeric_limits<float>::infinity();
+  for (float x = -1.0f; x <= 4.0f; x += 0.01f) {
+    const float y = rec.forward(x);
+    ASSERT_TRUE(std::isfinite(y)) << x;
+    ASSERT_GE(y, previous) << x;
+    previous = y;
+  }
+
+  MrNormalizationRule unfitted;
+  unfitted.method = "nyul";
+  EXPECT_NO_THROW(unfitted.validate());  // preprocess fits it
+  const std::string message = test::thrownMessage<UsageError>([&] { normalizeMr(phantomMr(8), Mask(grid(8), 1), unfitted, nullptr); });
+  EXPECT_NE(message.find("standard scale"), std::string::npos) << message;
+  auto refused = [](std::vector<double> scale, const std::string& method = "nyul", double low = 0.5) {
+    MrNormalizationRule r;
+    r.method = method;
+    r.lowPercentile = low;
+    r.standardScale = std::move(scale);
+    EXPECT_THROW(r.validate(), UsageError);
+    EXPECT_THROW(MrNormalizationRule::fromJson(r.toJson()), DataError);
+  };
+  std::vector<double> good(11);
+  for (int k = 0; k <= 10; ++k) good[k] = -1.0 + 0.2 * k;
+  refused({-1.0, 0.0, 1.0});                    // not 11 landmarks
+  auto decreasing = good;
+  std::swap(decreasing[3], decreasing[4]);
+  refused(decreasing);
+  auto shifted = good;
+  shifted.front() = -0.9;                       // the ends are −1 and +1
+  refused(shifted);
+  refused(good, "nyul", 15.0);                  // the low end above the first decile
+  EXPECT_THROW(fitNyulStandardScale({}), DataError);
+  EXPECT_THROW(fitNyulStandardScale({{1.0, 2.0}}), DataError);
+  EXPECT_THROW(fitNyulStandardScale({std::vector<double>(11, 5.0)}), DataError);
+  nlohmann::json noLandmarks = rec.toJson();
+  noLandmarks.erase("landmarks");
+  EXPECT_THROW(MrNormalizationRecord::fromJson(noLandmarks), DataError);
+  // A scale on another method is a mistake, not something to ignore.
+  MrNormalizationRule percentile;
+  percentile.standardScale = good;
+  EXPECT_THROW(percentile.validate(), UsageError);
 }
 
 TEST(CtNormalization, ClipsScalesAndInverts) {

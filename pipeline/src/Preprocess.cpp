@@ -394,15 +394,48 @@ void runCases(const Manifest& manifest, const std::vector<std::size_t>& todo, in
   bar.finish();
 }
 
+/// --mr-norm nyul without a standard scale: fits it on the manifest's training MRs (split train,
+/// with a CT), each prepared as the plan prepares it. Every shard reads all of them, so the shards
+/// of one store agree, and the val and test MRs never shape it.
+PreprocessOptions withNyulStandardScale(const PreprocessOptions& given, const Manifest& manifest) {
+  PreprocessOptions o = given;
+  MrNormalizationRule& rule = o.plan.mrNormalization;
+  if (rule.method != "nyul" || !rule.standardScale.empty()) return o;
+  PreprocessOptions landmarksOnly = given;
+  landmarksOnly.plan.mrNormalization = MrNormalizationRule{};  // affine: the landmarks' shape is unchanged
+  landmarksOnly.plan.mrNormalization.lowPercentile = rule.lowPercentile;
+  landmarksOnly.plan.mrNormalization.highPercentile = rule.highPercentile;
+  std::vector<std::vector<double>> landmarks;
+  for (const auto& c : manifest.cases) {
+    if (c.split != "train" || !c.hasCt()) continue;
+    try {
+      Geometry sourceGeometry;
+      const PreparedMr p = prepareCaseMr(c, landmarksOnly, sourceGeometry);
+      landmarks.push_back(nyulLandmarks(p.normalized, p.mask, rule, c.mr.string()));
+    } catch (const std::exception& e) {
+      spdlog::warn("case {}: left out of the nyul standard scale: {}", c.id, e.what());
+    }
+  }
+  if (landmarks.empty())
+    throw DataError(given.manifest.string(),
+                    "--mr-norm nyul fits its standard scale on the training MRs, and the manifest has no readable "
+                    "one (split train, with a CT)");
+  rule.standardScale = fitNyulStandardScale(landmarks);
+  spdlog::info("nyul standard scale from {} training MR(s): {}", landmarks.size(),
+               nlohmann::json(rule.standardScale).dump());
+  return o;
+}
+
 }  // namespace
 
-PreprocessSummary runPreprocess(const PreprocessOptions& o) {
-  o.validate();
-  Manifest manifest = readManifest(o.manifest, o.manifestOptions);
-  const fs::path store = o.storePath();
-  std::vector<fs::path> inputs{o.manifest};
+PreprocessSummary runPreprocess(const PreprocessOptions& given) {
+  given.validate();
+  Manifest manifest = readManifest(given.manifest, given.manifestOptions);
+  const fs::path store = given.storePath();
+  std::vector<fs::path> inputs{given.manifest};
   for (const auto& c : manifest.cases) inputs.insert(inputs.end(), {c.mr, c.ct, c.mask});
   refuseOverwritingInputs(store, inputs);
+  const PreprocessOptions o = withNyulStandardScale(given, manifest);
   prepareOutputFile(store);
   if (!o.qaDir.empty()) prepareOutputFolder(o.qaDir);
   const nlohmann::json optionsJson = o.toJson();

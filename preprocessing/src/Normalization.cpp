@@ -10,17 +10,38 @@
 
 namespace mr2ct {
 
+std::vector<double> MrNormalizationRule::nyulPercentiles() const {
+  std::vector<double> ps{lowPercentile};
+  for (int d = 1; d <= 9; ++d) ps.push_back(10.0 * d);
+  ps.push_back(highPercentile);
+  return ps;
+}
+
 void MrNormalizationRule::validate() const {
-  if (method != "percentile" && method != "zscore")
-    throw UsageError("MR normalization: unknown method '" + method + "' (percentile|zscore)");
-  if (method == "percentile" &&
-      !(lowPercentile >= 0 && lowPercentile < highPercentile && highPercentile <= 100))
+  if (method != "percentile" && method != "zscore" && method != "nyul")
+    throw UsageError("MR normalization: unknown method '" + method + "' (percentile|zscore|nyul)");
+  if (method != "zscore" && !(lowPercentile >= 0 && lowPercentile < highPercentile && highPercentile <= 100))
     throw UsageError("MR normalization: percentiles must satisfy 0 <= low < high <= 100 (got " +
                      std::to_string(lowPercentile) + ", " + std::to_string(highPercentile) + ")");
+  if (method == "nyul" && !(lowPercentile < 10 && highPercentile > 90))
+    throw UsageError("MR normalization nyul: the end percentiles must lie outside the deciles (low < 10 < 90 < high; got " +
+                     std::to_string(lowPercentile) + ", " + std::to_string(highPercentile) + ")");
+  if (method != "nyul" && !standardScale.empty())
+    throw UsageError("MR normalization: a standard scale belongs to the nyul method only (method is " + method + ")");
+  if (standardScale.empty()) return;
+  bool ok = standardScale.size() == kNyulLandmarks && std::abs(standardScale.front() + 1.0) < 1e-9 &&
+            std::abs(standardScale.back() - 1.0) < 1e-9;
+  for (std::size_t k = 0; ok && k < standardScale.size(); ++k)
+    ok = std::isfinite(standardScale[k]) && (k == 0 || standardScale[k] >= standardScale[k - 1]);
+  if (!ok)
+    throw UsageError("MR normalization nyul: the standard scale must be " + std::to_string(kNyulLandmarks) +
+                     " non-decreasing values from -1 to +1 (got " + nlohmann::json(standardScale).dump() + ")");
 }
 
 nlohmann::json MrNormalizationRule::toJson() const {
-  return {{"method", method}, {"low_percentile", lowPercentile}, {"high_percentile", highPercentile}};
+  nlohmann::json j{{"method", method}, {"low_percentile", lowPercentile}, {"high_percentile", highPercentile}};
+  if (method == "nyul") j["standard_scale"] = standardScale;
+  return j;
 }
 
 MrNormalizationRule MrNormalizationRule::fromJson(const nlohmann::json& j) {
@@ -29,20 +50,48 @@ MrNormalizationRule MrNormalizationRule::fromJson(const nlohmann::json& j) {
     r.method = j.at("method").get<std::string>();
     r.lowPercentile = j.value("low_percentile", r.lowPercentile);
     r.highPercentile = j.value("high_percentile", r.highPercentile);
+    if (j.contains("standard_scale")) r.standardScale = j.at("standard_scale").get<std::vector<double>>();
   } catch (const nlohmann::json::exception& e) {
     throw DataError(std::string("MR normalization rule: ") + e.what());
   }
-  r.validate();
+  try {
+    r.validate();
+  } catch (const UsageError& e) {
+    throw DataError(e.what());
+  }
   return r;
 }
 
+namespace {
+
+/// y(x) on the polyline through (xs[k], ys[k]), both non-decreasing with xs.front() < xs.back(),
+/// extended beyond its ends by its first and last segments of positive width. Where xs repeat
+/// (many voxels of one value: an integer MR, a phantom), the map jumps; where ys repeat, it is flat.
+double piecewiseLinear(const std::vector<double>& xs, const std::vector<double>& ys, double x) {
+  if (std::isnan(x)) return x;  // no segment holds it, and upper_bound would run off the end
+  const std::size_t n = xs.size();
+  std::size_t first = 0;
+  while (first + 2 < n && !(xs[first + 1] > xs[first])) ++first;
+  std::size_t last = n - 1;
+  while (last > 1 && !(xs[last] > xs[last - 1])) --last;
+  std::size_t k;
+  if (x <= xs[first]) k = first;
+  else if (x >= xs[last]) k = last - 1;
+  else k = std::size_t(std::upper_bound(xs.begin(), xs.end(), x) - xs.begin()) - 1;
+  return ys[k] + (x - xs[k]) * (ys[k + 1] - ys[k]) / (xs[k + 1] - xs[k]);
+}
+
+}  // namespace
+
 float MrNormalizationRecord::forward(float x) const {
   if (rule.method == "zscore") return static_cast<float>((double(x) - mean) / std);
+  if (rule.method == "nyul") return static_cast<float>(piecewiseLinear(landmarks, rule.standardScale, double(x)));
   return static_cast<float>((double(x) - low) / (high - low) * 2.0 - 1.0);
 }
 
 float MrNormalizationRecord::inverse(float y) const {
   if (rule.method == "zscore") return static_cast<float>(double(y) * std + mean);
+  if (rule.method == "nyul") return static_cast<float>(piecewiseLinear(rule.standardScale, landmarks, double(y)));
   return static_cast<float>((double(y) + 1.0) * 0.5 * (high - low) + low);
 }
 
@@ -55,6 +104,7 @@ nlohmann::json MrNormalizationRecord::toJson() const {
     j["low"] = low;
     j["high"] = high;
   }
+  if (rule.method == "nyul") j["landmarks"] = landmarks;
   return j;
 }
 
@@ -69,11 +119,19 @@ MrNormalizationRecord MrNormalizationRecord::fromJson(const nlohmann::json& j) {
       r.low = j.at("low").get<double>();
       r.high = j.at("high").get<double>();
     }
+    if (r.rule.method == "nyul") r.landmarks = j.at("landmarks").get<std::vector<double>>();
   } catch (const nlohmann::json::exception& e) {
     throw DataError(std::string("MR normalization record: ") + e.what());
   }
-  const bool ok = r.rule.method == "zscore" ? (std::isfinite(r.mean) && std::isfinite(r.std) && r.std > 0)
-                                            : (std::isfinite(r.low) && std::isfinite(r.high) && r.high > r.low);
+  bool ok = r.rule.method == "zscore" ? (std::isfinite(r.mean) && std::isfinite(r.std) && r.std > 0)
+                                      : (std::isfinite(r.low) && std::isfinite(r.high) && r.high > r.low);
+  if (r.rule.method == "nyul") {
+    ok = ok && r.rule.standardScale.size() == MrNormalizationRule::kNyulLandmarks &&
+         r.landmarks.size() == MrNormalizationRule::kNyulLandmarks && r.landmarks.front() == r.low &&
+         r.landmarks.back() == r.high;
+    for (std::size_t k = 1; ok && k < r.landmarks.size(); ++k)
+      ok = std::isfinite(r.landmarks[k]) && r.landmarks[k] >= r.landmarks[k - 1];
+  }
   if (!ok) throw DataError("MR normalization record: degenerate values " + j.dump());
   return r;
 }
@@ -101,6 +159,12 @@ Volume normalizeMr(const Volume& mr, const Mask& mask, const MrNormalizationRule
     rec.std = std::sqrt(std::max(0.0, sum2 / double(n) - rec.mean * rec.mean));
     if (!(rec.std > 1e-12 * std::max(1.0, std::abs(rec.mean))))
       throw DataError(context, "MR normalization: intensities inside the body mask are constant");
+  } else if (rule.method == "nyul") {
+    if (rule.standardScale.empty())
+      throw UsageError("MR normalization nyul: no standard scale; preprocess fits it on the training MRs");
+    rec.landmarks = nyulLandmarks(mr, mask, rule, context);
+    rec.low = rec.landmarks.front();
+    rec.high = rec.landmarks.back();
   } else {
     const auto p = percentiles(mr.data(), mr.voxelCount(), {rule.lowPercentile, rule.highPercentile}, mask.data());
     if (!std::isfinite(p[0]) || !std::isfinite(p[1]))
@@ -116,6 +180,36 @@ Volume normalizeMr(const Volume& mr, const Mask& mask, const MrNormalizationRule
   for (std::size_t i = 0; i < mr.voxelCount(); ++i) out.data()[i] = rec.forward(mr.data()[i]);
   if (record) *record = rec;
   return out;
+}
+
+std::vector<double> nyulLandmarks(const Volume& mr, const Mask& mask, const MrNormalizationRule& rule,
+                                  const std::string& context) {
+  if (mask.voxelCount() != mr.voxelCount()) throw DataError(context, "MR normalization: mask and image sizes differ");
+  const std::vector<double> ps = rule.nyulPercentiles();
+  const std::vector<double> v = percentiles(mr.data(), mr.voxelCount(), ps, mask.data());
+  if (!std::isfinite(v.front()) || !std::isfinite(v.back()))
+    throw DataError(context, "MR normalization: no finite voxel inside the body mask");
+  if (!(v.back() > v.front()))
+    throw DataError(context, "MR normalization: percentiles p" + std::to_string(rule.lowPercentile) + " and p" +
+                                 std::to_string(rule.highPercentile) + " are equal (" + std::to_string(v.front()) +
+                                 "): flat intensities inside the body mask");
+  return v;
+}
+
+std::vector<double> fitNyulStandardScale(const std::vector<std::vector<double>>& landmarksPerMr) {
+  if (landmarksPerMr.empty()) throw DataError("MR normalization nyul: no training MR to fit the standard scale on");
+  const std::size_t n = MrNormalizationRule::kNyulLandmarks;
+  std::vector<double> mean(n, 0.0);
+  for (const auto& m : landmarksPerMr) {
+    if (m.size() != n || !(m.back() > m.front()))
+      throw DataError("MR normalization nyul: landmarks " + nlohmann::json(m).dump() + " are not " +
+                      std::to_string(n) + " values with a range");
+    for (std::size_t k = 0; k < n; ++k) mean[k] += ((m[k] - m.front()) / (m.back() - m.front()) * 2.0 - 1.0);
+  }
+  for (double& v : mean) v /= double(landmarksPerMr.size());
+  mean.front() = -1.0;
+  mean.back() = 1.0;
+  return mean;
 }
 
 float CtNormalization::toUnit(float hu) const {

@@ -6,11 +6,14 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
+#include <random>
+#include <tuple>
 
 #include "mr2ct/core/AtomicFile.h"
 #include "mr2ct/core/Error.h"
 #include "mr2ct/pipeline/Preprocess.h"
 #include "mr2ct/pipeline/StoreMerge.h"
+#include "mr2ct/preprocessing/Statistics.h"
 #include "mr2ct/preprocessing/VolumeIO.h"
 #include "support/TestSupport.h"
 
@@ -218,6 +221,84 @@ TEST(Preprocess, ConversionPreparesTheMrExactlyAsPreprocessDid) {
   EXPECT_EQ(PreprocessPlan::fromJson(old, "old").biasField->shrinkFactor, 2);
   old["plan_version"] = PreprocessPlan::kFormatVersion + 1;
   EXPECT_THROW(PreprocessPlan::fromJson(old, "new"), DataError);
+}
+
+/// An MR of the anatomy with Gaussian noise (so its deciles are distinct), through `contrast`.
+void writeNoisyMr(const fs::path& file, unsigned seed, double gamma = 1.0) {
+  Volume mr = sample(mrGrid(), false);
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> noise(0.0f, 6.0f);
+  for (auto& v : mr.voxels()) v = float(200.0 * std::pow(std::max(1.0, double(v + noise(rng))) / 200.0, gamma));
+  writeVolume(mr, file);
+}
+
+// Issue 15: --mr-norm nyul fits its standard scale on the manifest's train MRs alone, before the
+// cases run, and writes it into the plan: train copies the plan into the model and convert
+// prepares an MR with it. Shards of one manifest fit the same scale, so they merge.
+TEST(Preprocess, NyulStandardScaleComesFromTheTrainMrsAndTravelsInThePlan) {
+  test::TempDir dir;
+  std::ofstream manifest(dir / "m.csv");
+  manifest << "id,mr,ct,mask,split\n";
+  for (const auto& [id, seed, gamma, split] : {std::tuple{"a", 1u, 1.0, "train"}, std::tuple{"b", 2u, 1.0, "train"},
+                                               std::tuple{"v", 3u, 0.5, "val"}}) {
+    writeNoisyMr(dir / (std::string(id) + "_mr.nii.gz"), seed, gamma);
+    writeVolume(sample(ctGrid(), true), dir / (std::string(id) + "_ct.nii.gz"));
+    manifest << id << "," << id << "_mr.nii.gz," << id << "_ct.nii.gz,," << split << "\n";
+  }
+  manifest.close();
+  auto o = options(dir / "m.csv", dir / "store.h5", RegistrationKind::None);
+  o.plan.mrNormalization.method = "nyul";
+  const auto summary = runPreprocess(o);
+  ASSERT_EQ(summary.count("ok"), 3u) << summary.cases[0].error << summary.cases[2].error;
+  const TrainingStore s = TrainingStore::open(dir / "store.h5");
+  const nlohmann::json storeOptions = s.rootAttributes()["preprocessing_options"];
+  const PreprocessPlan plan = PreprocessPlan::fromJson(storeOptions, "store.h5");
+  ASSERT_EQ(plan.mrNormalization.standardScale.size(), MrNormalizationRule::kNyulLandmarks) << storeOptions.dump();
+
+  // The scale is the train MRs' own: their landmarks in their stored masks, fitted alone. The val MR
+  // (gamma 0.5: its deciles sit much higher between the ends) would have moved it.
+  std::vector<std::vector<double>> train;
+  for (const char* id : {"a", "b"})
+    train.push_back(nyulLandmarks(readVolume(dir / (std::string(id) + "_mr.nii.gz")), s.readMask(id, "mask"),
+                                  plan.mrNormalization));
+  const std::vector<double> expected = fitNyulStandardScale(train);
+  // Preprocess takes the landmarks after the float32 percentile map (an affine map the fit cancels).
+  for (std::size_t k = 0; k < expected.size(); ++k)
+    EXPECT_NEAR(plan.mrNormalization.standardScale[k], expected[k], 1e-5) << k;
+  auto withVal = train;
+  withVal.push_back(nyulLandmarks(readVolume(dir / "v_mr.nii.gz"), s.readMask("v", "mask"), plan.mrNormalization));
+  EXPECT_GT(fitNyulStandardScale(withVal)[5] - expected[5], 0.03);
+
+  // The val MR's deciles inside its mask land on the scale, and its record inverts to the file.
+  const Volume stored = s.readVolume("v", "mr");
+  const Mask mask = s.readMask("v", "mask");
+  const auto landed = percentiles(stored.data(), stored.voxelCount(), plan.mrNormalization.nyulPercentiles(), mask.data());
+  for (std::size_t k = 0; k < landed.size(); ++k) EXPECT_NEAR(landed[k], expected[k], 0.01) << "landmark " << k;
+  const auto record = MrNormalizationRecord::fromJson(s.info("v").attributes["mr_normalization"]);
+  const Volume raw = readVolume(dir / "v_mr.nii.gz");
+  for (std::size_t i = 0; i < raw.voxelCount(); i += 7) ASSERT_NEAR(record.inverse(stored.data()[i]), raw.data()[i], 1e-3);
+
+  // Conversion prepares the val MR from the plan alone into the very tensor preprocess stored.
+  const PreparedMr converted = prepareMr(raw, plan, "v_mr.nii.gz");
+  EXPECT_EQ(converted.normalized.voxels(), stored.voxels());
+
+  // Shards fit the same scale (each reads every train MR), so their stores merge.
+  o.shardCount = 2;
+  for (int i = 0; i < 2; ++i) {
+    o.shardIndex = i;
+    runPreprocess(o);
+  }
+  EXPECT_EQ(TrainingStore::open(dir / "store.shard0of2.h5").rootAttributes()["preprocessing_options"], storeOptions);
+  EXPECT_EQ(TrainingStore::open(dir / "store.shard1of2.h5").rootAttributes()["preprocessing_options"], storeOptions);
+
+  // No train MR: one line naming the manifest.
+  std::ofstream(dir / "val_only.csv") << "id,mr,ct,mask,split\nv,v_mr.nii.gz,v_ct.nii.gz,,val\n";
+  auto valOnly = options(dir / "val_only.csv", dir / "val_only.h5", RegistrationKind::None);
+  valOnly.plan.mrNormalization.method = "nyul";
+  const std::string message = test::thrownMessage<DataError>([&] { runPreprocess(valOnly); });
+  EXPECT_NE(message.find("val_only.csv"), std::string::npos) << message;
+  EXPECT_NE(message.find("nyul"), std::string::npos) << message;
+  EXPECT_FALSE(fs::exists(dir / "val_only.h5"));
 }
 
 TEST(Preprocess, RigidRegistrationRecoversAKnownShift) {

@@ -3,27 +3,44 @@
 // (HDF5 attributes, model folder config.json). CONTRACT: extend, do not break.
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "mr2ct/preprocessing/Volume.h"
 
 namespace mr2ct {
 
-/// MR: robust percentiles inside the body mask → [-1, 1] (default p0.5 → -1, p99.5 → +1), or z-score.
+/// MR: robust percentiles inside the body mask → [-1, 1] (default p0.5 → -1, p99.5 → +1), z-score,
+/// or Nyúl–Udupa histogram standardization ("nyul"): the landmarks p_low, p10, p20, …, p90, p_high
+/// of each MR go piecewise linearly onto a standard scale fitted on the training MRs. The two
+/// end landmarks land on −1 and +1 as with "percentile"; the deciles between them land where the
+/// training MRs have them on average, so one subject's darker grey matter is moved onto the others'.
 struct MrNormalizationRule {
-  std::string method = "percentile";  ///< "percentile" | "zscore"
+  std::string method = "percentile";  ///< "percentile" | "zscore" | "nyul"
   double lowPercentile = 0.5;
   double highPercentile = 99.5;
+  /// "nyul": the landmarks' values on the standard scale (kNyulLandmarks of them, −1 first and +1
+  /// last, non-decreasing); empty until fitted (fitNyulStandardScale), and refused by normalizeMr then.
+  std::vector<double> standardScale;
+  static constexpr std::size_t kNyulLandmarks = 11;
+  /// The percentiles of the "nyul" landmarks: low, 10, 20, …, 90, high.
+  std::vector<double> nyulPercentiles() const;
+  /// UsageError on an unknown method, bad percentiles or a malformed standard scale (an empty one
+  /// is valid here: preprocess fits it).
   void validate() const;
   nlohmann::json toJson() const;
   static MrNormalizationRule fromJson(const nlohmann::json& j);
 };
 
 /// What was applied to one volume: y = (x − shift) / scale · 2 − 1 for percentile (shift = low
-/// value, scale = high − low), y = (x − mean) / std for z-score. Inverts exactly.
+/// value, scale = high − low), y = (x − mean) / std for z-score, and for "nyul" the piecewise linear
+/// map from this MR's landmarks onto rule.standardScale, extended beyond the end landmarks by the
+/// end segments' slopes. Inverts exactly (up to float rounding) wherever the landmarks and the
+/// standard scale are increasing; where an MR's landmarks tie, the map jumps over that part of the scale.
 struct MrNormalizationRecord {
   MrNormalizationRule rule;
-  double low = 0, high = 1;   ///< percentile values (percentile method)
+  double low = 0, high = 1;   ///< percentile values (percentile and nyul: the end landmarks)
   double mean = 0, std = 1;   ///< (zscore method)
+  std::vector<double> landmarks;  ///< (nyul) this MR's values at rule.nyulPercentiles()
   float forward(float x) const;
   float inverse(float y) const;
   nlohmann::json toJson() const;
@@ -34,6 +51,16 @@ struct MrNormalizationRecord {
 /// or the values are flat) and returns the normalized volume.
 Volume normalizeMr(const Volume& mr, const Mask& mask, const MrNormalizationRule& rule, MrNormalizationRecord* record,
                    const std::string& context = "MR");
+
+/// The "nyul" standard scale from the training MRs: each MR's landmarks (its values at
+/// rule.nyulPercentiles() inside its body mask) are mapped linearly so that its end landmarks go to
+/// −1 and +1, then averaged landmark by landmark. DataError when there is no MR, or a landmark list
+/// of the wrong length or without a range.
+std::vector<double> fitNyulStandardScale(const std::vector<std::vector<double>>& landmarksPerMr);
+
+/// An MR's landmarks for the "nyul" standard: its values at rule.nyulPercentiles() inside `mask`.
+std::vector<double> nyulLandmarks(const Volume& mr, const Mask& mask, const MrNormalizationRule& rule,
+                                  const std::string& context = "MR");
 
 /// CT: clipped to [minHu, maxHu] and scaled linearly to [-1, 1].
 struct CtNormalization {
