@@ -15,6 +15,9 @@
 #   bias-x0.2  a smooth multiplicative field exp(0.2 u), u from -1 to 1 along the first array axis
 #   bias-z0.2  the same along the third axis (an uncorrected coil profile)
 #   rician0.02 Rician noise of std 2 % of the 99th percentile inside the head
+#   gammamatch not a scanner's change but a test-time correction: the gamma, between the MR's p0.5
+#              and p99.5 inside its body mask, that puts its median where the fold's train MRs
+#              have theirs on average (same positions as mr2ct's percentile map; below p0.5 unchanged)
 # Prints per row, NFE and perturbation the MAE over all folds' val subjects, its change against
 # "none" (mean, mean absolute and largest over subjects) and the subject spread; writes sensitivity.json beside the
 # first FOLD. Environment: ROWS, NFES ("4 8"), JOBS (2 conversions side by side), BUILD (build),
@@ -49,10 +52,25 @@ lines = [l for l in open(manifest) if not l.startswith("#")]
 sub = next((l.split(":", 1)[1].strip() for l in open(manifest) if l.startswith("# data-root:")), "")
 base = os.path.join(root, sub)
 rows = [r for r in csv.DictReader(lines) if r["split"] == "val"]
-
-def perturb(name, a, seed):
+def load(r, col):
+    return np.asarray(nib.load(os.path.join(base, r[col])).dataobj, dtype=np.float64)
+def median_position(a, mask):  # where the median sits between p0.5 and p99.5 (0..1)
+    lo, med, hi = np.percentile(a[mask > 0], [0.5, 50, 99.5])
+    return lo, hi, (med - lo) / (hi - lo)
+train_median = None
+if "gammamatch" in perts:
+    train_median = np.mean([median_position(load(r, "mr"), load(r, "mask"))[2]
+                            for r in csv.DictReader(lines) if r["split"] == "train"])
+def perturb(name, a, seed, mask=None):
     if name == "none":
         return a
+    if name == "gammamatch":
+        lo, hi, u_med = median_position(a, mask)
+        g = np.log(train_median) / np.log(u_med)
+        print(f"gammamatch: median at {u_med:.3f} of p0.5..p99.5, train mean {train_median:.3f}: gamma {g:.3f}",
+              file=sys.stderr)
+        u = (a - lo) / (hi - lo)
+        return np.where(u > 0, lo + (hi - lo) * np.power(np.clip(u, 0, None), g), a)
     if name.startswith("gain"):
         return a * float(name[4:])
     if name.startswith("gamma"):
@@ -71,8 +89,8 @@ def perturb(name, a, seed):
 
 import re
 for p in perts:  # every name checked before anything is written
-    if not re.fullmatch(r"none|(gain|gamma|rician)[0-9.]+|bias-[xyz][0-9.]+", p):
-        sys.exit(f"intensity_sensitivity: unknown perturbation '{p}' (none, gainG, gammaG, bias-xS, bias-yS, bias-zS, ricianS)")
+    if not re.fullmatch(r"none|gammamatch|(gain|gamma|rician)[0-9.]+|bias-[xyz][0-9.]+", p):
+        sys.exit(f"intensity_sensitivity: unknown perturbation '{p}' (none, gainG, gammaG, bias-xS, bias-yS, bias-zS, ricianS, gammamatch)")
 for p in perts:
     d = os.path.join(out, p)
     if os.path.exists(os.path.join(d, "manifest.csv")):
@@ -83,7 +101,7 @@ for p in perts:
         for k, r in enumerate(rows):
             os.makedirs(os.path.join(d, r["id"]), exist_ok=True)
             img = nib.load(os.path.join(base, r["mr"]))
-            a = perturb(p, np.asarray(img.dataobj, dtype=np.float64), k).astype(np.float32)
+            a = perturb(p, np.asarray(img.dataobj, dtype=np.float64), k, load(r, "mask")).astype(np.float32)
             out_img = nib.Nifti1Image(a, img.affine, img.header)
             out_img.set_data_dtype(np.float32)  # the header's int16 would make nibabel quantize with a slope
             nib.save(out_img, os.path.join(d, r["id"], "mr.nii.gz"))
