@@ -6,7 +6,7 @@
 # mean ± std over the seeds, with the training minutes.
 #   MR2CT_DATA_DIR=../shared/data bench/ablation_study.sh [ROWS] [BUILD_DIR]
 # ROWS: bench/ablation/brainweb-short.rows by default ("name | store | train options" per line;
-# store = percentile, n4, zscore or nyul: the MR normalization of the training store).
+# store = percentile, n4, zscore, nyul or gamma: the MR normalization of the training store).
 # Environment: OUT (runs/ablation), SEEDS ("1 2"), JOBS (2), STEPS (override the INI's steps),
 # INI (data_manifests/brainweb20-experiment.ini), ONLY (train only these models, e.g.
 # "mr-sigma1-long-s2 noise-long-s2"; the table still covers every row and seed that finished),
@@ -40,7 +40,8 @@ store() {  # store NAME -> path of the training store with that MR normalization
     n4) args=(--n4) ;;
     zscore) args=(--mr-norm zscore) ;;
     nyul) args=(--mr-norm nyul) ;;
-    *) echo "ablation_study.sh: unknown store '$1' (percentile|n4|zscore|nyul)" >&2; exit 2 ;;
+    gamma) args=(--mr-norm gamma) ;;
+    *) echo "ablation_study.sh: unknown store '$1' (percentile|n4|zscore|nyul|gamma)" >&2; exit 2 ;;
   esac
   if [ ! -e "$path" ]; then
     "$MR2CT" preprocess --manifest "$MANIFEST" --data-root "$MR2CT_DATA_DIR" --out "$path.part.h5" \

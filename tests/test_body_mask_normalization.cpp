@@ -304,6 +304,104 @@ TEST(MrNormalization, NyulWithTiedLandmarksStaysMonotoneAndBadScalesAreRefused) 
   EXPECT_THROW(percentile.validate(), UsageError);
 }
 
+/// An MR whose intensities spread evenly over [20, 200] (a grey-scale ramp in random order), so
+/// that its median sits mid-range and a gamma change moves it.
+Volume rampMr(std::size_t n = 24, unsigned seed = 3) {
+  Volume v(grid(n));
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(20.0f, 200.0f);
+  for (auto& x : v.voxels()) x = u(rng);
+  return v;
+}
+
+// Issue 15: the one-parameter standard. The gamma puts the median on the fitted position, the ends
+// stay where the percentile map puts them, and the record inverts it.
+TEST(MrNormalization, GammaPutsTheMedianOnTheFittedPositionAndInverts) {
+  const Volume mr = rampMr();
+  const Mask all(mr.geometry(), 1);
+  MrNormalizationRule rule;
+  rule.method = "gamma";
+  const double own = mrMedianPosition(mr, all, rule);
+  EXPECT_NEAR(own, 0.5, 0.02);  // even intensities: the median is mid-range
+  EXPECT_NEAR(fitMedianPosition({0.3, 0.4, 0.5}), 0.4, 1e-12);
+  rule.medianPosition = 0.3;
+  rule.validate();
+  MrNormalizationRecord rec;
+  const Volume y = normalizeMr(mr, all, rule, &rec);
+  EXPECT_NEAR(rec.gamma, std::log(0.3) / std::log(own), 1e-9);
+  // A percentile interpolates between two voxels; where the map bends between them (at u = 0, at
+  // the power's curve) the output's percentile is off by a fraction of one voxel step: 1e-4 here.
+  const auto landed = percentiles(y.data(), y.voxelCount(), {0.5, 50.0, 99.5}, all.data());
+  EXPECT_NEAR(landed[0], -1.0, 1e-4);
+  EXPECT_NEAR(landed[1], 2 * 0.3 - 1, 1e-4);
+  EXPECT_NEAR(landed[2], 1.0, 1e-4);
+  // Below the low percentile the map stays linear (no power of a negative number); NaN passes.
+  EXPECT_NEAR(rec.forward(float(rec.low - 18.0)), -1.0 - 2 * 18.0 / (rec.high - rec.low), 1e-5);
+  EXPECT_TRUE(std::isnan(rec.forward(std::numeric_limits<float>::quiet_NaN())));
+  for (std::size_t i = 0; i < mr.voxelCount(); i += 5)
+    ASSERT_NEAR(rec.inverse(y.data()[i]), mr.data()[i], 1e-3) << i;
+  EXPECT_NEAR(rec.inverse(rec.forward(5.0f)), 5.0f, 1e-4);
+  const auto back = MrNormalizationRecord::fromJson(nlohmann::json::parse(rec.toJson().dump()));
+  EXPECT_EQ(back.gamma, rec.gamma);
+  EXPECT_EQ(back.rule.medianPosition, 0.3);
+  EXPECT_EQ(back.forward(123.0f), rec.forward(123.0f));
+
+  // A gamma change of the scanner's: the percentile map passes it on, the gamma standard takes the
+  // median back to the same place and most of the change with it.
+  const Volume darker = withGamma(mr, 1.4);
+  auto meanChange = [&](const MrNormalizationRule& r) {
+    const Volume a = normalizeMr(mr, all, r, nullptr), b = normalizeMr(darker, all, r, nullptr);
+    double sum = 0;
+    for (std::size_t i = 0; i < a.voxelCount(); ++i) sum += std::abs(double(a.data()[i]) - b.data()[i]);
+    return sum / double(a.voxelCount());
+  };
+  const double percentileChange = meanChange(MrNormalizationRule{}), gammaChange = meanChange(rule);
+  EXPECT_GT(percentileChange, 0.05);
+  EXPECT_LT(gammaChange, percentileChange / 4) << gammaChange << " against " << percentileChange;
+}
+
+TEST(MrNormalization, GammaIsHeldInItsRangeAndBadPositionsAreRefused) {
+  const Volume mr = rampMr();
+  const Mask all(mr.geometry(), 1);
+  MrNormalizationRule rule;
+  rule.method = "gamma";
+  rule.medianPosition = 0.99;  // log(0.99) / log(0.5) would be a power of 0.015
+  MrNormalizationRecord rec;
+  normalizeMr(mr, all, rule, &rec);
+  EXPECT_DOUBLE_EQ(rec.gamma, 1.0 / MrNormalizationRule::kMaxGamma);
+  rule.medianPosition = 0.01;
+  normalizeMr(mr, all, rule, &rec);
+  EXPECT_DOUBLE_EQ(rec.gamma, MrNormalizationRule::kMaxGamma);
+
+  MrNormalizationRule unfitted;
+  unfitted.method = "gamma";
+  EXPECT_NO_THROW(unfitted.validate());  // preprocess fits it
+  EXPECT_TRUE(unfitted.toJson().at("median_position").is_null());
+  const std::string message = test::thrownMessage<UsageError>([&] { normalizeMr(mr, all, unfitted, nullptr); });
+  EXPECT_NE(message.find("median position"), std::string::npos) << message;
+  for (double position : {0.0, 1.0, 1.5, -0.2}) {
+    MrNormalizationRule r;
+    r.method = "gamma";
+    r.medianPosition = position;
+    EXPECT_THROW(r.validate(), UsageError) << position;
+    EXPECT_THROW(MrNormalizationRule::fromJson(r.toJson()), DataError) << position;
+  }
+  MrNormalizationRule percentile;
+  percentile.medianPosition = 0.4;  // a position on another method is a mistake, not something to ignore
+  EXPECT_THROW(percentile.validate(), UsageError);
+  EXPECT_THROW(fitMedianPosition({}), DataError);
+  EXPECT_THROW(fitMedianPosition({0.4, 1.0}), DataError);
+  Volume flat(grid(8));
+  for (auto& x : flat.voxels()) x = 7.0f;
+  EXPECT_THROW(mrMedianPosition(flat, Mask(grid(8), 1), rule, "flat.nii"), DataError);
+
+  nlohmann::json j = rec.toJson();
+  j["gamma"] = 10.0;
+  EXPECT_THROW(MrNormalizationRecord::fromJson(j), DataError);
+  j.erase("gamma");
+  EXPECT_THROW(MrNormalizationRecord::fromJson(j), DataError);
+}
+
 TEST(CtNormalization, ClipsScalesAndInverts) {
   CtNormalization c;
   EXPECT_FLOAT_EQ(c.toUnit(-1024), -1.0f);

@@ -394,35 +394,47 @@ void runCases(const Manifest& manifest, const std::vector<std::size_t>& todo, in
   bar.finish();
 }
 
-/// --mr-norm nyul without a standard scale: fits it on the manifest's training MRs (split train,
-/// with a CT), each prepared as the plan prepares it. Every shard reads all of them, so the shards
-/// of one store agree, and the val and test MRs never shape it.
-PreprocessOptions withNyulStandardScale(const PreprocessOptions& given, const Manifest& manifest) {
+/// --mr-norm nyul or gamma, not yet fitted: fits the standard (the nyul scale, the gamma median
+/// position) on the manifest's training MRs (split train, with a CT), each prepared as the plan
+/// prepares it. Every shard reads all of them, so the shards of one store agree, and the val and
+/// test MRs never shape it.
+PreprocessOptions withFittedMrStandard(const PreprocessOptions& given, const Manifest& manifest) {
   PreprocessOptions o = given;
   MrNormalizationRule& rule = o.plan.mrNormalization;
-  if (rule.method != "nyul" || !rule.standardScale.empty()) return o;
-  PreprocessOptions landmarksOnly = given;
-  landmarksOnly.plan.mrNormalization = MrNormalizationRule{};  // affine: the landmarks' shape is unchanged
-  landmarksOnly.plan.mrNormalization.lowPercentile = rule.lowPercentile;
-  landmarksOnly.plan.mrNormalization.highPercentile = rule.highPercentile;
+  const bool nyul = rule.method == "nyul" && rule.standardScale.empty();
+  const bool gamma = rule.method == "gamma" && std::isnan(rule.medianPosition);
+  if (!nyul && !gamma) return o;
+  PreprocessOptions percentileOnly = given;
+  percentileOnly.plan.mrNormalization = MrNormalizationRule{};  // affine: landmarks and positions keep their shape
+  percentileOnly.plan.mrNormalization.lowPercentile = rule.lowPercentile;
+  percentileOnly.plan.mrNormalization.highPercentile = rule.highPercentile;
   std::vector<std::vector<double>> landmarks;
+  std::vector<double> positions;
   for (const auto& c : manifest.cases) {
     if (c.split != "train" || !c.hasCt()) continue;
     try {
       Geometry sourceGeometry;
-      const PreparedMr p = prepareCaseMr(c, landmarksOnly, sourceGeometry);
-      landmarks.push_back(nyulLandmarks(p.normalized, p.mask, rule, c.mr.string()));
+      const PreparedMr p = prepareCaseMr(c, percentileOnly, sourceGeometry);
+      if (nyul) landmarks.push_back(nyulLandmarks(p.normalized, p.mask, rule, c.mr.string()));
+      if (gamma) positions.push_back(mrMedianPosition(p.normalized, p.mask, rule, c.mr.string()));
     } catch (const std::exception& e) {
-      spdlog::warn("case {}: left out of the nyul standard scale: {}", c.id, e.what());
+      spdlog::warn("case {}: left out of the {} standard: {}", c.id, rule.method, e.what());
     }
   }
-  if (landmarks.empty())
+  if (landmarks.empty() && positions.empty())
     throw DataError(given.manifest.string(),
-                    "--mr-norm nyul fits its standard scale on the training MRs, and the manifest has no readable "
-                    "one (split train, with a CT)");
-  rule.standardScale = fitNyulStandardScale(landmarks);
-  spdlog::info("nyul standard scale from {} training MR(s): {}", landmarks.size(),
-               nlohmann::json(rule.standardScale).dump());
+                    "--mr-norm " + rule.method +
+                        " fits its standard on the training MRs, and the manifest has no readable one (split train, "
+                        "with a CT)");
+  if (nyul) {
+    rule.standardScale = fitNyulStandardScale(landmarks);
+    spdlog::info("nyul standard scale from {} training MR(s): {}", landmarks.size(),
+                 nlohmann::json(rule.standardScale).dump());
+  } else {
+    rule.medianPosition = fitMedianPosition(positions);
+    spdlog::info("gamma standard from {} training MR(s): median at {:.4f} of p{}..p{}", positions.size(),
+                 rule.medianPosition, rule.lowPercentile, rule.highPercentile);
+  }
   return o;
 }
 
@@ -435,7 +447,7 @@ PreprocessSummary runPreprocess(const PreprocessOptions& given) {
   std::vector<fs::path> inputs{given.manifest};
   for (const auto& c : manifest.cases) inputs.insert(inputs.end(), {c.mr, c.ct, c.mask});
   refuseOverwritingInputs(store, inputs);
-  const PreprocessOptions o = withNyulStandardScale(given, manifest);
+  const PreprocessOptions o = withFittedMrStandard(given, manifest);
   prepareOutputFile(store);
   if (!o.qaDir.empty()) prepareOutputFolder(o.qaDir);
   const nlohmann::json optionsJson = o.toJson();

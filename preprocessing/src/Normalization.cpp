@@ -1,5 +1,6 @@
-// Intensity normalization. Records hold doubles and the formulas are affine, so inverse(forward(x))
-// returns x up to float rounding; the records go into the store and the model folder.
+// Intensity normalization. Records hold doubles and every map is monotone with a closed-form
+// inverse, so inverse(forward(x)) returns x up to float rounding; the records go into the store
+// and the model folder.
 #include "mr2ct/preprocessing/Normalization.h"
 
 #include <algorithm>
@@ -18,8 +19,8 @@ std::vector<double> MrNormalizationRule::nyulPercentiles() const {
 }
 
 void MrNormalizationRule::validate() const {
-  if (method != "percentile" && method != "zscore" && method != "nyul")
-    throw UsageError("MR normalization: unknown method '" + method + "' (percentile|zscore|nyul)");
+  if (method != "percentile" && method != "zscore" && method != "nyul" && method != "gamma")
+    throw UsageError("MR normalization: unknown method '" + method + "' (percentile|zscore|nyul|gamma)");
   if (method != "zscore" && !(lowPercentile >= 0 && lowPercentile < highPercentile && highPercentile <= 100))
     throw UsageError("MR normalization: percentiles must satisfy 0 <= low < high <= 100 (got " +
                      std::to_string(lowPercentile) + ", " + std::to_string(highPercentile) + ")");
@@ -28,6 +29,11 @@ void MrNormalizationRule::validate() const {
                      std::to_string(lowPercentile) + ", " + std::to_string(highPercentile) + ")");
   if (method != "nyul" && !standardScale.empty())
     throw UsageError("MR normalization: a standard scale belongs to the nyul method only (method is " + method + ")");
+  if (method != "gamma" && !std::isnan(medianPosition))
+    throw UsageError("MR normalization: a median position belongs to the gamma method only (method is " + method + ")");
+  if (method == "gamma" && !std::isnan(medianPosition) && !(medianPosition > 0 && medianPosition < 1))
+    throw UsageError("MR normalization gamma: the median position must lie strictly between 0 and 1 (got " +
+                     std::to_string(medianPosition) + ")");
   if (standardScale.empty()) return;
   bool ok = standardScale.size() == kNyulLandmarks && std::abs(standardScale.front() + 1.0) < 1e-9 &&
             std::abs(standardScale.back() - 1.0) < 1e-9;
@@ -41,6 +47,8 @@ void MrNormalizationRule::validate() const {
 nlohmann::json MrNormalizationRule::toJson() const {
   nlohmann::json j{{"method", method}, {"low_percentile", lowPercentile}, {"high_percentile", highPercentile}};
   if (method == "nyul") j["standard_scale"] = standardScale;
+  if (method == "gamma")  // unfitted: null, which JSON has for NaN
+    j["median_position"] = std::isnan(medianPosition) ? nlohmann::json(nullptr) : nlohmann::json(medianPosition);
   return j;
 }
 
@@ -51,6 +59,8 @@ MrNormalizationRule MrNormalizationRule::fromJson(const nlohmann::json& j) {
     r.lowPercentile = j.value("low_percentile", r.lowPercentile);
     r.highPercentile = j.value("high_percentile", r.highPercentile);
     if (j.contains("standard_scale")) r.standardScale = j.at("standard_scale").get<std::vector<double>>();
+    if (j.contains("median_position") && !j.at("median_position").is_null())
+      r.medianPosition = j.at("median_position").get<double>();
   } catch (const nlohmann::json::exception& e) {
     throw DataError(std::string("MR normalization rule: ") + e.what());
   }
@@ -81,17 +91,37 @@ double piecewiseLinear(const std::vector<double>& xs, const std::vector<double>&
   return ys[k] + (x - xs[k]) * (ys[k + 1] - ys[k]) / (xs[k + 1] - xs[k]);
 }
 
+/// The end percentiles of `rule` inside the mask must be finite and differ; one message for every method.
+void requireRange(double low, double high, const MrNormalizationRule& rule, const std::string& context) {
+  if (!std::isfinite(low) || !std::isfinite(high))
+    throw DataError(context, "MR normalization: no finite voxel inside the body mask");
+  if (!(high > low))
+    throw DataError(context, "MR normalization: percentiles p" + std::to_string(rule.lowPercentile) + " and p" +
+                                 std::to_string(rule.highPercentile) + " are equal (" + std::to_string(low) +
+                                 "): flat intensities inside the body mask");
+}
+
 }  // namespace
 
 float MrNormalizationRecord::forward(float x) const {
   if (rule.method == "zscore") return static_cast<float>((double(x) - mean) / std);
   if (rule.method == "nyul") return static_cast<float>(piecewiseLinear(landmarks, rule.standardScale, double(x)));
+  if (rule.method == "gamma") {
+    double u = (double(x) - low) / (high - low);
+    if (u > 0) u = std::pow(u, gamma);  // below the low percentile (air) stays linear: no power of a negative
+    return static_cast<float>(u * 2.0 - 1.0);
+  }
   return static_cast<float>((double(x) - low) / (high - low) * 2.0 - 1.0);
 }
 
 float MrNormalizationRecord::inverse(float y) const {
   if (rule.method == "zscore") return static_cast<float>(double(y) * std + mean);
   if (rule.method == "nyul") return static_cast<float>(piecewiseLinear(rule.standardScale, landmarks, double(y)));
+  if (rule.method == "gamma") {
+    double u = (double(y) + 1.0) * 0.5;
+    if (u > 0) u = std::pow(u, 1.0 / gamma);
+    return static_cast<float>(u * (high - low) + low);
+  }
   return static_cast<float>((double(y) + 1.0) * 0.5 * (high - low) + low);
 }
 
@@ -105,6 +135,7 @@ nlohmann::json MrNormalizationRecord::toJson() const {
     j["high"] = high;
   }
   if (rule.method == "nyul") j["landmarks"] = landmarks;
+  if (rule.method == "gamma") j["gamma"] = gamma;
   return j;
 }
 
@@ -120,6 +151,7 @@ MrNormalizationRecord MrNormalizationRecord::fromJson(const nlohmann::json& j) {
       r.high = j.at("high").get<double>();
     }
     if (r.rule.method == "nyul") r.landmarks = j.at("landmarks").get<std::vector<double>>();
+    if (r.rule.method == "gamma") r.gamma = j.at("gamma").get<double>();
   } catch (const nlohmann::json::exception& e) {
     throw DataError(std::string("MR normalization record: ") + e.what());
   }
@@ -132,6 +164,9 @@ MrNormalizationRecord MrNormalizationRecord::fromJson(const nlohmann::json& j) {
     for (std::size_t k = 1; ok && k < r.landmarks.size(); ++k)
       ok = std::isfinite(r.landmarks[k]) && r.landmarks[k] >= r.landmarks[k - 1];
   }
+  if (r.rule.method == "gamma")
+    ok = ok && std::isfinite(r.gamma) && r.gamma >= 1.0 / MrNormalizationRule::kMaxGamma &&
+         r.gamma <= MrNormalizationRule::kMaxGamma;
   if (!ok) throw DataError("MR normalization record: degenerate values " + j.dump());
   return r;
 }
@@ -165,16 +200,23 @@ Volume normalizeMr(const Volume& mr, const Mask& mask, const MrNormalizationRule
     rec.landmarks = nyulLandmarks(mr, mask, rule, context);
     rec.low = rec.landmarks.front();
     rec.high = rec.landmarks.back();
+  } else if (rule.method == "gamma") {
+    if (std::isnan(rule.medianPosition))
+      throw UsageError("MR normalization gamma: no median position; preprocess fits it on the training MRs");
+    const auto p = percentiles(mr.data(), mr.voxelCount(), {rule.lowPercentile, 50.0, rule.highPercentile}, mask.data());
+    requireRange(p[0], p[2], rule, context);
+    rec.low = p[0];
+    rec.high = p[2];
+    const double position = (p[1] - p[0]) / (p[2] - p[0]);
+    const double g = position <= 0   ? 1.0 / MrNormalizationRule::kMaxGamma
+                     : position >= 1 ? MrNormalizationRule::kMaxGamma
+                                     : std::log(rule.medianPosition) / std::log(position);
+    rec.gamma = std::clamp(g, 1.0 / MrNormalizationRule::kMaxGamma, MrNormalizationRule::kMaxGamma);
   } else {
     const auto p = percentiles(mr.data(), mr.voxelCount(), {rule.lowPercentile, rule.highPercentile}, mask.data());
-    if (!std::isfinite(p[0]) || !std::isfinite(p[1]))
-      throw DataError(context, "MR normalization: no finite voxel inside the body mask");
+    requireRange(p[0], p[1], rule, context);
     rec.low = p[0];
     rec.high = p[1];
-    if (!(rec.high > rec.low))
-      throw DataError(context, "MR normalization: percentiles p" + std::to_string(rule.lowPercentile) + " and p" +
-                                   std::to_string(rule.highPercentile) + " are equal (" + std::to_string(rec.low) +
-                                   "): flat intensities inside the body mask");
   }
   Volume out(mr.geometry());
   for (std::size_t i = 0; i < mr.voxelCount(); ++i) out.data()[i] = rec.forward(mr.data()[i]);
@@ -187,13 +229,28 @@ std::vector<double> nyulLandmarks(const Volume& mr, const Mask& mask, const MrNo
   if (mask.voxelCount() != mr.voxelCount()) throw DataError(context, "MR normalization: mask and image sizes differ");
   const std::vector<double> ps = rule.nyulPercentiles();
   const std::vector<double> v = percentiles(mr.data(), mr.voxelCount(), ps, mask.data());
-  if (!std::isfinite(v.front()) || !std::isfinite(v.back()))
-    throw DataError(context, "MR normalization: no finite voxel inside the body mask");
-  if (!(v.back() > v.front()))
-    throw DataError(context, "MR normalization: percentiles p" + std::to_string(rule.lowPercentile) + " and p" +
-                                 std::to_string(rule.highPercentile) + " are equal (" + std::to_string(v.front()) +
-                                 "): flat intensities inside the body mask");
+  requireRange(v.front(), v.back(), rule, context);
   return v;
+}
+
+double mrMedianPosition(const Volume& mr, const Mask& mask, const MrNormalizationRule& rule,
+                        const std::string& context) {
+  if (mask.voxelCount() != mr.voxelCount()) throw DataError(context, "MR normalization: mask and image sizes differ");
+  const auto p = percentiles(mr.data(), mr.voxelCount(), {rule.lowPercentile, 50.0, rule.highPercentile}, mask.data());
+  requireRange(p[0], p[2], rule, context);
+  return (p[1] - p[0]) / (p[2] - p[0]);
+}
+
+double fitMedianPosition(const std::vector<double>& positionsPerMr) {
+  if (positionsPerMr.empty()) throw DataError("MR normalization gamma: no training MR to fit the median position on");
+  double sum = 0;
+  for (double m : positionsPerMr) {
+    if (!(m > 0 && m < 1))
+      throw DataError("MR normalization gamma: a training MR's median lies at " + std::to_string(m) +
+                      " of its range, not strictly inside it");
+    sum += m;
+  }
+  return sum / double(positionsPerMr.size());
 }
 
 std::vector<double> fitNyulStandardScale(const std::vector<std::vector<double>>& landmarksPerMr) {

@@ -301,6 +301,55 @@ TEST(Preprocess, NyulStandardScaleComesFromTheTrainMrsAndTravelsInThePlan) {
   EXPECT_FALSE(fs::exists(dir / "val_only.h5"));
 }
 
+// Issue 15: --mr-norm gamma fits its median position on the train MRs alone, the same way, and
+// conversion prepares an MR from the plan into the tensor preprocess stored.
+TEST(Preprocess, GammaMedianPositionComesFromTheTrainMrsAndTravelsInThePlan) {
+  test::TempDir dir;
+  std::ofstream manifest(dir / "m.csv");
+  manifest << "id,mr,ct,mask,split\n";
+  for (const auto& [id, seed, gamma, split] : {std::tuple{"a", 1u, 1.0, "train"}, std::tuple{"b", 2u, 0.8, "train"},
+                                               std::tuple{"v", 3u, 0.5, "val"}}) {
+    writeNoisyMr(dir / (std::string(id) + "_mr.nii.gz"), seed, gamma);
+    writeVolume(sample(ctGrid(), true), dir / (std::string(id) + "_ct.nii.gz"));
+    manifest << id << "," << id << "_mr.nii.gz," << id << "_ct.nii.gz,," << split << "\n";
+  }
+  manifest.close();
+  auto o = options(dir / "m.csv", dir / "store.h5", RegistrationKind::None);
+  o.plan.mrNormalization.method = "gamma";
+  const auto summary = runPreprocess(o);
+  ASSERT_EQ(summary.count("ok"), 3u) << summary.cases[0].error << summary.cases[2].error;
+  const TrainingStore s = TrainingStore::open(dir / "store.h5");
+  const PreprocessPlan plan = PreprocessPlan::fromJson(s.rootAttributes()["preprocessing_options"], "store.h5");
+  const MrNormalizationRule& rule = plan.mrNormalization;
+  ASSERT_FALSE(std::isnan(rule.medianPosition));
+
+  std::vector<double> train;
+  for (const char* id : {"a", "b"})
+    train.push_back(mrMedianPosition(readVolume(dir / (std::string(id) + "_mr.nii.gz")), s.readMask(id, "mask"), rule));
+  EXPECT_NEAR(rule.medianPosition, fitMedianPosition(train), 1e-5);
+  const double val = mrMedianPosition(readVolume(dir / "v_mr.nii.gz"), s.readMask("v", "mask"), rule);
+  EXPECT_GT(std::abs(val - rule.medianPosition), 0.03) << "the val MR must differ for the test to mean anything";
+
+  // The val MR's median inside its mask lands on the position; its record inverts to the file.
+  const Volume stored = s.readVolume("v", "mr");
+  const Mask mask = s.readMask("v", "mask");
+  const auto landed = percentiles(stored.data(), stored.voxelCount(), {50.0}, mask.data());
+  EXPECT_NEAR(landed[0], 2 * rule.medianPosition - 1, 0.01);
+  const auto record = MrNormalizationRecord::fromJson(s.info("v").attributes["mr_normalization"]);
+  const Volume raw = readVolume(dir / "v_mr.nii.gz");
+  for (std::size_t i = 0; i < raw.voxelCount(); i += 7) ASSERT_NEAR(record.inverse(stored.data()[i]), raw.data()[i], 1e-2);
+  const PreparedMr converted = prepareMr(raw, plan, "v_mr.nii.gz");
+  EXPECT_EQ(converted.normalized.voxels(), stored.voxels());
+
+  std::ofstream(dir / "val_only.csv") << "id,mr,ct,mask,split\nv,v_mr.nii.gz,v_ct.nii.gz,,val\n";
+  auto valOnly = options(dir / "val_only.csv", dir / "val_only.h5", RegistrationKind::None);
+  valOnly.plan.mrNormalization.method = "gamma";
+  const std::string message = test::thrownMessage<DataError>([&] { runPreprocess(valOnly); });
+  EXPECT_NE(message.find("val_only.csv"), std::string::npos) << message;
+  EXPECT_NE(message.find("gamma"), std::string::npos) << message;
+  EXPECT_FALSE(fs::exists(dir / "val_only.h5"));
+}
+
 TEST(Preprocess, RigidRegistrationRecoversAKnownShift) {
   test::TempDir dir;
   const Vec3 shift{4.0, -3.0, 2.5};

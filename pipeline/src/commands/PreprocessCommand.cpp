@@ -60,7 +60,7 @@ Command preprocessCommand() {
   c.summary = "register, mask and normalize paired MR/CT into an HDF5 training store";
   c.usage =
       "mr2ct preprocess --manifest M --out store.h5 [--jobs N] [--resume] [--qa-dir D] [--shard i/N]\n"
-      "       [--register rigid|affine|bspline|none] [--spacing X,Y,Z] [--n4] [--mr-norm percentile|zscore|nyul]";
+      "       [--register rigid|affine|bspline|none] [--spacing X,Y,Z] [--n4] [--mr-norm percentile|zscore|nyul|gamma]";
   c.example =
       "mr2ct preprocess --manifest data_manifests/brainweb20-paired.csv --data-root /data --out bw.h5 --jobs 2 "
       "--qa-dir bw_qa --register rigid";
@@ -84,7 +84,8 @@ Command preprocessCommand() {
         "n4", po::bool_switch(), "N4 bias-field correction of the MR")(
         "mr-norm", po::value<std::string>()->default_value(def.plan.mrNormalization.method),
         "percentile (p0.5 -> -1, p99.5 -> +1 inside the body) | zscore | nyul (histogram standardization: "
-        "p0.5, p10 ... p90, p99.5 onto the training MRs' average, fitted on the manifest's train cases)")(
+        "p0.5, p10 ... p90, p99.5 onto the training MRs' average, fitted on the manifest's train cases) | gamma "
+        "(percentile, then the gamma that puts the body's median where the train cases have it on average)")(
         "seed", po::value<std::uint32_t>()->default_value(def.registration.seed), "registration sampling seed");
     addManifestOptions(d);
   };

@@ -1,16 +1,19 @@
 #!/usr/bin/python3
-"""`mr2ct preprocess --mr-norm nyul` against a numpy implementation of Nyul-Udupa standardization
-(issue 15), on MRs, CTs and masks that nibabel writes (one MR as int16 with scl_slope, as nibabel
-and scanners store them).
+"""`mr2ct preprocess --mr-norm nyul|gamma` against numpy implementations of Nyul-Udupa
+standardization and of the one-gamma median standard (issue 15), on MRs, CTs and masks that nibabel
+writes (one MR as int16 with scl_slope, as nibabel and scanners store them).
 
-  nyul_reference.py MR2CT
+  mr_norm_reference.py MR2CT nyul|gamma
 
-The reference: each MR's landmarks are numpy's percentiles (linear interpolation) 0.5, 10, ..., 90,
+nyul: each MR's landmarks are numpy's percentiles (linear interpolation) 0.5, 10, ..., 90,
 99.5 of the MR inside the manifest's mask; the standard scale is the mean over the train MRs of
 their landmarks mapped linearly so the ends go to -1 and +1; every voxel goes through the
 piecewise linear map from its MR's landmarks onto the scale, extended by the end segments. The
-stored MR is compared as sorted values, which no reorientation changes. Exit 77 (skip) without
-nibabel or h5py.
+stored MR is compared as sorted values, which no reorientation changes.
+gamma: each MR's median position is (p50 - p0.5) / (p99.5 - p0.5) inside its mask; the standard is
+the train MRs' mean position; each voxel's u = (x - p0.5) / (p99.5 - p0.5) goes to u ** gamma where
+u > 0, gamma = log(standard) / log(own position) held in [1/3, 3], then to 2u - 1.
+Exit 77 (skip) without nibabel or h5py.
 """
 import json
 import os
@@ -60,8 +63,23 @@ def nyul(values, marks, scale):
     return y
 
 
+def gamma_map(values, mr, mask, standard):
+    lo, med, hi = np.percentile(mr[mask > 0], [0.5, 50.0, 99.5])
+    g = np.clip(np.log(standard) / np.log((med - lo) / (hi - lo)), 1 / 3, 3)
+    u = (values - lo) / (hi - lo)
+    return np.where(u > 0, np.power(np.clip(u, 0, None), g), u) * 2 - 1, g
+
+
+def median_position(mr, mask):
+    lo, med, hi = np.percentile(mr[mask > 0], [0.5, 50.0, 99.5])
+    return (med - lo) / (hi - lo)
+
+
 def main():
-    mr2ct = sys.argv[1]
+    mr2ct, method = sys.argv[1], sys.argv[2]
+    if method not in ("nyul", "gamma"):
+        print(f"usage: mr_norm_reference.py MR2CT nyul|gamma (got {method})")
+        return 2
     rng = np.random.default_rng(7)
     affine = np.diag([1.5, 1.25, 2.0, 1.0])
     affine[:3, 3] = [-20.0, -15.0, 10.0]
@@ -89,11 +107,13 @@ def main():
             f.write("\n".join(lines) + "\n")
         store = os.path.join(d, "store.h5")
         run = subprocess.run([mr2ct, "preprocess", "--manifest", os.path.join(d, "m.csv"), "--out", store,
-                              "--register", "none", "--mr-norm", "nyul", "--quiet"], capture_output=True, text=True)
+                              "--register", "none", "--mr-norm", method, "--quiet"], capture_output=True, text=True)
         if run.returncode != 0:
             print(f"FAIL: mr2ct preprocess exited {run.returncode}\n{run.stdout}\n{run.stderr}")
             return 1
 
+        if method == "gamma":
+            return check_gamma(store, cases, raw)
         marks = {cid: landmarks(*raw[cid]) for cid in cases}
         scaled = [(marks[c] - marks[c][0]) / (marks[c][-1] - marks[c][0]) * 2 - 1 for c in ("a", "b")]
         expected_scale = np.mean(scaled, axis=0)
@@ -120,6 +140,36 @@ def main():
             return 1
         print("OK: mr2ct's nyul standardization equals numpy's on nibabel-written files")
         return 0
+
+
+def check_gamma(store, cases, raw):
+    standard = np.mean([median_position(*raw[c]) for c in cases if cases[c][0] == "train"])
+    failures = []
+    with h5py.File(store, "r") as f:
+        options = json.loads(f.attrs["preprocessing_options"])
+        got = options["mr_normalization"]["median_position"]
+        if abs(got - standard) > 1e-5:
+            failures.append(f"median position {got} != numpy's {standard}")
+        own = median_position(*raw["v"])
+        if abs(own - standard) < 0.02:
+            failures.append(f"the val MR's median position {own:.4f} is the train MRs' {standard:.4f}: nothing to test")
+        for cid in cases:
+            record = json.loads(f[f"cases/{cid}"].attrs["mr_normalization"])
+            want, g = gamma_map(raw[cid][0].ravel(), *raw[cid], standard)
+            if abs(record["gamma"] - g) > 1e-4:
+                failures.append(f"{cid}: gamma {record['gamma']} != numpy's {g}")
+            stored = np.sort(np.asarray(f[f"cases/{cid}/mr"]).ravel())
+            want = np.sort(want)
+            err = np.max(np.abs(stored.astype(np.float64) - want))
+            if stored.shape != want.shape or err > 1e-4:
+                failures.append(f"{cid}: stored MR differs from numpy's map by up to {err:.3g}")
+            print(f"{cid}: gamma {g:.4f} matches, voxels within {err:.2g} of numpy's map")
+    for msg in failures:
+        print("FAIL: " + msg)
+    if failures:
+        return 1
+    print("OK: mr2ct's gamma standardization equals numpy's on nibabel-written files")
+    return 0
 
 
 if __name__ == "__main__":
