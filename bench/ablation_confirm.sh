@@ -9,7 +9,9 @@
 #   MR2CT_DATA_DIR=../shared/data bench/ablation_confirm.sh ROW [ROW ...]
 # Environment: OUT (the ablation's folder, runs/ablation), BUILD (build), NFES ("1 2 4 8 16 32"),
 # JOBS (2 conversions side by side, one thread each), SPLIT (val), MANIFEST (the one the models were
-# trained with: data_manifests/brainweb20-paired.csv, or a fold such as brainweb20-fold1.csv).
+# trained with: data_manifests/brainweb20-paired.csv, or a fold such as brainweb20-fold1.csv),
+# CONVERT_ARGS (more `mr2ct convert` options, e.g. "--match-median") with TAG (added to the row's
+# name in confirm/, e.g. "-matchmedian": the same models confirmed another way are another row).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT=$(cd "${OUT:-$HERE/../runs/ablation}" && pwd)
@@ -22,7 +24,10 @@ MANIFEST=$(realpath -e "${MANIFEST:-$HERE/../data_manifests/brainweb20-paired.cs
 C=$OUT/confirm
 mkdir -p "$C"
 [ $# -gt 0 ] || { echo "usage: ablation_confirm.sh ROW [ROW ...]" >&2; exit 2; }
-export MR2CT MANIFEST MR2CT_DATA_DIR C NFES SPLIT
+CONVERT_ARGS=${CONVERT_ARGS:-}
+TAG=${TAG:-}
+[ -z "$CONVERT_ARGS" ] || [ -n "$TAG" ] || { echo "ablation_confirm.sh: CONVERT_ARGS needs a TAG" >&2; exit 2; }
+export MR2CT MANIFEST MR2CT_DATA_DIR C NFES SPLIT CONVERT_ARGS TAG
 . "$HERE/nfe_sweep.sh"
 
 # The bulk-density baseline of every val subject, once.
@@ -46,16 +51,19 @@ fi
 
 confirm_one() {
   local model=$1 name; name=$(basename "$1")
+  name=${name%-s*}$TAG-${name##*-}  # <row><TAG>-s<seed>
   local d=$C/$name last=${NFES##* }
   [ -s "$d/nfe$last/report/summary.json" ] && return 0
-  sweep_and_evaluate "$model" "$d"
+  # shellcheck disable=SC2086  # CONVERT_ARGS is a list of options
+  sweep_and_evaluate "$model" "$d" $CONVERT_ARGS
   echo "[$(date +%H:%M:%S)] confirmed $name" >&2
 }
 export -f confirm_one
 for row in "$@"; do ls -d "$OUT/models/$row"-s*/ | sed 's:/$::'; done | tr '\n' '\0' |
   xargs -0 -P "$JOBS" -I{} bash -c 'confirm_one "$@"' _ {}
 
-/usr/bin/python3 - "$C" "$NFES" "$@" <<'PY'
+rows=(); for row in "$@"; do rows+=("$row$TAG"); done
+/usr/bin/python3 - "$C" "$NFES" "${rows[@]}" <<'PY'
 import csv, glob, json, os, statistics as st, sys
 c, nfes, rows = sys.argv[1], [int(n) for n in sys.argv[2].split()], sys.argv[3:]
 def cases(report):

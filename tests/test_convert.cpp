@@ -486,6 +486,99 @@ TEST(Convert, AnInputUnlikeTheTrainingDataIsFlaggedInTheReportAndTheStatus) {
   EXPECT_FALSE(Converter(o).convert(tmp / "data" / "biased.nii.gz", tmp / "old_sct.nii.gz").inputCheck.has_value());
 }
 
+// Issue 15: --match-median moves an input's body median to the training MRs' mean (the model's
+// input reference) by one gamma after the percentile map. An input near there gets a gamma near
+// 1 and nearly the same sCT; a darker one gets the gamma that its own median asks for, and another sCT.
+TEST(Convert, MatchMedianAppliesTheGammaThatMovesTheMedianToTheTrainingMrs) {
+  TempDir tmp;
+  auto cfg = tinyConfig(2, 0);
+  const PreprocessPlan plan = PreprocessPlan::fromJson(cfg.preprocessing, "test");
+  auto variant = [](int k) {  // the training MRs: the phantom's body as a ramp 40 … 200, a little texture each
+    Volume v = phantomMr();
+    for (std::size_t z = 0; z < v.size()[2]; ++z)
+      for (std::size_t y = 0; y < v.size()[1]; ++y)
+        for (std::size_t x = 0; x < v.size()[0]; ++x)
+          if (v.at(x, y, z) > 50)
+            v.at(x, y, z) = float(40 + 160 * double(x) / double(v.size()[0]) + 3 * std::sin(0.5 * double(x + y) + k));
+    return v;
+  };
+  std::vector<InputProfile> profiles;
+  for (int k = 0; k < 4; ++k) {
+    const PreparedMr p = prepareMr(variant(k), plan, "variant");
+    profiles.push_back(inputProfile(p.normalized, p.mask, "variant"));
+  }
+  const TypicalityReference reference = TypicalityReference::fit(profiles);
+  cfg.inputReference = reference.toJson();
+  MrNormalizationRule rule;
+  rule.method = "gamma";
+  rule.medianPosition = (reference.mean.at(1) + 1) / 2;  // p50, the second feature
+  ASSERT_EQ(inputProfileFeatures().at(1).key, "p50");
+  const Volume centred = variant(1);
+  const PreparedMr own = prepareMr(centred, plan, "centred");
+  const auto model = saveRandomModel(tmp / "model", cfg);
+  writeVolume(centred, tmp / "centred.nii.gz");
+  Volume darker = centred.clone();
+  for (auto& v : darker.voxels()) v = float(200.0 * std::pow(std::max(0.0f, v) / 200.0, 2.0));
+  writeVolume(darker, tmp / "darker.nii.gz");
+
+  ConvertOptions o;
+  o.model = model;
+  o.solver.method = SolverMethod::Euler;
+  o.solver.steps = 2;
+  o.pixelType = PixelType::Float32;
+  const Converter plain(o);
+  o.matchMedian = true;
+  const Converter matched(o);
+  EXPECT_EQ(o.toJson().at("match_median"), true);
+
+  plain.convert(tmp / "centred.nii.gz", tmp / "centred_plain.nii.gz");
+  const ConvertReport atCentre = matched.convert(tmp / "centred.nii.gz", tmp / "centred_matched.nii.gz");
+  ASSERT_TRUE(atCentre.medianMatchGamma.has_value());
+  EXPECT_NEAR(*atCentre.medianMatchGamma,
+              std::log(rule.medianPosition) / std::log(mrMedianPosition(own.normalized, own.mask, rule)), 1e-3);
+  EXPECT_NEAR(*atCentre.medianMatchGamma, 1.0, 0.05);
+  const Volume a = readVolume(tmp / "centred_plain.nii.gz"), b = readVolume(tmp / "centred_matched.nii.gz");
+  double moved0 = 0;
+  for (std::size_t i = 0; i < a.voxelCount(); ++i) moved0 = std::max(moved0, double(std::abs(a.data()[i] - b.data()[i])));
+
+  const PreparedMr dark = prepareMr(darker, plan, "darker");
+  const double position = mrMedianPosition(dark.normalized, dark.mask, rule);
+  ASSERT_GT(std::abs(position - rule.medianPosition), 0.03) << "the darker MR must sit elsewhere to test anything";
+  plain.convert(tmp / "darker.nii.gz", tmp / "darker_plain.nii.gz");
+  const ConvertReport moved = matched.convert(tmp / "darker.nii.gz", tmp / "darker_matched.nii.gz");
+  ASSERT_TRUE(moved.medianMatchGamma.has_value());
+  EXPECT_NEAR(*moved.medianMatchGamma, std::log(rule.medianPosition) / std::log(position), 1e-3);
+  EXPECT_EQ(moved.toJson().at("median_match_gamma"), *moved.medianMatchGamma);
+  const Volume c = readVolume(tmp / "darker_plain.nii.gz"), d = readVolume(tmp / "darker_matched.nii.gz");
+  double differs = 0;
+  for (std::size_t i = 0; i < c.voxelCount(); ++i) differs = std::max(differs, double(std::abs(c.data()[i] - d.data()[i])));
+  EXPECT_GT(differs, 4 * moved0) << "a gamma near 1 moved the sCT by up to " << moved0 << " HU";
+  EXPECT_FALSE(plain.convert(tmp / "darker.nii.gz", tmp / "again.nii.gz").medianMatchGamma.has_value());
+
+  // The batch's status.json carries each case's gamma.
+  writeTextAtomically(tmp / "m.csv", "id,mr\ndarker,darker.nii.gz\n");
+  std::string out, err;
+  ASSERT_EQ(cli({"convert", "--model", model.string(), "--manifest", (tmp / "m.csv").string(), "--out-dir",
+                 (tmp / "out").string(), "--solver", "euler", "--steps", "2", "--match-median"},
+                &out, &err),
+            0)
+      << err;
+  const auto status = nlohmann::json::parse(readTextFile(tmp / "out" / "status.json"));
+  EXPECT_NEAR(status.at(0).at("median_match_gamma").get<double>(), *moved.medianMatchGamma, 1e-9);
+
+  // A model that cannot say where its training MRs' median lies is refused, naming it.
+  o.model = saveRandomModel(tmp / "old", tinyConfig(2, 0));
+  std::string message = test::thrownMessage<UsageError>([&] { Converter{o}; });
+  EXPECT_NE(message.find("old"), std::string::npos) << message;
+  EXPECT_NE(message.find("input reference"), std::string::npos) << message;
+  auto nyulCfg = cfg;
+  nyulCfg.preprocessing["mr_normalization"]["method"] = "nyul";
+  nyulCfg.preprocessing["mr_normalization"]["standard_scale"] = {-1.0, -0.8, -0.6, -0.4, -0.2, 0.0, 0.2, 0.4, 0.6, 0.8, 1.0};
+  o.model = saveRandomModel(tmp / "nyul", nyulCfg);
+  message = test::thrownMessage<UsageError>([&] { Converter{o}; });
+  EXPECT_NE(message.find("percentile map only"), std::string::npos) << message;
+}
+
 // Issue 13, defect 2: `--output` equal to `--input` replaced the MR with the sCT (exit 0).
 TEST(Convert, NeverWritesOverItsInputThroughAPathALinkOrAHardLink) {
   TempDir tmp;

@@ -61,6 +61,7 @@ void writeStatus(const fs::path& outDir, const std::string& suffix, const std::v
                  {"reason", c.reason}});
     if (c.meanStdHu >= 0) j.back()["mean_std_hu"] = c.meanStdHu;
     if (c.inputCheck) j.back()["input_check"] = c.inputCheck->toJson();
+    if (c.medianMatchGamma) j.back()["median_match_gamma"] = *c.medianMatchGamma;
   }
   writeTextAtomically(outDir / ("status" + suffix + ".csv"), csv.str());
   writeTextAtomically(outDir / ("status" + suffix + ".json"), j.dump(2) + "\n");
@@ -111,6 +112,7 @@ void convertCase(const Converter& converter, const ManifestCase& c, const fs::pa
     st.nfe = report.nfe.empty() ? 0 : report.nfe.back();
     if (report.samples > 1) st.meanStdHu = report.meanStdHu;
     st.inputCheck = report.inputCheck;
+    st.medianMatchGamma = report.medianMatchGamma;
   } catch (const std::exception& e) {
     st.status = "failed";
     st.output.clear();  // nothing was written there

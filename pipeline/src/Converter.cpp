@@ -54,7 +54,7 @@ nlohmann::json ConvertOptions::toJson() const {
                    {"seed", seed},
                    {"output_format", outputFormat == OutputFormat::DicomSeries ? "dicom" : "file"},
                    {"precision", inferencePrecisionName(precision)},
-                   {"samples", samples}};
+                   {"samples", samples}, {"match_median", matchMedian}};
   if (nfeSweep.empty())
     j["solver"] = solver.toJson();
   else
@@ -63,6 +63,34 @@ nlohmann::json ConvertOptions::toJson() const {
 }
 
 namespace {
+
+/// --match-median's rule: the gamma method at the training MRs' mean median position, (p50 + 1) / 2
+/// on the percentile map's −1 … +1. UsageError naming the model when it has no percentile map or
+/// no input reference (trained before the input check, or on fewer than 3 cases).
+MrNormalizationRule medianMatchRule(const PreprocessPlan& plan, const std::optional<TypicalityReference>& reference,
+                                    const fs::path& model) {
+  if (plan.mrNormalization.method != "percentile")
+    throw UsageError("--match-median: " + model.string() + " normalizes MRs by '" + plan.mrNormalization.method +
+                     "'; the median match works on the percentile map only");
+  if (!reference)
+    throw UsageError("--match-median: " + model.string() +
+                     " has no input reference (trained before the input check, or on fewer than 3 cases), so it "
+                     "does not know where its training MRs' median lies");
+  const auto& features = inputProfileFeatures();
+  std::size_t k = 0;
+  while (k < features.size() && features[k].key != "p50") ++k;
+  MrNormalizationRule rule;
+  rule.method = "gamma";
+  rule.lowPercentile = plan.mrNormalization.lowPercentile;
+  rule.highPercentile = plan.mrNormalization.highPercentile;
+  rule.medianPosition = (reference->mean.at(k) + 1.0) / 2.0;
+  try {
+    rule.validate();
+  } catch (const UsageError& e) {
+    throw DataError(modelConfigPath(model).string(), std::string("--match-median: ") + e.what());
+  }
+  return rule;
+}
 
 /// The input check (InputTypicality.h): warns above the threshold, never refuses. An input it
 /// cannot profile (a single slice) is converted unscored, as before the check existed.
@@ -112,6 +140,7 @@ nlohmann::json ConvertReport::toJson() const {
     j["sampler"] = sampler;
   }
   if (inputCheck) j["input_check"] = inputCheck->toJson();
+  if (medianMatchGamma) j["median_match_gamma"] = *medianMatchGamma;
   return j;
 }
 
@@ -121,6 +150,7 @@ struct Converter::Impl {
   LoadedModel model;
   PreprocessPlan plan;
   std::optional<TypicalityReference> inputReference;
+  std::optional<MrNormalizationRule> medianMatch;  ///< --match-median: the gamma rule on the normalized MR
   torch::Device device = torch::kCPU;
   InferencePrecision precision = InferencePrecision::Fp32;
   std::unique_ptr<VolumeIntegrator> integrator;
@@ -138,6 +168,7 @@ Converter::Converter(ConvertOptions options) : options_(std::move(options)), imp
   else
     spdlog::debug("{}: no input_reference (trained before the input check): inputs are not compared with the "
                   "training data", options_.model.string());
+  if (options_.matchMedian) impl_->medianMatch = medianMatchRule(impl_->plan, impl_->inputReference, options_.model);
   // Weights cast once here (bf16) and stored channels-last for 2D on the CPU; 3D stays NCDHW,
   // where oneDNN's bf16 conv3d measured faster than channels-last-3d (bench/bf16_profile.md).
   impl_->precision = effectiveInferencePrecision(options_.precision, impl_->device, cfg.network.dims());
@@ -281,7 +312,8 @@ void checkFileOutputs(const std::vector<fs::path>& outputs, const fs::path& inpu
 /// Read (NaN/Inf voxels and unreadable geometry are refused here, naming the file) and prepareMr;
 /// `stage` times the read into the report. The raw and intermediate buffers are released on return.
 PreparedInput readAndPrepare(const fs::path& input, const ReadOptions& ro, const PreprocessPlan& plan,
-                             const std::optional<TypicalityReference>& reference, Stopwatch& stage,
+                             const std::optional<TypicalityReference>& reference,
+                             const std::optional<MrNormalizationRule>& medianMatch, Stopwatch& stage,
                              ConvertReport& report) {
   PreparedInput in;
   const Volume raw = readVolume(input, ro, &in.inputInfo);
@@ -289,7 +321,14 @@ PreparedInput readAndPrepare(const fs::path& input, const ReadOptions& ro, const
   in.inputGrid.validate(input.string());
   report.secondsRead = stage.lap();
   PreparedMr prepared = prepareMr(raw, plan, input.string());
-  if (reference) report.inputCheck = checkInput(*reference, prepared, input);
+  if (reference) report.inputCheck = checkInput(*reference, prepared, input);  // on the MR as given
+  if (medianMatch) {
+    // The gamma method on the percentile-normalized MR: its percentiles are the map's ±1, so this
+    // is the percentile map of the input followed by the one gamma (Normalization.h).
+    MrNormalizationRecord record;
+    prepared.normalized = normalizeMr(prepared.normalized, prepared.mask, *medianMatch, &record, input.string());
+    report.medianMatchGamma = record.gamma;
+  }
   in.grid = prepared.mr.geometry();
   in.mask = std::move(prepared.mask);
   in.normalized = std::move(prepared.normalized);
@@ -445,7 +484,7 @@ ConvertReport Converter::convert(const fs::path& input, const fs::path& output, 
   }
 
   Stopwatch stage;
-  PreparedInput in = readAndPrepare(input, ro, impl_->plan, impl_->inputReference, stage, report);
+  PreparedInput in = readAndPrepare(input, ro, impl_->plan, impl_->inputReference, impl_->medianMatch, stage, report);
   report.secondsPreprocess = stage.seconds();
   report.slices = in.grid.size[2];
 

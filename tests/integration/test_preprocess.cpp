@@ -232,20 +232,25 @@ void writeNoisyMr(const fs::path& file, unsigned seed, double gamma = 1.0) {
   writeVolume(mr, file);
 }
 
-// Issue 15: --mr-norm nyul fits its standard scale on the manifest's train MRs alone, before the
-// cases run, and writes it into the plan: train copies the plan into the model and convert
-// prepares an MR with it. Shards of one manifest fit the same scale, so they merge.
-TEST(Preprocess, NyulStandardScaleComesFromTheTrainMrsAndTravelsInThePlan) {
-  test::TempDir dir;
+/// Two train MRs ("a" as written, "b" with gamma bGamma) and a val MR "v" with gamma 0.5, each with
+/// a CT, listed in dir/m.csv: the fits must use a and b alone.
+void writeStandardManifest(const fs::path& dir, double bGamma) {
   std::ofstream manifest(dir / "m.csv");
   manifest << "id,mr,ct,mask,split\n";
-  for (const auto& [id, seed, gamma, split] : {std::tuple{"a", 1u, 1.0, "train"}, std::tuple{"b", 2u, 1.0, "train"},
+  for (const auto& [id, seed, gamma, split] : {std::tuple{"a", 1u, 1.0, "train"}, std::tuple{"b", 2u, bGamma, "train"},
                                                std::tuple{"v", 3u, 0.5, "val"}}) {
     writeNoisyMr(dir / (std::string(id) + "_mr.nii.gz"), seed, gamma);
     writeVolume(sample(ctGrid(), true), dir / (std::string(id) + "_ct.nii.gz"));
     manifest << id << "," << id << "_mr.nii.gz," << id << "_ct.nii.gz,," << split << "\n";
   }
-  manifest.close();
+}
+
+// Issue 15: --mr-norm nyul fits its standard scale on the manifest's train MRs alone, before the
+// cases run, and writes it into the plan: train copies the plan into the model and convert
+// prepares an MR with it. Shards of one manifest fit the same scale, so they merge.
+TEST(Preprocess, NyulStandardScaleComesFromTheTrainMrsAndTravelsInThePlan) {
+  test::TempDir dir;
+  writeStandardManifest(dir.path(), 1.0);
   auto o = options(dir / "m.csv", dir / "store.h5", RegistrationKind::None);
   o.plan.mrNormalization.method = "nyul";
   const auto summary = runPreprocess(o);
@@ -305,15 +310,7 @@ TEST(Preprocess, NyulStandardScaleComesFromTheTrainMrsAndTravelsInThePlan) {
 // conversion prepares an MR from the plan into the tensor preprocess stored.
 TEST(Preprocess, GammaMedianPositionComesFromTheTrainMrsAndTravelsInThePlan) {
   test::TempDir dir;
-  std::ofstream manifest(dir / "m.csv");
-  manifest << "id,mr,ct,mask,split\n";
-  for (const auto& [id, seed, gamma, split] : {std::tuple{"a", 1u, 1.0, "train"}, std::tuple{"b", 2u, 0.8, "train"},
-                                               std::tuple{"v", 3u, 0.5, "val"}}) {
-    writeNoisyMr(dir / (std::string(id) + "_mr.nii.gz"), seed, gamma);
-    writeVolume(sample(ctGrid(), true), dir / (std::string(id) + "_ct.nii.gz"));
-    manifest << id << "," << id << "_mr.nii.gz," << id << "_ct.nii.gz,," << split << "\n";
-  }
-  manifest.close();
+  writeStandardManifest(dir.path(), 0.8);
   auto o = options(dir / "m.csv", dir / "store.h5", RegistrationKind::None);
   o.plan.mrNormalization.method = "gamma";
   const auto summary = runPreprocess(o);

@@ -46,6 +46,7 @@ ConvertOptions convertOptionsFrom(const po::variables_map& vm) {
   o.dicomSeries = vm["dicom-series"].as<std::string>();
   o.seed = vm["seed"].as<std::uint64_t>();
   o.samples = vm["samples"].as<int>();
+  o.matchMedian = vm["match-median"].as<bool>();
   o.outputFormat = parseOutputFormat(vm["output-format"].as<std::string>());
   o.dicom.seriesDescription = vm["series-description"].as<std::string>();
   o.dicom.seriesNumber = vm["series-number"].as<int>();
@@ -82,6 +83,9 @@ void printReport(const ConvertReport& r, std::ostream& out) {
     out << "  input check: " << std::setprecision(1) << r.inputCheck->score << " (largest |z|, on "
         << r.inputCheck->feature << "; the model allows " << r.inputCheck->threshold << "): "
         << (r.inputCheck->typical() ? "like" : "UNLIKE") << " the training data\n";
+  if (r.medianMatchGamma)
+    out << "  median match: gamma " << std::setprecision(3) << *r.medianMatchGamma
+        << " (the MR's body median moved to the training MRs')\n";
 }
 
 void declareConvertOptions(po::options_description& d) {
@@ -111,6 +115,8 @@ void declareConvertOptions(po::options_description& d) {
       ("overlap", realValue(def.overlap), "3D: patch overlap as a fraction of the patch")
       ("blend", po::value<std::string>()->default_value("gaussian"), "3D velocity blending window: gaussian | hann")
       ("no-mask-outside", po::bool_switch(), "keep the network's values outside the body mask (default: -1000 HU)")
+      ("match-median", po::bool_switch(), "gamma-correct the MR so that its body median sits where the model's "
+       "training MRs have theirs on average (percentile-map models with an input reference)")
       ("pixel-type", po::value<std::string>()->default_value("int16"), "output voxels: int16 | float32")
       ("dicom-series", po::value<std::string>()->default_value(""), "--input is a DICOM folder of several series (a study): the MR's SeriesInstanceUID or SeriesNumber")
       ("seed", po::value<std::uint64_t>()->default_value(def.seed),

@@ -71,6 +71,12 @@ struct ConvertOptions {
   /// uncertaintyOutputPath(output) their standard deviation in HU, from running moments (memory:
   /// three volumes whatever K).
   int samples = 1;
+  /// `--match-median`: after the plan's percentile map, the gamma that puts the MR's body median
+  /// where the model's training MRs have theirs on average (their mean p50 in the model's input
+  /// reference). A test-time contrast standardization: the training inputs keep their variety,
+  /// an input of unusual contrast is moved to their centre. Needs a percentile-map model with an
+  /// input reference.
+  bool matchMedian = false;
   void validate() const;                ///< UsageError naming the option
   nlohmann::json toJson() const;
 };
@@ -95,6 +101,8 @@ struct ConvertReport {
   /// The input check against the model's training inputs (InputTypicality.h); none for models
   /// trained before it.
   std::optional<TypicalityScore> inputCheck;
+  /// --match-median: the gamma applied to this input (1 = its median already sat at the reference's).
+  std::optional<double> medianMatchGamma;
   /// Integration seconds per network evaluation (over the whole volume; all samples counted).
   double secondsPerEvaluation() const { return evaluations > 0 ? secondsIntegrate / evaluations / samples : 0; }
   nlohmann::json toJson() const;
@@ -155,6 +163,7 @@ struct BatchCaseStatus {
   std::string output;
   double meanStdHu = -1;  ///< --samples K > 1: the case's mean std (HU) in the body; -1 otherwise
   std::optional<TypicalityScore> inputCheck;  ///< ConvertReport's
+  std::optional<double> medianMatchGamma;     ///< ConvertReport's (--match-median)
 };
 
 struct BatchConvertSummary {
