@@ -23,6 +23,7 @@ TEST(ModelFolder, ConfigRoundTripAndErrors) {
   c.training.seed = 42;
   c.training.precision = "bf16";
   c.training.contrastAugmentation = 0.5;
+  c.training.gammaAugmentation = 0.4;
   c.training.biasFieldAugmentation = 0.2;
   c.training.surfaceGainAugmentation = 0.25;
   c.preprocessing = {{"mr", {{"rule", "percentile"}, {"p", {1, 99}}}}, {"spacing", {1.0, 1.0, 2.5}}};
@@ -70,6 +71,11 @@ TEST(ModelFolder, ConfigRoundTripAndErrors) {
   EXPECT_THROW(c.validate(), UsageError);
   c.training.biasFieldAugmentation = 0.0;
   c.training.surfaceGainAugmentation = 1.0;  // a gain of 0 would erase the skin
+  EXPECT_THROW(c.validate(), UsageError);
+  c.training.surfaceGainAugmentation = 0.0;
+  c.training.gammaAugmentation = 1.0;  // gamma from 1/e to e: allowed
+  EXPECT_NO_THROW(c.validate());
+  c.training.gammaAugmentation = 1.5;
   EXPECT_THROW(c.validate(), UsageError);
 }
 

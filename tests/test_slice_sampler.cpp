@@ -88,6 +88,41 @@ TEST(IntensityAugmentation, ContrastCurveIsMonotoneFixesTheEndsAndMovesTheInside
   EXPECT_LE(largestMove, 0.99 * 0.2 + 1e-6);
 }
 
+TEST(IntensityAugmentation, GammaCurveRaisesThePositionToOnePowerPerDrawAndFixesTheEnds) {
+  SplitMix64 rng(11);
+  EXPECT_EQ(GammaCurve::draw(rng, 0.0)(0.3f), 0.3f);
+  EXPECT_EQ(GammaCurve::draw(rng, 0.0).gamma(), 1.0f);
+  const double strength = 0.5;
+  double smallest = 10.0, largest = 0.0;
+  for (int draw = 0; draw < 300; ++draw) {
+    const GammaCurve f = GammaCurve::draw(rng, strength);
+    const double g = f.gamma();
+    smallest = std::min(smallest, g);
+    largest = std::max(largest, g);
+    EXPECT_EQ(f(-1.0f), -1.0f);
+    EXPECT_EQ(f(1.0f), 1.0f);
+    EXPECT_EQ(f(-1.3f), -1.3f);
+    EXPECT_EQ(f(1.2f), 1.2f);
+    // The median of a [0, 1] position 0.5 goes to 0.5^gamma: written out, not through the class.
+    EXPECT_NEAR(f(0.0f), 2.0 * std::pow(0.5, g) - 1.0, 1e-6);
+    EXPECT_NEAR(f(0.6f), 2.0 * std::pow(0.8, g) - 1.0, 1e-6);
+    float previous = -1.0f;
+    for (int i = 1; i <= 200; ++i) {
+      const float y = f(-1.0f + 2.0f * float(i) / 200.0f);
+      EXPECT_GE(y, previous);
+      previous = y;
+    }
+    std::vector<float> v{-1.0f, -0.5f, 0.25f, 0.9f};
+    f.apply(v.data(), int64_t(v.size()));
+    EXPECT_EQ(v[0], -1.0f);
+    EXPECT_FLOAT_EQ(v[2], f(0.25f));
+  }
+  EXPECT_GE(smallest, std::exp(-strength) - 1e-6);
+  EXPECT_LE(largest, std::exp(strength) + 1e-6);
+  EXPECT_LT(smallest, std::exp(-0.8 * strength)) << "darker and brighter draws both occur";
+  EXPECT_GT(largest, std::exp(0.8 * strength));
+}
+
 TEST(IntensityAugmentation, BiasFieldScalesTheSignalAboveTheFloorSmoothlyAndAlikeInEveryPlane) {
   SplitMix64 rng(5);
   const int64_t planes = 3, H = 9, W = 7;
@@ -180,16 +215,30 @@ TEST(Sampler, AppearanceAugmentationMapsEachMrMonotonicallyAndSplitsAcrossProces
   plain.training.intensityJitter = 0.0;
   plain.training.contrastAugmentation = 0.0;
   plain.training.surfaceGainAugmentation = 0.0;  // on by default; off here so the curve is alone
-  ModelConfig aug = plain;
+  ModelConfig aug = plain, toned = plain;
   aug.training.contrastAugmentation = 0.8;
-  const TrainingBatch a = BatchSampler(src, plain).batch(3), b = BatchSampler(src, aug).batch(3);
-  EXPECT_TRUE(torch::equal(a.ct, b.ct));  // the windows are drawn first: same places
-  EXPECT_FALSE(torch::equal(a.cond, b.cond));
+  toned.training.gammaAugmentation = 0.5;
+  const TrainingBatch a = BatchSampler(src, plain).batch(3);
+  for (const ModelConfig& curved : {aug, toned}) {
+    const TrainingBatch b = BatchSampler(src, curved).batch(3);
+    EXPECT_TRUE(torch::equal(a.ct, b.ct));  // the windows are drawn first: same places
+    EXPECT_FALSE(torch::equal(a.cond, b.cond));
+    for (int64_t i = 0; i < 4; ++i) {
+      // One monotone curve per sample: the augmented MR sorts like the original.
+      const torch::Tensor order = std::get<1>(a.cond[i].flatten().sort(/*stable=*/true, 0, false));
+      const torch::Tensor mapped = b.cond[i].flatten().index_select(0, order);
+      EXPECT_TRUE((mapped.slice(0, 1) >= mapped.slice(0, 0, -1)).all().item<bool>()) << "sample " << i;
+    }
+  }
+  // The gamma is one power per sample: log((y + 1)/2) / log((x + 1)/2) is the same for every voxel.
+  const TrainingBatch g = BatchSampler(src, toned).batch(3);
   for (int64_t i = 0; i < 4; ++i) {
-    // One monotone curve per sample: the augmented MR sorts like the original.
-    const torch::Tensor order = std::get<1>(a.cond[i].flatten().sort(/*stable=*/true, 0, false));
-    const torch::Tensor mapped = b.cond[i].flatten().index_select(0, order);
-    EXPECT_TRUE((mapped.slice(0, 1) >= mapped.slice(0, 0, -1)).all().item<bool>()) << "sample " << i;
+    const torch::Tensor x = (a.cond[i].flatten() + 1) / 2, y = (g.cond[i].flatten() + 1) / 2;
+    const torch::Tensor inner = (x > 0.05) & (x < 0.95);
+    ASSERT_GT(inner.sum().item<int64_t>(), 10);
+    const torch::Tensor ratio = y.index({inner}).log() / x.index({inner}).log();
+    EXPECT_LT((ratio.max() - ratio.min()).item<double>(), 1e-3) << "sample " << i;
+    EXPECT_LE(std::abs(std::log(ratio.mean().item<double>())), 0.5 + 1e-4);
   }
   // The surface gain changes only the body, and not all of it.
   ModelConfig surface = plain;
@@ -211,6 +260,7 @@ TEST(Sampler, AppearanceAugmentationMapsEachMrMonotonicallyAndSplitsAcrossProces
   EXPECT_GT((ratio - 1).abs().max().item<double>(), 0.05) << "no gain in 2.5D";
   EXPECT_LT((ratio - ratio.select(1, 1).unsqueeze(1)).abs().max().item<double>(), 1e-4);
   aug.training.biasFieldAugmentation = 0.3;
+  aug.training.gammaAugmentation = 0.5;
   aug.training.surfaceGainAugmentation = 0.2;
   aug.training.intensityJitter = 0.1;
   const TrainingBatch whole = BatchSampler(src, aug).batch(5);

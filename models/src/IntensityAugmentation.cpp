@@ -22,6 +22,22 @@ void scalePlanes(float* data, int64_t planes, const std::vector<float>& factor) 
 }
 }  // namespace
 
+GammaCurve GammaCurve::draw(SplitMix64& rng, double strength) {
+  GammaCurve g;
+  g.gamma_ = float(std::exp(rng.uniform(-strength, strength)));
+  return g;
+}
+
+float GammaCurve::operator()(float v) const {
+  if (gamma_ == 1.0f || !(v > -1.0f) || v >= 1.0f) return v;
+  return 2.0f * std::pow(0.5f * (v + 1.0f), gamma_) - 1.0f;
+}
+
+void GammaCurve::apply(float* data, int64_t n) const {
+  if (gamma_ == 1.0f) return;
+  for (int64_t i = 0; i < n; ++i) data[i] = (*this)(data[i]);
+}
+
 ContrastCurve::ContrastCurve() {
   for (int k = 0; k < kPoints; ++k) y_[size_t(k)] = knot(k);
 }

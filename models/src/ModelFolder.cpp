@@ -76,6 +76,7 @@ void trainingFields(C& c, F&& f) {
   f("flips", c.flips);
   f("intensity_jitter", c.intensityJitter);
   f("contrast_augmentation", c.contrastAugmentation);
+  f("gamma_augmentation", c.gammaAugmentation);
   f("bias_field_augmentation", c.biasFieldAugmentation);
   f("surface_gain_augmentation", c.surfaceGainAugmentation);
   f("validate_every", c.validateEvery);
@@ -190,6 +191,7 @@ void TrainingConfig::validate() const {
   need(bodyFraction >= 0.0 && bodyFraction <= 1.0, "body_fraction must be in [0, 1]");
   need(intensityJitter >= 0.0 && intensityJitter < 0.5, "intensity_jitter must be in [0, 0.5)");
   need(contrastAugmentation >= 0.0 && contrastAugmentation < 1.0, "contrast_augmentation must be in [0, 1)");
+  need(gammaAugmentation >= 0.0 && gammaAugmentation <= 1.0, "gamma_augmentation must be in [0, 1]");
   need(biasFieldAugmentation >= 0.0 && biasFieldAugmentation <= 1.0, "bias_field_augmentation must be in [0, 1]");
   need(surfaceGainAugmentation >= 0.0 && surfaceGainAugmentation < 1.0, "surface_gain_augmentation must be in [0, 1)");
   need(validateEvery >= 0, "validate_every must be >= 0");

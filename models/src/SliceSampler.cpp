@@ -250,6 +250,10 @@ TrainingBatch BatchSampler::batch(int64_t step) const {
             for (int64_t d = 0; d < depth; ++d) gain.apply(item + (ch * depth + d) * H * W, 1, body + d * H * W, H, W);
       }
     }
+    if (tr.gammaAugmentation > 0.0) {
+      const GammaCurve gamma = GammaCurve::draw(rng, tr.gammaAugmentation);
+      if (mine) gamma.apply(item, perItem);
+    }
     if (tr.contrastAugmentation > 0.0) {
       const ContrastCurve curve = ContrastCurve::draw(rng, tr.contrastAugmentation);
       if (mine) curve.apply(item, perItem);

@@ -53,6 +53,9 @@ void declareTrainOptions(po::options_description& d) {
       ("jitter", realValue(def.training.intensityJitter), "MR intensity jitter")
       ("contrast", realValue(def.training.contrastAugmentation),
        "MR contrast augmentation: a random monotone curve moves tissue intensities against each other (0 = off, < 1)")
+      ("gamma", realValue(def.training.gammaAugmentation),
+       "MR gamma augmentation: the whole tone scale, x -> x^gamma on the 0-1 intensity position with "
+       "log gamma ~ U(+-strength), for MRs darker or brighter than the training ones (0 = off, <= 1)")
       ("bias-field", realValue(def.training.biasFieldAugmentation),
        "MR bias-field augmentation: a random smooth multiplicative field (0 = off, <= 1)")
       ("surface-gain", realValue(def.training.surfaceGainAugmentation),
@@ -109,6 +112,7 @@ TrainCommandOptions trainOptionsFrom(const po::variables_map& vm) {
   t.flips = vm["flips"].as<bool>();
   t.intensityJitter = vm["jitter"].as<double>();
   t.contrastAugmentation = vm["contrast"].as<double>();
+  t.gammaAugmentation = vm["gamma"].as<double>();
   t.biasFieldAugmentation = vm["bias-field"].as<double>();
   t.surfaceGainAugmentation = vm["surface-gain"].as<double>();
   t.bodyFraction = vm["body-fraction"].as<double>();

@@ -4,6 +4,10 @@
 // contrasts move against each other (TR/TE/flip) and a smooth receive-bias field scales the signal.
 // On BrainWeb the val subject whose skin/white-matter ratio sits at the edge of the training range
 // carries most of the error spread over subjects (README "Quality"), so the sampler can draw both.
+//   - GammaCurve: a random power u -> u^gamma of the MR's 0…1 position u = (x + 1)/2, one per sample:
+//     the whole tone scale moves at once, as between subjects whose MRs sit darker or brighter
+//     after the percentile map (BrainWeb's subject 48: grey and white matter 0.3 below the mean,
+//     beyond the contrast curve's reach of 0.16 at one knot).
 //   - ContrastCurve: a random monotone piecewise-linear map of the normalized MR (control points at
 //     -1, -0.6, ..., 1 with the inner ones moved; MONAI's RandHistogramShift is the same idea).
 //   - BiasField: a random smooth multiplicative field exp(quadratic in the window's coordinates)
@@ -12,7 +16,7 @@
 //     surface): skin and scalp brightness relative to the brain varies with the sequence and the
 //     subject, and receive coils close to the surface brighten it, while the brain's own contrasts
 //     stay (a global curve cannot move the skin without moving the grey matter of equal signal).
-// Both are identity at strength 0, and neither draws random numbers then, so batches of runs
+// All are identity at strength 0, and none draws random numbers then, so batches of runs
 // without augmentation do not change.
 #include <array>
 #include <cstdint>
@@ -21,6 +25,20 @@
 #include "mr2ct/models/Random.h"
 
 namespace mr2ct {
+
+class GammaCurve {
+ public:
+  GammaCurve() = default;  ///< identity
+  /// log gamma ~ U(±strength).
+  static GammaCurve draw(SplitMix64& rng, double strength);
+  /// 2·((v + 1)/2)^gamma − 1 on (-1, 1); identity outside (the ends are fixed).
+  float operator()(float v) const;
+  void apply(float* data, int64_t n) const;
+  float gamma() const { return gamma_; }
+
+ private:
+  float gamma_ = 1.0f;
+};
 
 class ContrastCurve {
  public:
