@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <hdf5.h>
+
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <fstream>
@@ -120,6 +123,60 @@ TEST(Cli, InfoJsonDescribesGeometry) {
   EXPECT_NE(r.out.find("\"format\": \"MetaImage\""), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\"size\""), std::string::npos);
   EXPECT_NE(r.out.find("\"max\": 20406.0"), std::string::npos) << r.out;
+}
+
+TEST(Cli, InfoDescribesATrainingStoreAndNamesOtherHdf5Files) {
+  test::TempDir dir;
+  const Volume mr = test::makeIdentifiableVolume({6, 5, 4});
+  {
+    TrainingStoreWriter w(dir / "store.h5", {{"preprocessing_options",
+                                              {{"mr_normalization", {{"method", "percentile"}}}, {"spacing", nullptr}}}});
+    for (const auto& [id, split] : std::vector<std::pair<std::string, std::string>>{
+             {"a", "train"}, {"b", "train"}, {"c", "val"}}) {
+      StoredCaseInfo info;
+      info.id = id;
+      info.split = split;
+      info.geometry = mr.geometry();
+      w.writeCase(info, mr, mr, Mask(mr.geometry(), 1), Mask(mr.geometry(), 1));
+    }
+    w.commit();
+  }
+  auto r = cli({"info", (dir / "store.h5").string(), "--quiet"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("mr2ct training store-2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("cases       3: 2 train, 1 val"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"method\":\"percentile\""), std::string::npos) << r.out;
+  r = cli({"info", (dir / "store.h5").string(), "--json", "--quiet"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["cases"], 3);
+  EXPECT_EQ(j["splits"]["train"], 2);
+  EXPECT_EQ(j["format_version"], kTrainingStoreFormatVersion);
+
+  // An HDF5 file that is not a store (h5py, MINC-2, ...), with the old superblock (HDF5's default)
+  // or the store's: one line, exit 1.
+  for (const bool latest : {false, true}) {
+    const std::string f = (dir / "other.h5").string();
+    const hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (latest) H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
+    const hid_t h = H5Fcreate(f.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    ASSERT_GE(h, 0);
+    H5Fclose(h);
+    r = cli({"info", f, "--quiet"});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("other.h5: HDF5 (not an mr2ct training store"), std::string::npos) << r.err;
+  }
+  // A store cut short is refused by the store's own reader, naming the file.
+  {
+    std::ifstream in(dir / "store.h5", std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::ofstream(dir / "cut.h5", std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  }
+  r = cli({"info", (dir / "cut.h5").string(), "--quiet"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("cut.h5"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
 }
 
 TEST(Cli, ConfigFileSuppliesOptions) {

@@ -2,13 +2,17 @@
 
 #include <cmath>
 #include <filesystem>
+#include <cstring>
+#include <fstream>
 #include <iomanip>
+#include <optional>
 #include <ostream>
 #include <sstream>
 
 #include "mr2ct/core/Error.h"
 #include "mr2ct/preprocessing/DicomSeries.h"
 #include "mr2ct/preprocessing/Statistics.h"
+#include "mr2ct/preprocessing/TrainingStore.h"
 #include "mr2ct/preprocessing/VolumeIO.h"
 
 namespace mr2ct {
@@ -75,12 +79,47 @@ void describeVolume(nlohmann::json& j, const std::string& path, const std::strin
   }
 }
 
+bool startsLikeHdf5(const std::string& path) {
+  char b[8] = {};
+  std::ifstream(path, std::ios::binary).read(b, sizeof b);
+  return std::memcmp(b, "\x89HDF\r\n\x1a\n", 8) == 0;
+}
+
+/// Our own training store is the HDF5 file users most often hand to `info`: say what it holds
+/// instead of "not a volume". Another HDF5 file (MINC-2, ...) gives nullopt; a store this build
+/// cannot read (another format version, damage) throws the store's own message.
+std::optional<nlohmann::json> describeTrainingStore(const std::string& path) {
+  std::optional<TrainingStore> store;
+  try {
+    store.emplace(TrainingStore::open(path));
+  } catch (const DataError& e) {
+    // TrainingStore::open's two refusals of a foreign file: an old superblock, no format_version.
+    if (std::string(e.what()).find("not an mr2ct") != std::string::npos) return std::nullopt;
+    throw;
+  }
+  const nlohmann::json root = store->rootAttributes();
+  nlohmann::json j;
+  j["file"] = path;
+  j["format"] = "mr2ct training store";
+  j["format_version"] = root.at("format_version");
+  if (root.contains("tool_version")) j["tool_version"] = root["tool_version"];
+  j["cases"] = store->caseIds().size();
+  j["splits"] = nlohmann::json::object();
+  for (const char* split : {"train", "val", "test"})
+    if (const auto n = store->caseIds(split).size()) j["splits"][split] = n;
+  for (const char* key : {"preprocessing_options", "manifest"})
+    if (root.contains(key)) j[key] = root[key];
+  return j;
+}
+
 }  // namespace
 
 nlohmann::json describeVolumeFile(const std::string& path, const std::string& dicomSeries) {
   nlohmann::json j;
   j["file"] = path;
   std::error_code ec;
+  if (std::filesystem::is_regular_file(path, ec) && startsLikeHdf5(path))
+    if (auto store = describeTrainingStore(path)) return *store;
   if (std::filesystem::is_directory(path, ec)) {
     // A study folder: list every series; describe the volume too when one is chosen or the only one.
     j["format"] = "DICOM folder";
@@ -121,6 +160,24 @@ void printSeriesList(const nlohmann::json& j, std::ostream& out) {
   }
 }
 
+void printTrainingStore(const nlohmann::json& j, std::ostream& out) {
+  std::string splits;
+  for (const auto& [split, n] : j["splits"].items())
+    splits += (splits.empty() ? ": " : ", ") + std::to_string(n.get<std::size_t>()) + " " + split;
+  out << j["file"].get<std::string>() << "\n"
+      << "  format      " << j["format"].get<std::string>() << "-" << j["format_version"].get<int>()
+      << (j.contains("tool_version") ? " (written by mr2ct " + j["tool_version"].get<std::string>() + ")" : "") << "\n"
+      << "  cases       " << j["cases"].get<std::size_t>() << splits << "\n";
+  if (!j.contains("preprocessing_options") || !j["preprocessing_options"].is_object()) return;
+  const nlohmann::json& o = j["preprocessing_options"];
+  if (o.contains("mr_normalization")) out << "  MR norm     " << o["mr_normalization"].dump() << "\n";
+  if (o.contains("registration")) out << "  CT to MR    " << o["registration"].dump() << "\n";
+  if (o.contains("spacing"))
+    out << "  spacing     " << (o["spacing"].is_null() ? std::string("each MR's own") : vec(o["spacing"]) + " mm") << "\n";
+  if (j.contains("manifest") && j["manifest"].contains("file"))
+    out << "  manifest    " << j["manifest"]["file"].get<std::string>() << "\n";
+}
+
 }  // namespace
 
 int printVolumeInfo(const InfoOptions& options, std::ostream& out, std::ostream& err) {
@@ -145,6 +202,7 @@ int printVolumeInfo(const InfoOptions& options, std::ostream& out, std::ostream&
     }
     if (options.json) continue;
     if (j.contains("dicom_series")) printSeriesList(j, out);
+    if (j["format"] == "mr2ct training store") printTrainingStore(j, out);
     if (!j.contains("size")) continue;
     std::ostringstream scaling;
     if (j.contains("scaling"))

@@ -21,7 +21,7 @@ std::string neuroimagingFormatName(const fs::path& path) {
   if (ext == ".mgz" || ext == ".mgh") return "MGH/MGZ (FreeSurfer)";
   if (ext == ".mnc" || ext == ".mnc.gz") return "MINC";
   if (b.size() >= 4 && std::memcmp(b.data(), "CDF", 3) == 0) return "MINC";
-  if (b.size() >= 4 && b[0] == 0x89 && b[1] == 'H' && b[2] == 'D' && b[3] == 'F') return "HDF5 (MINC-2?)";
+  if (b.size() >= 4 && b[0] == 0x89 && b[1] == 'H' && b[2] == 'D' && b[3] == 'F') return "HDF5 (not an mr2ct training store; MINC-2?)";
   if (isAnalyzeHeader(path, parseNiftiHeader(b))) return "Analyze 7.5";
   return "";
 }

@@ -14,7 +14,8 @@ struct InfoOptions {
 };
 
 /// Describes one file as JSON (format, pixel_type, size, spacing, origin, direction, orientation,
-/// min, max, mean, p1, p50, p99, nonfinite voxels).
+/// min, max, mean, p1, p50, p99, nonfinite voxels). An mr2ct training store (HDF5) is described
+/// as one: format "mr2ct training store", format_version, cases, splits, preprocessing_options.
 nlohmann::json describeVolumeFile(const std::string& path, const std::string& dicomSeries = "");
 
 /// Prints every file; returns 0, or 1 when some file could not be read (others are still shown).
