@@ -76,7 +76,9 @@ struct TrainingConfig {
   /// subjects of cross-validation folds 1-4 it lowered the MAE and the spread over subjects
   /// (README "Quality", 2026-12-06).
   double contrastAugmentation = 0.8;
-  double gammaAugmentation = 0.0;     ///< GammaCurve log-gamma range in [0, 1] (0 = off)
+  /// GammaCurve log-gamma range in [0, 1] (0 = off). Off: 0.5 made BrainWeb's hardest subjects
+  /// worse (their bone lighter still; README "Quality", thirteenth round, 2026-12-07).
+  double gammaAugmentation = 0.0;
   double biasFieldAugmentation = 0.0; ///< BiasField coefficient range in [0, 1] (0 = off)
   /// SurfaceGain gain range in [0, 1) (0 = off). 0.4: on BrainWeb's val subjects at the full
   /// budget it lowered the MAE and the spread over subjects (README "Quality", 2026-12-06).
