@@ -74,6 +74,30 @@ TEST(FlowMatching, LossExcludesVoxelsOutsideTheFieldOfView) {
   EXPECT_FLOAT_EQ(w[0][0][1][0].item<float>(), 0.0f);
 }
 
+TEST(FlowMatching, BoneWeightMultipliesTheWeightWhereTheTargetCtIsBone) {
+  auto body = torch::zeros({1, 1, 2, 4});
+  body.narrow(2, 0, 1).fill_(1);
+  auto valid = torch::ones({1, 1, 2, 4});
+  valid[0][0][0][3] = 0;
+  // Normalized CT of one body row: air, soft tissue, bone, bone outside the field of view; the
+  // background row has a bone-level value too (a table or a bright artefact outside the mask).
+  const auto ct = torch::tensor({-1.0f, -0.4f, 0.2f, 0.6f, -1.0f, -1.0f, 0.5f, -1.0f}).reshape({1, 1, 2, 4});
+  FlowConfig flow;
+  flow.bodyWeight = 1.0;
+  flow.backgroundWeight = 0.25;
+  EXPECT_TRUE(torch::equal(lossWeights(body, valid, ct, flow, 0.0), lossWeights(body, valid, 1.0, 0.25)));
+  flow.boneWeight = 3.0;
+  const auto w = lossWeights(body, valid, ct, flow, 0.0);
+  const auto expected = torch::tensor({1.0f, 1.0f, 3.0f, 0.0f, 0.25f, 0.25f, 0.75f, 0.25f}).reshape({1, 1, 2, 4});
+  EXPECT_TRUE(torch::allclose(w, expected)) << w;
+  // The level is strict: a voxel exactly at it is not bone.
+  EXPECT_FLOAT_EQ(lossWeights(body, valid, ct, flow, 0.2)[0][0][0][2].item<float>(), 1.0f);
+  EXPECT_THROW(lossWeights(body, valid, ct.narrow(3, 0, 2), flow, 0.0), c10::Error);
+  // The trainer's level of 250 HU on the default CT scale [-1024, 3000] HU.
+  EXPECT_NEAR(TrainingConfig().normalizedCt(250.0), 2.0 * 1274.0 / 4024.0 - 1.0, 1e-12);
+  EXPECT_NEAR(TrainingConfig().normalizedCt(-1024.0), -1.0, 1e-12);
+}
+
 TEST(FlowMatching, TimeSamplers) {
   FlowConfig f;
   SplitMix64 rng(3);

@@ -1,6 +1,7 @@
 // models/ModelFolder: config.json and weights round trips, and the errors of broken folders.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
 #include <string>
 
@@ -20,6 +21,8 @@ TEST(ModelFolder, ConfigRoundTripAndErrors) {
   c.network.neighbours = 2;
   c.flow.source = "noise";
   c.flow.timeSampling = "logit-normal";
+  c.flow.boneWeight = 3.0;
+  c.flow.boneAboveHu = 300.0;
   c.training.seed = 42;
   c.training.precision = "bf16";
   c.training.contrastAugmentation = 0.5;
@@ -76,6 +79,12 @@ TEST(ModelFolder, ConfigRoundTripAndErrors) {
   c.training.gammaAugmentation = 1.0;  // gamma from 1/e to e: allowed
   EXPECT_NO_THROW(c.validate());
   c.training.gammaAugmentation = 1.5;
+  EXPECT_THROW(c.validate(), UsageError);
+  c.training.gammaAugmentation = 0.0;
+  c.flow.boneWeight = 0.0;  // would drop the bone from the loss: use bone_above_hu for that, not this
+  EXPECT_THROW(c.validate(), UsageError);
+  c.flow.boneWeight = 2.0;
+  c.flow.boneAboveHu = std::nan("");
   EXPECT_THROW(c.validate(), UsageError);
 }
 

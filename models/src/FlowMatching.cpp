@@ -47,6 +47,14 @@ torch::Tensor lossWeights(const torch::Tensor& body, const torch::Tensor& valid,
   return valid * (backgroundWeight + (bodyWeight - backgroundWeight) * body);
 }
 
+torch::Tensor lossWeights(const torch::Tensor& body, const torch::Tensor& valid, const torch::Tensor& ct,
+                          const FlowConfig& flow, double boneLevel) {
+  torch::Tensor w = lossWeights(body, valid, flow.bodyWeight, flow.backgroundWeight);
+  if (flow.boneWeight == 1.0) return w;
+  TORCH_CHECK(ct.sizes() == w.sizes(), "lossWeights: ct ", ct.sizes(), " and body ", w.sizes(), " differ in shape");
+  return w * (1.0 + (flow.boneWeight - 1.0) * ct.gt(boneLevel).to(w.scalar_type()));
+}
+
 torch::Tensor flowMatchingLoss(const torch::Tensor& v, const torch::Tensor& u, const torch::Tensor& w) {
   TORCH_CHECK(v.sizes() == u.sizes() && w.sizes() == u.sizes(), "flowMatchingLoss: v ", v.sizes(), ", u ",
               u.sizes(), " and w ", w.sizes(), " must have the same shape");

@@ -1,5 +1,6 @@
 #include "mr2ct/models/ModelFolder.h"
 
+#include <cmath>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -57,6 +58,8 @@ void flowFields(C& c, F&& f) {
   f("logit_std", c.logitStd);
   f("body_weight", c.bodyWeight);
   f("background_weight", c.backgroundWeight);
+  f("bone_weight", c.boneWeight);
+  f("bone_above_hu", c.boneAboveHu);
 }
 
 template <class C, class F>
@@ -163,6 +166,8 @@ void FlowConfig::validate() const {
   if (!(logitStd > 0.0)) throw UsageError("flow.logit_std must be > 0");
   if (!(bodyWeight >= 0.0) || !(backgroundWeight >= 0.0) || bodyWeight + backgroundWeight <= 0.0)
     throw UsageError("flow.body_weight and flow.background_weight must be >= 0, not both 0");
+  if (!(boneWeight > 0.0) || !std::isfinite(boneWeight)) throw UsageError("flow.bone_weight must be > 0 (1 = off)");
+  if (!std::isfinite(boneAboveHu)) throw UsageError("flow.bone_above_hu must be a number of HU");
 }
 
 nlohmann::json FlowConfig::toJson() const {

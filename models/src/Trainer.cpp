@@ -246,8 +246,8 @@ double lossAndGradients(const TrainingContext& ctx, TrainingState& state, const 
   const torch::Tensor cond = b.cond.to(device), ct = b.ct.to(device), t = b.t.to(device);
   const torch::Tensor x0 = b.source(config.flow, config.network.neighbours).to(device);
   const PathSample ps = path.sample(x0, ct, t, b.eps.defined() ? b.eps.to(device) : torch::Tensor());
-  const torch::Tensor w =
-      lossWeights(b.body.to(device), b.valid.to(device), config.flow.bodyWeight, config.flow.backgroundWeight);
+  const torch::Tensor w = lossWeights(b.body.to(device), b.valid.to(device), ct, config.flow,
+                                      config.training.normalizedCt(config.flow.boneAboveHu));
   state.optimizer->zero_grad();
   torch::Tensor loss;
   double lossValue = 0.0;

@@ -42,6 +42,8 @@ void declareTrainOptions(po::options_description& d) {
       ("body-weight", realValue(def.flow.bodyWeight), "loss weight inside the body")
       ("background-weight", realValue(def.flow.backgroundWeight),
        "loss weight outside the body (outside the CT field of view: always 0)")
+      ("bone-weight", realValue(def.flow.boneWeight), "loss weight factor where the CT is bone (1 = off)")
+      ("bone-above-hu", realValue(def.flow.boneAboveHu), "the CT level above which --bone-weight applies (HU)")
       ("steps", po::value<int64_t>(), fmt::format("training steps (default {})", def.training.steps).c_str())
       ("batch", po::value<int64_t>()->default_value(def.training.batch), "samples per step")
       ("lr", realValue(def.training.lr), "peak learning rate (AdamW)")
@@ -101,6 +103,8 @@ TrainCommandOptions trainOptionsFrom(const po::variables_map& vm) {
   m.flow.logitStd = vm["logit-std"].as<double>();
   m.flow.bodyWeight = vm["body-weight"].as<double>();
   m.flow.backgroundWeight = vm["background-weight"].as<double>();
+  m.flow.boneWeight = vm["bone-weight"].as<double>();
+  m.flow.boneAboveHu = vm["bone-above-hu"].as<double>();
   auto& t = m.training;
   if (vm.count("steps")) t.steps = vm["steps"].as<int64_t>();
   t.batch = vm["batch"].as<int64_t>();

@@ -49,6 +49,10 @@ class TimeSampler {
 /// never contribute.
 torch::Tensor lossWeights(const torch::Tensor& body, const torch::Tensor& valid, double bodyWeight,
                           double backgroundWeight);
+/// The same, times boneWeight where the target CT (normalized, like ct) is above boneLevel: the
+/// flow's loss with FlowConfig::boneWeight. boneWeight 1 gives lossWeights(body, valid, ...) exactly.
+torch::Tensor lossWeights(const torch::Tensor& body, const torch::Tensor& valid, const torch::Tensor& ct,
+                          const FlowConfig& flow, double boneLevel);
 
 /// Weighted mean squared error: Σ w·(v − u)² / max(Σ w, 1). v, u, w: [B, 1, *spatial]. Returns a scalar.
 torch::Tensor flowMatchingLoss(const torch::Tensor& v, const torch::Tensor& u, const torch::Tensor& w);

@@ -52,6 +52,11 @@ struct FlowConfig {
   double logitStd = 1.0;
   double bodyWeight = 1.0;              ///< loss weight of voxels inside the body mask
   double backgroundWeight = 1.0;        ///< loss weight outside the body (voxels outside the CT FOV: always 0)
+  /// Factor on the weight of voxels whose CT is bone (HU > boneAboveHu), 1 = off. Off: aimed at the
+  /// bone that both sources predict too light on BrainWeb's hardest subjects, 3 made every subject's
+  /// sCT brighter and lost 4.9 HU on folds 1-2 (README "Quality", fourteenth round, 2026-12-07).
+  double boneWeight = 1.0;
+  double boneAboveHu = 250.0;           ///< the bone class of the loss weight (the metrics' bone class too)
   void validate() const;
   nlohmann::json toJson() const;
   static FlowConfig fromJson(const nlohmann::json& j);
@@ -93,6 +98,7 @@ struct TrainingConfig {
   std::string precision = "fp32"; ///< fp32 | bf16 (autocast of the network in training; README "Quality")
   bool channelsLast = false;     ///< 2D on CPU: channels-last memory format (measured 0.83-0.87x of NCHW here, so off)
   double huMin = -1024.0, huMax = 3000.0;  ///< CT normalization [-1,1] ↔ [huMin, huMax] (for MAE in HU)
+  double normalizedCt(double hu) const { return 2.0 * (hu - huMin) / (huMax - huMin) - 1.0; }
   void validate() const;
   nlohmann::json toJson() const;
   static TrainingConfig fromJson(const nlohmann::json& j);
