@@ -57,9 +57,10 @@ jobs=$OUT/jobs.txt
 while IFS='|' read -r name st opts; do
   name=$(echo $name); st=$(echo $st)
   [ -z "$name" ] || [[ "$name" == \#* ]] && continue
-  path=$(store "$st")
+  path=  # built only for a row that trains (a store takes minutes per fold)
   for seed in $SEEDS; do
     [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name-s$seed "* ]] && continue
+    [ -n "$path" ] || path=$(store "$st")
     echo "$OUT/models/$name-s$seed|$path|$seed|$opts" >> "$jobs"
   done
 done < "$ROWS"
