@@ -207,6 +207,21 @@ TEST(TrainingStore, UnknownVersionAndForeignFilesAreRefused) {
   }
   const std::string futureMessage = test::thrownMessage<DataError>([&] { TrainingStore::open(future); });
   EXPECT_NE(futureMessage.find("version 99"), std::string::npos) << futureMessage;
+  // A store of another version is still a store (info says so); without format_version the same
+  // file is another program's HDF5.
+  try {
+    TrainingStore::open(future);
+  } catch (const NotATrainingStore& e) {
+    ADD_FAILURE() << "a store of another version called foreign: " << e.what();
+  } catch (const DataError&) {
+  }
+  {
+    hid_t f = H5Fopen(future.string().c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    H5Adelete(f, "format_version");
+    H5Fclose(f);
+  }
+  const std::string foreign = test::thrownMessage<NotATrainingStore>([&] { TrainingStore::open(future); });
+  EXPECT_NE(foreign.find("future.h5: not an mr2ct training store (no format_version"), std::string::npos) << foreign;
   // An HDF5 file with an unchecksummed superblock v0 (the library default; format version 1
   // stores) is refused before libhdf5 parses it: fuzz_training_store found heap overflows in
   // libhdf5 1.10.8 on corrupt v0 metadata. The same refusal when the superblock sits at 512 (a
@@ -218,7 +233,7 @@ TEST(TrainingStore, UnknownVersionAndForeignFilesAreRefused) {
     hid_t f = H5Fcreate(old.string().c_str(), H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
     H5Pclose(fcpl);
     H5Fclose(f);
-    const std::string message = test::thrownMessage<DataError>([&] { TrainingStore::open(old); });
+    const std::string message = test::thrownMessage<NotATrainingStore>([&] { TrainingStore::open(old); });
     EXPECT_NE(message.find(old.string() + ": not an mr2ct store (HDF5 superblock v0"), std::string::npos) << message;
   }
   // A store written by TrainingStoreWriter carries superblock v3 at offset 0.

@@ -1,8 +1,8 @@
 #include "mr2ct/pipeline/VolumeInfoReport.h"
 
 #include <cmath>
-#include <filesystem>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <optional>
@@ -92,10 +92,8 @@ std::optional<nlohmann::json> describeTrainingStore(const std::string& path) {
   std::optional<TrainingStore> store;
   try {
     store.emplace(TrainingStore::open(path));
-  } catch (const DataError& e) {
-    // TrainingStore::open's two refusals of a foreign file: an old superblock, no format_version.
-    if (std::string(e.what()).find("not an mr2ct") != std::string::npos) return std::nullopt;
-    throw;
+  } catch (const NotATrainingStore&) {
+    return std::nullopt;
   }
   const nlohmann::json root = store->rootAttributes();
   nlohmann::json j;

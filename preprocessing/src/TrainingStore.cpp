@@ -437,7 +437,7 @@ void checkSuperblock(const std::filesystem::path& path) {
     if (std::memcmp(b, kSignature, 8) != 0) continue;
     const int version = static_cast<unsigned char>(b[8]);
     if (version < 2)
-      throw DataError(f, "not an mr2ct store (HDF5 superblock v" + std::to_string(version) +
+      throw NotATrainingStore(f, "not an mr2ct store (HDF5 superblock v" + std::to_string(version) +
                              "; stores are written with checksummed metadata)");
     return;
   }
@@ -457,7 +457,7 @@ TrainingStore TrainingStore::open(const std::filesystem::path& path) {
   s.impl_->file = checked(H5Fopen(f.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose, f, "open");
   const hid_t root = s.impl_->file.get();
   if (H5Aexists(root, "format_version") <= 0)
-    throw DataError(f, "not an mr2ct training store (no format_version attribute)");
+    throw NotATrainingStore(f, "not an mr2ct training store (no format_version attribute)");
   const long long version = readIntAttribute(root, "format_version", f);
   if (version != kTrainingStoreFormatVersion)
     throw DataError(f, "training store format version " + std::to_string(version) + " is not supported (this build reads " +

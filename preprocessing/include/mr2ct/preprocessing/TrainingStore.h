@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "mr2ct/core/Error.h"
 #include "mr2ct/preprocessing/Volume.h"
 
 namespace mr2ct {
@@ -61,10 +62,18 @@ class TrainingStoreWriter {
   std::unique_ptr<Impl> impl_;
 };
 
+/// TrainingStore::open's refusal of an HDF5 file that another program wrote (h5py, MINC-2, ...):
+/// `info` describes a store and names anything else by its format, so it must tell the two apart.
+class NotATrainingStore : public DataError {
+ public:
+  using DataError::DataError;
+};
+
 /// Random access to slices and patches without loading whole volumes. Thread-safe (serialised).
 class TrainingStore {
  public:
-  /// IoError when missing/unreadable; DataError when the format version is unknown.
+  /// IoError when missing/unreadable; NotATrainingStore for another program's HDF5 file;
+  /// DataError when the format version is unknown.
   static TrainingStore open(const std::filesystem::path& path);
   TrainingStore(TrainingStore&&) noexcept;
   ~TrainingStore();
