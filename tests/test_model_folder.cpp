@@ -81,7 +81,7 @@ TEST(ModelFolder, ConfigRoundTripAndErrors) {
   c.training.gammaAugmentation = 1.5;
   EXPECT_THROW(c.validate(), UsageError);
   c.training.gammaAugmentation = 0.0;
-  c.flow.boneWeight = 0.0;  // would drop the bone from the loss: use bone_above_hu for that, not this
+  c.flow.boneWeight = 0.0;  // would drop the bone from the loss, and 1 is the way to turn it off
   EXPECT_THROW(c.validate(), UsageError);
   c.flow.boneWeight = 2.0;
   c.flow.boneAboveHu = std::nan("");

@@ -438,7 +438,7 @@ void checkSuperblock(const std::filesystem::path& path) {
     const int version = static_cast<unsigned char>(b[8]);
     if (version < 2)
       throw NotATrainingStore(f, "not an mr2ct store (HDF5 superblock v" + std::to_string(version) +
-                             "; stores are written with checksummed metadata)");
+                                     "; stores are written with checksummed metadata)");
     return;
   }
   throw IoError(f, "not an HDF5 file (or unreadable)");
