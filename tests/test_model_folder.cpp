@@ -29,6 +29,7 @@ TEST(ModelFolder, ConfigRoundTripAndErrors) {
   c.training.gammaAugmentation = 0.4;
   c.training.biasFieldAugmentation = 0.2;
   c.training.surfaceGainAugmentation = 0.25;
+  c.training.harmonizeBoneLevel = true;
   c.preprocessing = {{"mr", {{"rule", "percentile"}, {"p", {1, 99}}}}, {"spacing", {1.0, 1.0, 2.5}}};
   saveModelConfig(c, dir.path());
   const ModelConfig back = loadModelConfig(dir.path());

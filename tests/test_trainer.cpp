@@ -68,6 +68,25 @@ TEST(Trainer, LossFallsOnAPhantom) {
   EXPECT_THROW(trainModel(c, src, dir.path(), run), UsageError);
 }
 
+TEST(Trainer, HarmonizedBoneTrainsAndAStoreWithoutBoneIsRefusedBeforeAnyWrite) {
+  const auto src = phantomSource(2, 1);
+  ModelConfig c = tinyConfig();
+  c.training.steps = 4;
+  c.training.harmonizeBoneLevel = true;  // the phantom's CT reaches 0.6 (2195 HU): above 250 HU is bone
+  TrainRunOptions run;
+  run.progress = false;
+  run.finalNfes = {};
+  test::TempDir dir;
+  EXPECT_EQ(trainModel(c, src, dir.path(), run).lastStep, 4);
+  EXPECT_TRUE(loadModelConfig(dir.path()).training.harmonizeBoneLevel);
+
+  c.flow.boneAboveHu = 2900.0;  // above every phantom voxel: no bone level to bring anyone to
+  test::TempDir parent;
+  const fs::path out = parent.path() / "model";
+  EXPECT_THROW(trainModel(c, src, out, run), DataError);
+  EXPECT_FALSE(fs::exists(out));
+}
+
 TEST(Trainer, Bf16AutocastTrainsAndRestoresTheAutocastState) {
   const auto src = phantomSource(2, 1);
   ModelConfig c = tinyConfig();

@@ -82,6 +82,7 @@ void trainingFields(C& c, F&& f) {
   f("gamma_augmentation", c.gammaAugmentation);
   f("bias_field_augmentation", c.biasFieldAugmentation);
   f("surface_gain_augmentation", c.surfaceGainAugmentation);
+  f("harmonize_bone_level", c.harmonizeBoneLevel);
   f("validate_every", c.validateEvery);
   f("validation_slices", c.validationSlices);
   f("validation_nfe", c.validationNfe);

@@ -14,6 +14,7 @@
 #include "mr2ct/core/Log.h"
 #include "mr2ct/core/Progress.h"
 #include "mr2ct/core/Stopwatch.h"
+#include "mr2ct/models/BoneLevelHarmonization.h"
 #include "mr2ct/models/FlowMatching.h"
 #include "mr2ct/models/MixedPrecision.h"
 #include "mr2ct/models/OdeSolver.h"
@@ -399,6 +400,23 @@ TrainSummary trainSteps(const TrainingContext& ctx, TrainingState& state, const 
   return summary;
 }
 
+/// The train split as trained on: with training.harmonizeBoneLevel, each case's bone brought to the
+/// train cases' common level (null: the data as stored). Measured before anything is written, so a
+/// store without bone leaves no model folder behind.
+std::unique_ptr<BoneLevelHarmonizedSource> harmonizedTrainData(const ModelConfig& config,
+                                                               const TrainingDataSource& data) {
+  const auto& tr = config.training;
+  if (!tr.harmonizeBoneLevel) return nullptr;
+  auto harmonized = std::make_unique<BoneLevelHarmonizedSource>(data, tr.normalizedCt(config.flow.boneAboveHu));
+  const auto hu = [&tr](double v) { return tr.huMin + (v + 1.0) * 0.5 * (tr.huMax - tr.huMin); };
+  std::string levels;
+  for (const auto& [id, v] : harmonized->caseLevels())
+    levels += fmt::format("{}{} {:.0f}", levels.empty() ? "" : ", ", id, std::isnan(v) ? v : hu(v));
+  spdlog::info("bone level (p{:g} above {:g} HU) of each train case: {}; training on {:.0f} HU for all",
+               kBoneLevelPercentile, config.flow.boneAboveHu, levels, hu(harmonized->commonLevel()));
+  return harmonized;
+}
+
 }  // namespace
 
 TrainSummary trainModel(const ModelConfig& config, const TrainingDataSource& data, const fs::path& outDir,
@@ -407,6 +425,7 @@ TrainSummary trainModel(const ModelConfig& config, const TrainingDataSource& dat
   const auto& tr = config.training;
   const torch::Device device = parseDevice(tr.device);
   checkTrainingStart(config, outDir, run.resume);
+  const std::unique_ptr<BoneLevelHarmonizedSource> harmonized = harmonizedTrainData(config, data);
   GradientReducer* const reducer = run.reducer;
   const bool writer = !reducer || reducer->rank() == 0;  // the rank that validates and writes
   if (writer) fs::create_directories(outDir);
@@ -430,7 +449,8 @@ TrainSummary trainModel(const ModelConfig& config, const TrainingDataSource& dat
   if (writer) saveModelConfig(config, outDir);
 
   const BatchPart part = reducer ? BatchPart{reducer->rank(), reducer->worldSize()} : BatchPart{};
-  const BatchSampler sampler(data, config, "train", part);
+  const BatchSampler sampler(harmonized ? static_cast<const TrainingDataSource&>(*harmonized) : data, config,
+                             "train", part);
   std::unique_ptr<BatchSampler> val;
   if (writer && !data.caseIds("val").empty()) val = std::make_unique<BatchSampler>(data, config, "val");
   const int64_t last = run.stopAfterStep >= 0 ? std::min(tr.steps, run.stopAfterStep) : tr.steps;

@@ -43,7 +43,7 @@ void declareTrainOptions(po::options_description& d) {
       ("background-weight", realValue(def.flow.backgroundWeight),
        "loss weight outside the body (outside the CT field of view: always 0)")
       ("bone-weight", realValue(def.flow.boneWeight), "loss weight factor where the CT is bone (1 = off)")
-      ("bone-above-hu", realValue(def.flow.boneAboveHu), "the CT level above which --bone-weight applies (HU)")
+      ("bone-above-hu", realValue(def.flow.boneAboveHu), "the CT level above which --bone-weight applies and --harmonize-bone measures (HU)")
       ("steps", po::value<int64_t>(), fmt::format("training steps (default {})", def.training.steps).c_str())
       ("batch", po::value<int64_t>()->default_value(def.training.batch), "samples per step")
       ("lr", realValue(def.training.lr), "peak learning rate (AdamW)")
@@ -62,6 +62,9 @@ void declareTrainOptions(po::options_description& d) {
        "MR bias-field augmentation: a random smooth multiplicative field (0 = off, <= 1)")
       ("surface-gain", realValue(def.training.surfaceGainAugmentation),
        "MR surface augmentation: a random gain on the body's outer 1-4 voxels, skin and scalp (0 = off, < 1)")
+      ("harmonize-bone", booleanValue(def.training.harmonizeBoneLevel),
+       "train on CTs whose bone (above --bone-above-hu) is scaled to the train cases' common density level, "
+       "which the MR does not show")
       ("body-fraction", realValue(def.training.bodyFraction),
        "share of samples centred inside the body")
       ("validate-every", po::value<int64_t>()->default_value(def.training.validateEvery),
@@ -119,6 +122,7 @@ TrainCommandOptions trainOptionsFrom(const po::variables_map& vm) {
   t.gammaAugmentation = vm["gamma"].as<double>();
   t.biasFieldAugmentation = vm["bias-field"].as<double>();
   t.surfaceGainAugmentation = vm["surface-gain"].as<double>();
+  t.harmonizeBoneLevel = vm["harmonize-bone"].as<bool>();
   t.bodyFraction = vm["body-fraction"].as<double>();
   t.validateEvery = vm["validate-every"].as<int64_t>();
   t.validationSlices = vm["validation-slices"].as<int64_t>();

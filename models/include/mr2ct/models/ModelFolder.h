@@ -56,7 +56,7 @@ struct FlowConfig {
   /// bone that both sources predict too light on BrainWeb's hardest subjects, 3 made every subject's
   /// sCT brighter and lost 4.9 HU on folds 1-2 (README "Quality", fourteenth round, 2026-12-07).
   double boneWeight = 1.0;
-  double boneAboveHu = 250.0;           ///< the bone class of the loss weight (the metrics' bone class too)
+  double boneAboveHu = 250.0;           ///< the bone class of the loss weight and of bone harmonization (the metrics' too)
   void validate() const;
   nlohmann::json toJson() const;
   static FlowConfig fromJson(const nlohmann::json& j);
@@ -88,6 +88,9 @@ struct TrainingConfig {
   /// SurfaceGain gain range in [0, 1) (0 = off). 0.4: on BrainWeb's val subjects at the full
   /// budget it lowered the MAE and the spread over subjects (README "Quality", 2026-12-06).
   double surfaceGainAugmentation = 0.4;
+  /// Train on CTs whose bone is brought to the train cases' common level (BoneLevelHarmonization.h;
+  /// the bone class is flow.boneAboveHu). Off: on trial (README "Quality", fifteenth round).
+  bool harmonizeBoneLevel = false;
   int64_t validateEvery = 500;   ///< 0 = only at the end
   int64_t validationSlices = 8;  ///< per val case (2D); 3D: patches
   int validationNfe = 4;         ///< Euler steps at validation
