@@ -45,9 +45,10 @@ BoneLevelHarmonizedSource::BoneLevelHarmonizedSource(const TrainingDataSource& d
     levels_[id] = level;
     if (!std::isnan(level)) measured.push_back(level);
   }
-  if (measured.empty())
-    throw DataError(data.name(), "no " + split + " case has CT voxels above the bone level " +
-                                     std::to_string(threshold) + " (normalized): nothing to harmonize");
+  if (measured.empty()) {  // a phantom, a store of soft tissue: every read passes through
+    commonLevel_ = std::numeric_limits<double>::quiet_NaN();
+    return;
+  }
   // The median, so one head of unusual density does not set everyone's level.
   std::sort(measured.begin(), measured.end());
   const std::size_t m = measured.size();
@@ -59,7 +60,7 @@ void BoneLevelHarmonizedSource::readSlices(const std::string& id, const std::str
   data_.readSlices(id, dataset, z0, count, out);
   if (dataset != "ct") return;
   const auto it = levels_.find(id);
-  if (it == levels_.end() || std::isnan(it->second)) return;
+  if (!hasBone() || it == levels_.end() || std::isnan(it->second)) return;
   const auto s = data_.shape(id);
   harmonizeBoneLevel(out, count * s[1] * s[2], threshold_, it->second, commonLevel_);
 }

@@ -401,19 +401,24 @@ TrainSummary trainSteps(const TrainingContext& ctx, TrainingState& state, const 
 }
 
 /// The train split as trained on: with training.harmonizeBoneLevel, each case's bone brought to the
-/// train cases' common level (null: the data as stored). Measured before anything is written, so a
-/// store without bone leaves no model folder behind.
+/// train cases' common level (null: the data as stored, also when no train case has bone, since a
+/// phantom or a soft-tissue store has no density to harmonize and trains as it is).
 std::unique_ptr<BoneLevelHarmonizedSource> harmonizedTrainData(const ModelConfig& config,
                                                                const TrainingDataSource& data) {
   const auto& tr = config.training;
   if (!tr.harmonizeBoneLevel) return nullptr;
   auto harmonized = std::make_unique<BoneLevelHarmonizedSource>(data, tr.normalizedCt(config.flow.boneAboveHu));
-  const auto hu = [&tr](double v) { return tr.huMin + (v + 1.0) * 0.5 * (tr.huMax - tr.huMin); };
+  if (!harmonized->hasBone()) {
+    spdlog::warn("{}: no train case has CT above {:g} HU in its body, so there is no bone level to harmonize; "
+                 "training on the CT as stored",
+                 data.name(), config.flow.boneAboveHu);
+    return nullptr;
+  }
   std::string levels;
   for (const auto& [id, v] : harmonized->caseLevels())
-    levels += fmt::format("{}{} {:.0f}", levels.empty() ? "" : ", ", id, std::isnan(v) ? v : hu(v));
+    levels += fmt::format("{}{} {:.0f}", levels.empty() ? "" : ", ", id, std::isnan(v) ? v : tr.ctHu(v));
   spdlog::info("bone level (p{:g} above {:g} HU) of each train case: {}; training on {:.0f} HU for all",
-               kBoneLevelPercentile, config.flow.boneAboveHu, levels, hu(harmonized->commonLevel()));
+               kBoneLevelPercentile, config.flow.boneAboveHu, levels, tr.ctHu(harmonized->commonLevel()));
   return harmonized;
 }
 

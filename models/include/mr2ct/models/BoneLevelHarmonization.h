@@ -2,10 +2,12 @@
 // Each head's CT has its own bone density, and a T1 MR does not show it: cortical bone gives no MR
 // signal. With a dozen training heads the network learns each head's bone level from its anatomy
 // and reproduces it on the training heads; an unseen head then gets the level of whichever training
-// head it resembles. On BrainWeb's folds 1-2 that put the sCT's cortical bone 70-200 HU off where
-// the training heads' common level is 40-150 HU off (README "Quality", fifteenth round). Training
+// head it resembles. On BrainWeb's folds 1-2 that put the sCT's cortical bone 135 HU off the CT's
+// on average (up to 200), where the training heads' common level is 52-132 HU off (README
+// "Quality", fifteenth round). Training
 // on CTs whose bone is brought to the training heads' common level removes what the MR cannot
 // teach; the sCT then carries that level, the best guess for a head whose density is unknown.
+#include <cmath>
 #include <map>
 #include <string>
 #include <vector>
@@ -36,7 +38,8 @@ void harmonizeBoneLevel(float* ct, int64_t n, double threshold, double level, do
 class BoneLevelHarmonizedSource : public TrainingDataSource {
  public:
   /// Reads every case of `split` whole once to measure its level. A case without bone voxels keeps
-  /// its CT and does not count towards the common level; DataError when no case of the split has any.
+  /// its CT and does not count towards the common level; when no case of the split has any,
+  /// hasBone() is false and every read passes through unchanged.
   BoneLevelHarmonizedSource(const TrainingDataSource& data, double threshold, const std::string& split = "train");
 
   std::string name() const override { return data_.name(); }
@@ -45,7 +48,8 @@ class BoneLevelHarmonizedSource : public TrainingDataSource {
   void readSlices(const std::string& id, const std::string& dataset, int64_t z0, int64_t count,
                   float* out) const override;
 
-  double commonLevel() const { return commonLevel_; }
+  bool hasBone() const { return !std::isnan(commonLevel_); }
+  double commonLevel() const { return commonLevel_; }  ///< NaN without bone
   /// The measured level of each case of the split (NaN: no bone, left unchanged).
   const std::map<std::string, double>& caseLevels() const { return levels_; }
 

@@ -102,6 +102,7 @@ struct TrainingConfig {
   bool channelsLast = false;     ///< 2D on CPU: channels-last memory format (measured 0.83-0.87x of NCHW here, so off)
   double huMin = -1024.0, huMax = 3000.0;  ///< CT normalization [-1,1] ↔ [huMin, huMax] (for MAE in HU)
   double normalizedCt(double hu) const { return 2.0 * (hu - huMin) / (huMax - huMin) - 1.0; }
+  double ctHu(double normalized) const { return huMin + (normalized + 1.0) * 0.5 * (huMax - huMin); }
   void validate() const;
   nlohmann::json toJson() const;
   static TrainingConfig fromJson(const nlohmann::json& j);
