@@ -4,8 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "mr2ct/core/Error.h"
 #include "mr2ct/preprocessing/BodyMask.h"
@@ -327,6 +331,29 @@ TEST(SpatialTransform, SaveLoadRoundTrip) {
   for (const auto& e : std::filesystem::directory_iterator(dir.path())) files += e.is_regular_file();
   EXPECT_EQ(files, 2u);
   EXPECT_THROW(SpatialTransform::load(dir / "missing.tfm"), IoError);
+}
+
+// ITK 5.2's TransformFileWriter registers every transform class in its constructor, unguarded;
+// `preprocess --jobs 2` saved two cases' transforms at once and crashed in that registration
+// (std::multimap insert). ctest runs each test in a fresh process, so this one does the process's
+// first save, from many threads at one moment.
+TEST(SpatialTransform, SavesFromManyThreadsAtOnce) {
+  constexpr int kThreads = 8;
+  test::TempDir dir;
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i)
+    threads.emplace_back([&, i] {
+      const SpatialTransform t = SpatialTransform::rigid(rotationXYZ(0.1 * i, 0, 0), {double(i), 0, 0}, {0, 0, 0});
+      ready.fetch_add(1);
+      while (ready.load() < kThreads) std::this_thread::yield();
+      t.save(dir / ("t" + std::to_string(i) + ".tfm"));
+    });
+  for (auto& th : threads) th.join();
+  for (int i = 0; i < kThreads; ++i) {
+    const Vec3 q = SpatialTransform::load(dir / ("t" + std::to_string(i) + ".tfm")).apply({0, 0, 0});
+    EXPECT_NEAR(q[0], double(i), 1e-9) << i;
+  }
 }
 
 TEST(SpatialTransform, InverseAndComposition) {

@@ -54,7 +54,9 @@ bool isRigidClass(const std::string& name) {
 }
 
 // ITK's transform factories must know the classes a file may contain; registering is idempotent
-// but not thread-safe, hence the once-flag.
+// but not thread-safe, hence the once-flag. ITK 5.2's TransformFileReader and TransformFileWriter
+// constructors register too (unguarded): call this before creating either, so theirs finds the
+// registration done.
 void registerTransformFactories() {
   static std::once_flag once;
   std::call_once(once, [] { itk::TransformFactoryBase::RegisterDefaultTransforms(); });
@@ -150,6 +152,7 @@ SpatialTransform SpatialTransform::load(const std::filesystem::path& path) {
 }
 
 void SpatialTransform::save(const std::filesystem::path& path) const {
+  registerTransformFactories();
   writeAtomically(path, [&](const std::filesystem::path& tmp) {
     auto writer = itk::TransformFileWriterTemplate<double>::New();
     writer->SetFileName(tmp.string());
