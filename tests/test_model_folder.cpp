@@ -29,22 +29,25 @@ TEST(ModelFolder, ConfigRoundTripAndErrors) {
   c.training.gammaAugmentation = 0.4;
   c.training.biasFieldAugmentation = 0.2;
   c.training.surfaceGainAugmentation = 0.25;
-  c.training.harmonizeBoneLevel = true;
+  c.training.harmonizeBoneLevel = false;  // not the default: the round trip must write it
   c.preprocessing = {{"mr", {{"rule", "percentile"}, {"p", {1, 99}}}}, {"spacing", {1.0, 1.0, 2.5}}};
   saveModelConfig(c, dir.path());
   const ModelConfig back = loadModelConfig(dir.path());
   EXPECT_EQ(back.toJson(), c.toJson());
 
-  // A config.json from before the surface gain or the contrast curve existed: that model trained
-  // without them, though both are on by default now.
+  // A config.json from before the surface gain, the contrast curve or the bone harmonization
+  // existed: that model trained without them, though all are on by default now.
   EXPECT_GT(ModelConfig().training.surfaceGainAugmentation, 0.0);
   EXPECT_GT(ModelConfig().training.contrastAugmentation, 0.0);
+  EXPECT_TRUE(ModelConfig().training.harmonizeBoneLevel);
   auto old = c.toJson();
   old["training"].erase("surface_gain_augmentation");
   old["training"].erase("contrast_augmentation");
+  old["training"].erase("harmonize_bone_level");
   std::ofstream(dir.path() / "config.json", std::ios::trunc) << old.dump();
   EXPECT_EQ(loadModelConfig(dir.path()).training.surfaceGainAugmentation, 0.0);
   EXPECT_EQ(loadModelConfig(dir.path()).training.contrastAugmentation, 0.0);
+  EXPECT_FALSE(loadModelConfig(dir.path()).training.harmonizeBoneLevel);
   old["training"]["contrast_augmentation"] = 0.5;  // a key that is there is read as written
   std::ofstream(dir.path() / "config.json", std::ios::trunc) << old.dump();
   EXPECT_EQ(loadModelConfig(dir.path()).training.contrastAugmentation, 0.5);

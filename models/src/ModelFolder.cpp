@@ -220,6 +220,7 @@ TrainingConfig TrainingConfig::fromJson(const nlohmann::json& j) {
   // switch the augmentation on.
   if (!j.contains("surface_gain_augmentation")) c.surfaceGainAugmentation = 0.0;
   if (!j.contains("contrast_augmentation")) c.contrastAugmentation = 0.0;
+  if (!j.contains("harmonize_bone_level")) c.harmonizeBoneLevel = false;
   return c;
 }
 
