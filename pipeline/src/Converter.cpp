@@ -104,10 +104,14 @@ std::optional<TypicalityScore> checkInput(const TypicalityReference& reference, 
     return std::nullopt;
   }
   if (!check.typical()) {
+    // The threshold is the training cases' largest leave-one-out score, so about 1 in (cases + 1)
+    // inputs like them exceed it too: with a handful of cases the user must know it is a hint.
     spdlog::warn("{}: this input looks unlike the model's training data: {} is {:.1f} standard deviations from "
-                 "the mean of its {} training cases (the check allows {:.1f}); check the contrast, orientation, "
-                 "voxel size and body region before using the sCT",
-                 input.string(), inputProfileFeature(check.feature).description, std::abs(check.z), reference.cases, check.threshold);
+                 "the mean of its {} training cases (the check allows {:.1f}, which about 1 in {} inputs like "
+                 "them also exceed); check the contrast, orientation, voxel size and body region before using "
+                 "the sCT",
+                 input.string(), inputProfileFeature(check.feature).description, std::abs(check.z), reference.cases,
+                 check.threshold, reference.cases + 1);
   }
   return check;
 }
