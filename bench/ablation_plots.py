@@ -1,11 +1,12 @@
 #!/usr/bin/python3
 """Plots of README "Quality → Ablation" (issue 15).
 
-  ablation_plots.py CONFIRM_JSON OUT_PNG_NFE --models MODEL_DIR [MODEL_DIR ...] --minutes OUT_PNG_MIN
+  ablation_plots.py CONFIRM_JSON OUT_PNG_NFE [--title T] [--models MODEL_DIR ... --minutes OUT_PNG_MIN]
 
 CONFIRM_JSON is bench/ablation_confirm.sh's confirm.json: its rows become NFE-versus-MAE curves
 (whole volumes, mean over subjects and seeds, error bars = spread over subjects) beside the
-bulk-density baseline. Each MODEL_DIR's log.csv becomes a validation-MAE-versus-training-minutes
+bulk-density baseline; bench/cv_summary.py's cv.json has the same rows (--title names the subjects).
+Each MODEL_DIR's log.csv becomes a validation-MAE-versus-training-minutes
 curve; the minutes are summed from the log's rows (log-every × batch ÷ samples/s per row), which
 is the run's wall-clock time to within a minute.
 """
@@ -37,7 +38,7 @@ def finish(fig, ax, xlabel, ylabel, title, out):
     print(f"plot: {out}")
 
 
-def nfe_plot(confirm, out):
+def nfe_plot(confirm, out, title):
     data = json.load(open(confirm))
     base = data["baseline"]
     rows = {}
@@ -56,7 +57,7 @@ def nfe_plot(confirm, out):
     ax.set_xticklabels([str(n) for n in nfes])
     ax.set_ylim(0, 1.1 * base["mae"])
     finish(fig, ax, "NFE (Euler steps, network evaluations per slice)", "MAE inside the body (HU)",
-           "brainweb20-paired, val subjects, whole volumes", out)
+           title, out)
 
 
 def log_curve(model):
@@ -93,8 +94,9 @@ def main():
     p.add_argument("nfe_png")
     p.add_argument("--models", nargs="*", default=[])
     p.add_argument("--minutes")
+    p.add_argument("--title", default="brainweb20-paired, val subjects, whole volumes")
     a = p.parse_args()
-    nfe_plot(a.confirm, a.nfe_png)
+    nfe_plot(a.confirm, a.nfe_png, a.title)
     if a.models and a.minutes:
         minutes_plot(a.models, a.minutes)
 

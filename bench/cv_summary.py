@@ -6,7 +6,8 @@
 FOLD_OUT: one folder per fold, each as bench/ablation_study.sh and bench/ablation_confirm.sh left it
 with that fold's MANIFEST (FOLD_OUT/confirm/<row>-s<seed>/nfe<k>/report/metrics.csv and
 FOLD_OUT/confirm/baseline/report/metrics.csv). Every fold validates on different subjects, so the
-subjects of all folds together are each scored by a model that never saw them.
+subjects of all folds together are each scored by a model that never saw them. A ROW ending in
+-sN (mr-bonelevel-bf16-long-s1) takes that seed alone, so single seeds can be compared.
 
 Per row and NFE: MAE mean over all those subjects (each subject's MAE averaged over the seeds its
 fold trained), the subject spread (std over subjects: issue 15's spread goal), ME, SSIM, bone MAE,
@@ -21,6 +22,7 @@ import glob
 import json
 import os
 import random
+import re
 import statistics as st
 import sys
 
@@ -33,6 +35,14 @@ def cases(report):
 def mean_of(rs, key):
     v = [float(r[key]) for r in rs if r[key] != ""]
     return st.mean(v) if v else float("nan")
+
+
+def seed_models(fold, row):
+    """The confirmed models of ROW in FOLD: every seed's, or only its own for a ROW-sN."""
+    own = os.path.join(fold, "confirm", row)
+    if re.search(r"-s[0-9]+$", row) and os.path.isdir(own):
+        return [own]
+    return sorted(glob.glob(os.path.join(fold, "confirm", row + "-s*")))
 
 
 def main(folds, rows):
@@ -49,7 +59,7 @@ def main(folds, rows):
              f"{out['baseline']['mae_subject_std']:.1f} | {mean_of(base.values(), 'me'):.1f} | "
              f"{mean_of(base.values(), 'ssim'):.3f} | {mean_of(base.values(), 'mae_bone'):.1f} |"]
     for row in rows:
-        models = {f: sorted(glob.glob(os.path.join(f, "confirm", row + "-s*"))) for f in folds}
+        models = {f: seed_models(f, row) for f in folds}
         missing = [f for f, m in models.items() if not m]
         if missing:
             sys.exit(f"cv_summary: no confirmed models of row '{row}' in {', '.join(missing)}")
